@@ -1,0 +1,58 @@
+"""scanflow-jupyter: define ML workflows in notebooks, plot them, run them locally, in Docker or on
+Kubernetes, and track every run in MLflow.
+
+Importing the package is cheap: the public names below load their modules on first use, so
+``import scanflow_jupyter`` pays for neither pydantic nor MLflow.
+
+Example
+-------
+>>> import scanflow_jupyter as sf
+>>> app = sf.load("examples/tabular")          # doctest: +SKIP
+>>> result = sf.run(app, workers=2)            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .engine import RunResult, resume, run
+    from .errors import ScanflowError, WorkflowValidationError
+    from .workflow import Application, Executor, Parameter, Resources, Service, Workflow, load
+
+_LAZY = {
+    "Application": "workflow",
+    "Executor": "workflow",
+    "Parameter": "workflow",
+    "Resources": "workflow",
+    "Service": "workflow",
+    "Workflow": "workflow",
+    "load": "workflow",
+    "run": "engine",
+    "resume": "engine",
+    "RunResult": "engine",
+    "ScanflowError": "errors",
+    "WorkflowValidationError": "errors",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'scanflow_jupyter' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "scanflow-jupyter"}]

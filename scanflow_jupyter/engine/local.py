@@ -1,0 +1,109 @@
+"""The local backend: each node a subprocess of the current environment (or of a per-requirements venv).
+
+Processes get argv lists (never a shell) and their own session, so cancel and timeout stop the whole
+process group. ``wait`` blocks in ``waitpid`` (no polling), and a timer enforces the timeout, so a fast
+step is not slowed down by a polling interval.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..errors import BackendError
+from .backend import Outcome, Task, tail
+
+KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
+
+
+@dataclass
+class LocalHandle:
+    task: Task
+    process: subprocess.Popen[bytes]
+    started: float
+    timed_out: bool = False
+    cancelled: bool = False
+    timer: threading.Timer | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LocalBackend:
+    """Run nodes as subprocesses on this machine."""
+
+    name = "local"
+
+    def submit(self, task: Task) -> LocalHandle:
+        task.stdout.parent.mkdir(parents=True, exist_ok=True)
+        with open(task.stdout, "ab") as out, open(task.stderr, "ab") as err:
+            try:
+                process = subprocess.Popen(
+                    task.argv,
+                    cwd=task.cwd,
+                    env=task.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise BackendError(
+                    f"Could not start step {task.address!r} ({task.argv[0]}): {exc.strerror or exc}. "
+                    "Check that the interpreter and the application folder exist."
+                ) from None
+        handle = LocalHandle(task, process, time.perf_counter())
+        if task.timeout is not None:
+            handle.timer = threading.Timer(task.timeout, self._expire, args=(handle,))
+            handle.timer.daemon = True
+            handle.timer.start()
+        return handle
+
+    def wait(self, handle: LocalHandle) -> Outcome:
+        code = handle.process.wait()
+        if handle.timer is not None:
+            handle.timer.cancel()
+        duration = time.perf_counter() - handle.started
+        if handle.timed_out or handle.cancelled:
+            return Outcome(None, timed_out=handle.timed_out, cancelled=handle.cancelled, duration=duration)
+        error = "" if code == 0 else tail(handle.task.stderr)
+        return Outcome(code, duration=duration, error=error)
+
+    def status(self, handle: LocalHandle) -> str:
+        return "running" if handle.process.poll() is None else "exited"
+
+    def logs(self, handle: LocalHandle) -> tuple[str, str]:
+        return tail(handle.task.stdout, 10_000), tail(handle.task.stderr, 10_000)
+
+    def cancel(self, handle: LocalHandle) -> None:
+        with handle.lock:
+            if handle.process.poll() is not None:
+                return
+            handle.cancelled = handle.cancelled or not handle.timed_out
+        self._stop(handle)
+
+    def _expire(self, handle: LocalHandle) -> None:
+        with handle.lock:
+            if handle.process.poll() is not None or handle.cancelled:
+                return
+            handle.timed_out = True
+        self._stop(handle)
+
+    @staticmethod
+    def _stop(handle: LocalHandle) -> None:
+        """SIGTERM the process group, then SIGKILL it if it is still there after a grace period."""
+        pgid = handle.process.pid
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            handle.process.wait(KILL_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

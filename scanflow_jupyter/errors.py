@@ -1,0 +1,121 @@
+"""Every error scanflow-jupyter raises for a user's mistake or a failed run.
+
+The tree::
+
+    ScanflowError                      base of everything below; ``str(err)`` is the message a user reads
+    ├── WorkflowValidationError        an application is invalid; ``.problems`` lists every problem found
+    │   └── SpecFormatError            a spec file cannot be read (malformed YAML, wrong shape)
+    │       └── SchemaVersionError     a spec file declares a schema version this release does not know
+    ├── RunError                       a workflow run could not finish
+    │   ├── StepFailedError            a step exited non-zero; carries the tail of its stderr
+    │   │   └── StepTimeoutError       a step ran past its timeout and was stopped
+    │   ├── RunNotFoundError           no run with that id under ``.scanflow/runs``
+    │   └── RunInProgressError         the run is still going in another process
+    ├── BackendError                   a backend could not launch or watch a node
+    │   └── BackendUnavailableError    the backend's engine is not there (no daemon, no cluster)
+    ├── TrackingError                  the MLflow store could not be reached or written
+    └── ParameterError                 a parameter override names an unknown parameter or has the wrong type
+
+Messages name the offender and say how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailableError",
+    "ParameterError",
+    "Problem",
+    "RunError",
+    "RunInProgressError",
+    "RunNotFoundError",
+    "ScanflowError",
+    "SchemaVersionError",
+    "SpecFormatError",
+    "StepFailedError",
+    "StepTimeoutError",
+    "TrackingError",
+    "WorkflowValidationError",
+]
+
+
+class ScanflowError(Exception):
+    """Base class of every error raised by scanflow-jupyter for a user's mistake or a failed run."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an application: ``where`` it is (a node address or a spec path) and what."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class WorkflowValidationError(ScanflowError):
+    """An application is invalid. ``problems`` holds every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem], subject: str = "the application") -> None:
+        self.problems = list(problems)
+        self.subject = subject
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} in {subject}:"
+        super().__init__("\n".join([head, *(f"  - {p}" for p in self.problems)]))
+
+
+class SpecFormatError(WorkflowValidationError):
+    """A spec file (``scanflow.yaml``) cannot be read: it is not YAML, or not of the expected shape."""
+
+
+class SchemaVersionError(SpecFormatError):
+    """A spec file declares a schema version this release cannot read."""
+
+
+class RunError(ScanflowError):
+    """A workflow run could not finish."""
+
+
+class StepFailedError(RunError):
+    """A step exited non-zero (or raised). ``stderr_tail`` holds the last lines it wrote to stderr."""
+
+    def __init__(self, node: str, message: str, exit_code: int | None = None, stderr_tail: str = "") -> None:
+        self.node = node
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+        text = f"Step '{node}' {message}"
+        if stderr_tail.strip():
+            text += "\n--- last lines of its stderr ---\n" + stderr_tail.rstrip()
+        super().__init__(text)
+
+
+class StepTimeoutError(StepFailedError):
+    """A step ran past its ``timeout`` and was stopped."""
+
+
+class RunNotFoundError(RunError):
+    """No run with the given id exists under the application's ``.scanflow/runs`` folder."""
+
+
+class RunInProgressError(RunError):
+    """The run is still going in another process, so it cannot be resumed or changed."""
+
+
+class BackendError(ScanflowError):
+    """A backend could not launch, watch or stop a node."""
+
+
+class BackendUnavailableError(BackendError):
+    """The backend's engine is not reachable (no Docker daemon, no cluster)."""
+
+
+class TrackingError(ScanflowError):
+    """The MLflow tracking store could not be reached or written."""
+
+
+class ParameterError(ScanflowError):
+    """A parameter override names an unknown parameter or gives a value of the wrong type."""

@@ -1,0 +1,54 @@
+"""Where an application's runs are tracked.
+
+Default: SQLite in the application folder (``.scanflow/mlflow.db``, artifacts in ``.scanflow/artifacts``),
+in WAL mode so step scripts, the engine and the run browser can read and write at once.
+``MLFLOW_TRACKING_URI`` or the application's ``tracker.uri`` point elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..workflow import Application
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """A resolved tracking location."""
+
+    uri: str
+    experiment: str
+    artifact_root: str | None  # None: let the server decide
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file of a ``sqlite:///`` URI, else None."""
+        prefix = "sqlite:///"
+        return Path(self.uri[len(prefix) :]) if self.uri.startswith(prefix) else None
+
+
+def default_uri(folder: Path) -> str:
+    return f"sqlite:///{(folder / '.scanflow' / 'mlflow.db').resolve()}"
+
+
+def resolve(app: Application) -> StoreConfig:
+    """The store for ``app``: its tracker setting, else ``MLFLOW_TRACKING_URI``, else SQLite in its folder."""
+    folder = app.folder or Path.cwd()
+    uri = (app.tracker.uri if app.tracker else None) or os.environ.get("MLFLOW_TRACKING_URI") or default_uri(folder)
+    experiment = (app.tracker.experiment if app.tracker else None) or app.name
+    local = uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
+    artifact_root = (folder / ".scanflow" / "artifacts").resolve().as_uri() if local else None
+    return StoreConfig(uri, experiment, artifact_root)
+
+
+def prepare_sqlite(config: StoreConfig) -> None:
+    """Create the SQLite file in WAL mode before MLflow creates its tables (WAL is kept in the file)."""
+    path = config.sqlite_path
+    if path is None or path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")

@@ -1,0 +1,31 @@
+"""The pure workflow model: Executor, Service, Workflow, Application; validation; spec files; graphs.
+
+Imports nothing else from scanflow_jupyter but ``errors``, and does no I/O beyond reading and writing
+spec files.
+"""
+
+from __future__ import annotations
+
+from .graph import FlatGraph, flatten
+from .model import SCHEMA_VERSION, Application, Executor, Parameter, Resources, Service, Tracker, Workflow
+from .spec import dump_json, dump_yaml, json_schema, load, loads, save, write_schema
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Application",
+    "Executor",
+    "FlatGraph",
+    "Parameter",
+    "Resources",
+    "Service",
+    "Tracker",
+    "Workflow",
+    "dump_json",
+    "dump_yaml",
+    "flatten",
+    "json_schema",
+    "load",
+    "loads",
+    "save",
+    "write_schema",
+]

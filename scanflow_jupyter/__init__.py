@@ -38,7 +38,21 @@ _LAZY = {
     "WorkflowValidationError": "errors",
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+__all__ = [
+    "Application",
+    "Executor",
+    "Parameter",
+    "Resources",
+    "RunResult",
+    "ScanflowError",
+    "Service",
+    "Workflow",
+    "WorkflowValidationError",
+    "__version__",
+    "load",
+    "resume",
+    "run",
+]
 
 
 def __getattr__(name: str) -> Any:

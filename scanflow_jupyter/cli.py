@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import click
 
@@ -34,14 +34,22 @@ def _load(path: Path) -> Any:
 class Progress:
     """Terminal progress for a run: one line per step state change and a bar of finished steps."""
 
-    SYMBOLS = {"running": "▶", "succeeded": "✓", "failed": "✗", "skipped": "–", "cached": "↺", "cancelled": "■"}
+    SYMBOLS: ClassVar[dict[str, str]] = {
+        "running": "▶",
+        "succeeded": "✓",
+        "failed": "✗",
+        "skipped": "-",
+        "cached": "↺",
+        "cancelled": "■",
+    }
 
     def __init__(self, total: int, quiet: bool = False) -> None:
         from tqdm import tqdm
 
         self.quiet = quiet
-        self.bar = tqdm(total=total, unit="step", file=sys.stderr, disable=quiet or not sys.stderr.isatty(),
-                        leave=False)
+        self.bar = tqdm(
+            total=total, unit="step", file=sys.stderr, disable=quiet or not sys.stderr.isatty(), leave=False
+        )
         self.started: dict[str, float] = {}
 
     def __call__(self, event: Any) -> None:
@@ -60,7 +68,11 @@ class Progress:
             self.bar.update(1)
         if self.quiet:
             return
-        took = f" ({event.time - self.started[event.node]:.1f} s)" if event.node in self.started and event.state.done else ""
+        took = (
+            f" ({event.time - self.started[event.node]:.1f} s)"
+            if event.node in self.started and event.state.done
+            else ""
+        )
         detail = f": {event.message.splitlines()[0]}" if event.message and state in ("failed", "skipped") else ""
         tqdm.write(f"  {self.SYMBOLS.get(state, '?')} {event.node} {state}{took}{detail}", file=sys.stderr)
 
@@ -106,7 +118,12 @@ def validate(app: Path) -> None:
 @main.command()
 @APP_ARG
 @WORKFLOW_OPT
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to a file: .dot, or .svg/.png (needs Graphviz's dot).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Write to a file: .dot, or .svg/.png (needs Graphviz's dot).",
+)
 @click.option("--run", "run_id", help="Colour the steps by the states of this run (default: pending).")
 @_guard
 def plot(app: Path, workflow: str | None, output: Path | None, run_id: str | None) -> None:
@@ -130,8 +147,10 @@ def plot(app: Path, workflow: str | None, output: Path | None, run_id: str | Non
     try:
         written = graph.render(outfile=output, cleanup=True)
     except graphviz.ExecutableNotFound:
-        _fail(f"rendering {output.suffix} needs Graphviz's 'dot' program (apt-get install graphviz); write a .dot "
-              "file instead, or plot in the notebook, which renders in the browser")
+        _fail(
+            f"rendering {output.suffix} needs Graphviz's 'dot' program (apt-get install graphviz); write a .dot "
+            "file instead, or plot in the notebook, which renders in the browser"
+        )
     click.echo(f"wrote {written}")
 
 
@@ -165,8 +184,9 @@ def _report(result: Any, started: float) -> None:
 @click.option("--no-tracking", is_flag=True, help="Do not record the run in MLflow.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary.")
 @_guard
-def run(app: Path, workflow: str | None, workers: int, force: bool, params: tuple[str, ...], no_tracking: bool,
-        quiet: bool) -> None:
+def run(
+    app: Path, workflow: str | None, workers: int, force: bool, params: tuple[str, ...], no_tracking: bool, quiet: bool
+) -> None:
     """Run a workflow locally, each step tracked as a child MLflow run."""
     from .engine import run as run_workflow
 
@@ -177,8 +197,16 @@ def run(app: Path, workflow: str | None, workers: int, force: bool, params: tupl
     progress = Progress(total, quiet)
     started = time.time()
     try:
-        result = run_workflow(application, workflow, workers=workers, force=force, params=overrides,
-                              tracking=not no_tracking, check=False, on_event=progress)
+        result = run_workflow(
+            application,
+            workflow,
+            workers=workers,
+            force=force,
+            params=overrides,
+            tracking=not no_tracking,
+            check=False,
+            on_event=progress,
+        )
     finally:
         progress.close()
     _report(result, started)
@@ -248,9 +276,15 @@ def runs(app: Path, limit: int, as_json: bool) -> None:
         counts: dict[str, int] = {}
         for rec in s.nodes.values():
             counts[rec.state] = counts.get(rec.state, 0) + 1
-        row = {"run_id": s.run_id, "workflow": s.workflow, "status": s.status,
-               "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.created)),
-               "seconds": round(s.updated - s.created, 1), "steps": counts, "mlflow_run_id": s.mlflow_run_id}
+        row = {
+            "run_id": s.run_id,
+            "workflow": s.workflow,
+            "status": s.status,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.created)),
+            "seconds": round(s.updated - s.created, 1),
+            "steps": counts,
+            "mlflow_run_id": s.mlflow_run_id,
+        }
         if as_json:
             click.echo(json.dumps(row))
         else:

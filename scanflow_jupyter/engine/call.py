@@ -21,7 +21,7 @@ def _convert(value: str, annotation: object) -> object:
             return False
         raise SystemExit(f"expected true or false, got {value!r}")
     if annotation in (int, float):
-        return annotation(value)  # type: ignore[operator]
+        return annotation(value)
     return value
 
 

@@ -36,9 +36,7 @@ class NodeState(StrEnum):
         return self in (NodeState.SUCCEEDED, NodeState.CACHED)
 
 
-TERMINAL = frozenset(
-    {NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED, NodeState.CACHED, NodeState.CANCELLED}
-)
+TERMINAL = frozenset({NodeState.SUCCEEDED, NodeState.FAILED, NodeState.SKIPPED, NodeState.CACHED, NodeState.CANCELLED})
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ step is not slowed down by a polling interval.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -29,6 +30,11 @@ class LocalHandle:
     cancelled: bool = False
     timer: threading.Timer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def pid(self) -> int:
+        """The step's process id (also its process group id)."""
+        return self.process.pid
 
 
 class LocalBackend:
@@ -99,11 +105,7 @@ class LocalBackend:
             os.killpg(pgid, signal.SIGTERM)
         except ProcessLookupError:
             return
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             handle.process.wait(KILL_GRACE)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

@@ -24,9 +24,7 @@ def parse_override(text: str) -> tuple[str, str]:
     return key.strip(), value
 
 
-def resolve_overrides(
-    workflow: Workflow, overrides: Mapping[str, Any] | None
-) -> dict[str, dict[str, ParamValue]]:
+def resolve_overrides(workflow: Workflow, overrides: Mapping[str, Any] | None) -> dict[str, dict[str, ParamValue]]:
     """Check overrides (``{"step.name": value}`` or ``{"step": {"name": value}}``) against the declared
     parameters and coerce them to their types; returns ``{address: {name: value}}``."""
     leaves = workflow.leaves()
@@ -44,7 +42,9 @@ def resolve_overrides(
         if not isinstance(node, Executor):
             close = difflib.get_close_matches(address, [a for a, n in leaves.items() if isinstance(n, Executor)], 1)
             hint = f"did you mean {close[0]!r}?" if close else f"steps: {', '.join(leaves)}"
-            raise ParameterError(f"Parameter override {key!r}: no step {address!r} in workflow {workflow.name!r}; {hint}")
+            raise ParameterError(
+                f"Parameter override {key!r}: no step {address!r} in workflow {workflow.name!r}; {hint}"
+            )
         if name not in node.parameters:
             declared = ", ".join(node.parameters) or "none"
             raise ParameterError(
@@ -83,7 +83,9 @@ def requirements_of(app: Application, executor: Executor) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 
 
-def step_argv(executor: Executor | Service, params: Mapping[str, ParamValue], python: str = sys.executable) -> list[str]:
+def step_argv(
+    executor: Executor | Service, params: Mapping[str, ParamValue], python: str = sys.executable
+) -> list[str]:
     """The argv of a step: never a shell, parameters as ``--name value`` pairs."""
     if isinstance(executor, Service):
         raise ParameterError(f"Service {executor.name!r} cannot run as a batch step; deploy it instead.")

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,15 @@ from .events import Event, EventBus, NodeState, global_bus
 from .local import LocalBackend
 from .params_resolve import requirements_of, resolve_overrides, step_argv, step_params
 from .scheduler import Scheduler
-from .state import NodeRecord, RunState, list_runs, new_run_id, scanflow_dir
+from .state import (
+    NodeRecord,
+    RunState,
+    list_runs,
+    new_run_id,
+    process_start_time,
+    scanflow_dir,
+    stop_process_group,
+)
 from .venvs import ensure_venv
 
 if TYPE_CHECKING:  # keeps MLflow out of import time
@@ -122,8 +131,15 @@ class WorkflowRun:
             outcome: Outcome | None = info.get("outcome")
             if "retry" in info:
                 assert outcome is not None
-                self._publish(Event("log", self.state.run_id, address, NodeState.RUNNING,
-                                    f"attempt {info['retry'] - 1} failed ({self._describe(outcome)}); retrying"))
+                self._publish(
+                    Event(
+                        "log",
+                        self.state.run_id,
+                        address,
+                        NodeState.RUNNING,
+                        f"attempt {info['retry'] - 1} failed ({self._describe(outcome)}); retrying",
+                    )
+                )
                 return
             rec.state = state.value
             if state is NodeState.RUNNING:
@@ -204,10 +220,18 @@ class WorkflowRun:
         rec.cached_from = hit.get("run_id")
         if self.recorder is not None and self.state.mlflow_run_id:
             future = self.recorder.record_cached(
-                self.state.mlflow_run_id, address, self._tags(address), self.state.mlflow_groups,
-                hit.get("mlflow_run_id"), self._params(address),
+                self.state.mlflow_run_id,
+                address,
+                self._tags(address),
+                self.state.mlflow_groups,
+                hit.get("mlflow_run_id"),
+                self._params(address),
             )
-            future.add_done_callback(lambda f, rec=rec: setattr(rec, "mlflow_run_id", f.result() if not f.exception() else None))
+
+            def keep_id(f: Future[str], rec: NodeRecord = rec) -> None:
+                rec.mlflow_run_id = None if f.exception() else f.result()
+
+            future.add_done_callback(keep_id)
             self._pending_writes.append(future)
         return True
 
@@ -217,10 +241,16 @@ class WorkflowRun:
         if key is None or not isinstance(node, Executor):
             return
         self._outputs[address] = output_digests(self.folder, node)
-        self.cache.put(key, {
-            "address": address, "run_id": self.state.run_id, "outputs": self._outputs[address],
-            "mlflow_run_id": self._record(address).mlflow_run_id, "finished": time.time(),
-        })
+        self.cache.put(
+            key,
+            {
+                "address": address,
+                "run_id": self.state.run_id,
+                "outputs": self._outputs[address],
+                "mlflow_run_id": self._record(address).mlflow_run_id,
+                "finished": time.time(),
+            },
+        )
 
     # -- running a step -------------------------------------------------------------------------
     def _params(self, address: str) -> dict[str, ParamValue]:
@@ -229,16 +259,24 @@ class WorkflowRun:
         return step_params(node, self.overrides.get(address, {}))
 
     def _tags(self, address: str) -> dict[str, str]:
-        return {"scanflow.run_id": self.state.run_id, "scanflow.app": self.app.name,
-                "scanflow.workflow": self.state.workflow}
+        return {
+            "scanflow.run_id": self.state.run_id,
+            "scanflow.app": self.app.name,
+            "scanflow.workflow": self.state.workflow,
+        }
 
     def _attempt(self, address: str, attempt: int) -> Outcome:
         node = self.graph.nodes[address]
         if not isinstance(node, Executor):
             return Outcome(None, error="services run with 'scanflow deploy', not in a batch run")
         rec = self._record(address)
-        env = {**os.environ, **node.env, "PYTHONUNBUFFERED": "1",
-               "SCANFLOW_RUN_ID": self.state.run_id, "SCANFLOW_NODE": address}
+        env = {
+            **os.environ,
+            **node.env,
+            "PYTHONUNBUFFERED": "1",
+            "SCANFLOW_RUN_ID": self.state.run_id,
+            "SCANFLOW_NODE": address,
+        }
         if node.function is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.folder), env.get("PYTHONPATH")]))
         if self.recorder is not None and self.state.mlflow_run_id:
@@ -246,19 +284,40 @@ class WorkflowRun:
                 rec.mlflow_run_id = self.recorder.start_node(
                     self.state.mlflow_run_id, address, self._tags(address), self.state.mlflow_groups
                 )
-            env.update({"MLFLOW_TRACKING_URI": self.recorder.config.uri,
-                        "MLFLOW_EXPERIMENT_ID": self.recorder.experiment_id,
-                        "MLFLOW_RUN_ID": rec.mlflow_run_id})
+            env.update(
+                {
+                    "MLFLOW_TRACKING_URI": self.recorder.config.uri,
+                    "MLFLOW_EXPERIMENT_ID": self.recorder.experiment_id,
+                    "MLFLOW_RUN_ID": rec.mlflow_run_id,
+                }
+            )
         python = sys.executable
         if node.isolated:
-            python = str(ensure_venv(scanflow_dir(self.folder) / "venvs", requirements_of(self.app, node),
-                                     lambda m: self._publish(Event("log", self.state.run_id, address, message=m))))
+            python = str(
+                ensure_venv(
+                    scanflow_dir(self.folder) / "venvs",
+                    requirements_of(self.app, node),
+                    lambda m: self._publish(Event("log", self.state.run_id, address, message=m)),
+                )
+            )
         logs = self.state.log_dir(address)
-        task = Task(self.state.run_id, address, step_argv(node, self._params(address), python), self.folder, env,
-                    logs / "stdout.txt", logs / "stderr.txt", node.timeout, attempt)
+        task = Task(
+            self.state.run_id,
+            address,
+            step_argv(node, self._params(address), python),
+            self.folder,
+            env,
+            logs / "stdout.txt",
+            logs / "stderr.txt",
+            node.timeout,
+            attempt,
+        )
         handle = self.backend.submit(task)
         with self._lock:
             self._handles[address] = handle
+            rec.pid = getattr(handle, "pid", None)
+            rec.pid_started = process_start_time(rec.pid) if rec.pid else None
+            self.state.save()
         if self.scheduler is not None and self.scheduler.cancelled:
             self.backend.cancel(handle)
         try:
@@ -266,6 +325,7 @@ class WorkflowRun:
         finally:
             with self._lock:
                 self._handles.pop(address, None)
+                rec.pid = rec.pid_started = None
 
     # -- tracking -------------------------------------------------------------------------------
     def _close_tracking(self, address: str, state: NodeState, outcome: Outcome | None) -> None:
@@ -276,14 +336,20 @@ class WorkflowRun:
             if outcome.exit_code is not None:
                 metrics["scanflow.exit_code"] = float(outcome.exit_code)
             logs = self.state.log_dir(address)
-            self._pending_writes.append(self.recorder.finish_node(
-                rec.mlflow_run_id, state.value,
-                self._params(address) if isinstance(node, Executor) else {},
-                metrics,
-                {"scanflow.state": state.value, "scanflow.attempts": str(rec.attempts),
-                 "scanflow.cache_key": rec.cache_key or ""},
-                {"stdout": logs / "stdout.txt", "stderr": logs / "stderr.txt"},
-            ))
+            self._pending_writes.append(
+                self.recorder.finish_node(
+                    rec.mlflow_run_id,
+                    state.value,
+                    self._params(address) if isinstance(node, Executor) else {},
+                    metrics,
+                    {
+                        "scanflow.state": state.value,
+                        "scanflow.attempts": str(rec.attempts),
+                        "scanflow.cache_key": rec.cache_key or "",
+                    },
+                    {"stdout": logs / "stdout.txt", "stderr": logs / "stderr.txt"},
+                )
+            )
         # A nested workflow's run closes when every step inside it is done.
         if self.recorder is None:
             return
@@ -295,8 +361,11 @@ class WorkflowRun:
             if all(s.done for s in inside):
                 self._finished_groups.add(group)
                 verdict = group_state([s.value for s in inside])
-                self._pending_writes.append(self.recorder.finish_group(
-                    self.state.mlflow_groups, group, verdict if verdict != "skipped" else "failed"))
+                self._pending_writes.append(
+                    self.recorder.finish_group(
+                        self.state.mlflow_groups, group, verdict if verdict != "skipped" else "failed"
+                    )
+                )
 
     # -- the run as a whole ----------------------------------------------------------------------
     def cancel(self) -> None:
@@ -320,8 +389,13 @@ class WorkflowRun:
         state.save()
         if self.tracking:
             self._open_tracking(stale or [])
-        self._publish(Event("run-started", state.run_id, data={"workflow": state.workflow, "app": self.app.name,
-                                                               "nodes": list(self.graph.nodes)}))
+        self._publish(
+            Event(
+                "run-started",
+                state.run_id,
+                data={"workflow": state.workflow, "app": self.app.name, "nodes": list(self.graph.nodes)},
+            )
+        )
         self.scheduler = Scheduler(self.graph, self._attempt, self._on_state, state.workers, initial, self._try_cache)
         result: dict[str, NodeState] = {}
 
@@ -351,10 +425,14 @@ class WorkflowRun:
         if stale:
             self.recorder.mark_stale(stale)
         if state.mlflow_run_id is None:
-            graph = {"workflow": state.workflow, "nodes": {a: sorted(d) for a, d in self.graph.deps.items()},
-                     "groups": self.graph.groups}
+            graph = {
+                "workflow": state.workflow,
+                "nodes": {a: sorted(d) for a, d in self.graph.deps.items()},
+                "groups": self.graph.groups,
+            }
             state.mlflow_run_id = self.recorder.start_workflow(
-                f"{state.workflow} {state.run_id}", {**self._tags(""), "scanflow.kind": "run"}, graph)
+                f"{state.workflow} {state.run_id}", {**self._tags(""), "scanflow.kind": "run"}, graph
+            )
         else:
             self.recorder.reopen_workflow(state.mlflow_run_id)
             for group in list(state.mlflow_groups.values()):
@@ -374,8 +452,9 @@ class WorkflowRun:
                 if future.exception() is not None:
                     self._publish(Event("log", state.run_id, message=f"MLflow write failed: {future.exception()}"))
         state.save()
-        self._publish(Event("run-finished", state.run_id, state=None, message=state.status,
-                            data={"status": state.status}))
+        self._publish(
+            Event("run-finished", state.run_id, state=None, message=state.status, data={"status": state.status})
+        )
         return RunResult(state.run_id, state.status, states, state, dict(self.errors))
 
 
@@ -416,8 +495,15 @@ def run(
     folder = _prepare(app)
     wf = app.workflow(workflow)
     overrides = resolve_overrides(wf, params)
-    state = RunState(new_run_id(), app.name, str(folder), wf.name, workers=max(1, workers), force=force,
-                     overrides={a: dict(v) for a, v in overrides.items()})
+    state = RunState(
+        new_run_id(),
+        app.name,
+        str(folder),
+        wf.name,
+        workers=max(1, workers),
+        force=force,
+        overrides={a: dict(v) for a, v in overrides.items()},
+    )
     bus = EventBus()
     if on_event is not None:
         bus.subscribe(on_event)
@@ -439,6 +525,9 @@ def reconcile(state: RunState) -> RunState:
     if state.status == "running" and not state.alive:
         state.status = "interrupted"
         for rec in state.nodes.values():
+            if rec.pid is not None:  # its step outlived the driver: stop it before anything re-runs it
+                stop_process_group(rec.pid, rec.pid_started)
+                rec.pid = rec.pid_started = None
             if rec.state in (NodeState.RUNNING, NodeState.QUEUED):
                 rec.state = NodeState.CANCELLED.value
                 rec.error = "interrupted: the process running it died"

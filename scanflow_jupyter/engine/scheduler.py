@@ -93,18 +93,17 @@ class Scheduler:
 
     def run(self) -> dict[str, NodeState]:
         """Run to the end (or cancellation) and return the final state of every step."""
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="scanflow-step") as pool:
-            with self._cond:
-                while True:
-                    if self._cancelled.is_set():
-                        for address in self._order:
-                            if self.states[address] in (NodeState.PENDING, NodeState.QUEUED):
-                                self._set(address, NodeState.CANCELLED)
-                    else:
-                        self._advance(pool)
-                    if not self._running:
-                        break
-                    self._cond.wait()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="scanflow-step") as pool, self._cond:
+            while True:
+                if self._cancelled.is_set():
+                    for address in self._order:
+                        if self.states[address] in (NodeState.PENDING, NodeState.QUEUED):
+                            self._set(address, NodeState.CANCELLED)
+                else:
+                    self._advance(pool)
+                if not self._running:
+                    break
+                self._cond.wait()
         return dict(self.states)
 
     def _advance(self, pool: ThreadPoolExecutor) -> None:
@@ -152,7 +151,9 @@ class Scheduler:
             self._running.discard(address)
             if outcome.ok:
                 state = NodeState.SUCCEEDED
-            elif outcome.cancelled or (self._cancelled.is_set() and not outcome.timed_out and outcome.exit_code is None):
+            elif outcome.cancelled or (
+                self._cancelled.is_set() and not outcome.timed_out and outcome.exit_code is None
+            ):
                 state = NodeState.CANCELLED
             else:
                 state = NodeState.FAILED

@@ -3,9 +3,11 @@ killed kernel or process leaves a state that ``resume`` can finish."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
+import signal
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -41,6 +43,21 @@ def process_start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+def stop_process_group(pid: int, started: str | None, grace: float = 3.0) -> bool:
+    """SIGTERM, then SIGKILL, the process group led by ``pid`` if that process is still the one recorded.
+    Returns True if something was stopped."""
+    if not is_alive(pid, started):
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.time() + grace
+    while time.time() < deadline and is_alive(pid, started):
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
 def is_alive(pid: int | None, started: str | None) -> bool:
     """True if the process that wrote a state is still running."""
     if pid is None:
@@ -68,6 +85,8 @@ class NodeRecord:
     mlflow_run_id: str | None = None
     cached_from: str | None = None
     error: str | None = None
+    pid: int | None = None  # the local process of the running attempt, to stop an orphan after a crash
+    pid_started: str | None = None
 
 
 @dataclass

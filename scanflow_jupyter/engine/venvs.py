@@ -18,9 +18,7 @@ def requirements_hash(requirements: list[str]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
-def ensure_venv(
-    root: Path, requirements: list[str], progress: Callable[[str], None] | None = None
-) -> Path:
+def ensure_venv(root: Path, requirements: list[str], progress: Callable[[str], None] | None = None) -> Path:
     """The python of a venv holding ``requirements``, building it if no finished one exists.
 
     Concurrent callers for the same requirements wait on a file lock, so the venv is built once.

@@ -8,7 +8,6 @@ closing a run (params, logs, metrics, status) happens while the next step alread
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import queue
 import threading
@@ -124,7 +123,7 @@ class RunRecorder:
         its id. ``groups`` maps nested-workflow addresses to run ids and is filled in place."""
 
         def create() -> str:
-            owner = self._ensure_groups(parent, address, groups)
+            owner = self._ensure_groups(parent, address, groups, tags)
             run = self.client.create_run(
                 self.experiment_id,
                 run_name=address,
@@ -134,7 +133,7 @@ class RunRecorder:
 
         return self._now(create)
 
-    def _ensure_groups(self, parent: str, address: str, groups: dict[str, str]) -> str:
+    def _ensure_groups(self, parent: str, address: str, groups: dict[str, str], tags: Mapping[str, str]) -> str:
         """Create the runs of the nested workflows around ``address`` that do not exist yet (writer thread
         only); returns the id of the innermost, the new run's parent."""
         owner = parent
@@ -145,7 +144,7 @@ class RunRecorder:
                 run = self.client.create_run(
                     self.experiment_id,
                     run_name=group,
-                    tags={"mlflow.parentRunId": owner, "scanflow.node": group, "scanflow.kind": "workflow"},
+                    tags={"mlflow.parentRunId": owner, "scanflow.node": group, "scanflow.kind": "workflow", **tags},
                 )
                 groups[group] = str(run.info.run_id)
             owner = groups[group]
@@ -193,12 +192,18 @@ class RunRecorder:
         whose result it reuses (tag ``scanflow.cached_from``)."""
 
         def create() -> str:
-            owner = self._ensure_groups(parent, address, groups)
+            owner = self._ensure_groups(parent, address, groups, tags)
             run = self.client.create_run(
                 self.experiment_id,
                 run_name=address,
-                tags={"mlflow.parentRunId": owner, "scanflow.node": address, "scanflow.kind": "step",
-                      "scanflow.state": "cached", "scanflow.cached_from": source or "", **tags},
+                tags={
+                    "mlflow.parentRunId": owner,
+                    "scanflow.node": address,
+                    "scanflow.kind": "step",
+                    "scanflow.state": "cached",
+                    "scanflow.cached_from": source or "",
+                    **tags,
+                },
             )
             if params:
                 from mlflow.entities import Param
@@ -250,8 +255,3 @@ class RunRecorder:
 
 def _STOP() -> None:  # sentinel for the writer thread
     return None
-
-
-def graph_json(nodes: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON-able description of the run's graph (stored with the parent run)."""
-    return json.loads(json.dumps(nodes, default=str))

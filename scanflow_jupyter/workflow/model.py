@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,6 +38,7 @@ from ..errors import Problem, WorkflowValidationError
 from .params import ParamType, ParamValue, infer_type
 
 SCHEMA_VERSION = 1
+_depth: ContextVar[int] = ContextVar("scanflow_spec_depth", default=0)
 
 
 class _Spec(BaseModel):
@@ -46,12 +48,20 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=False)
 
     def __init__(self, /, **data: Any) -> None:
+        # pydantic calls this for nested objects too: only the outermost call turns errors into ours, so
+        # every problem keeps its full location.
+        if _depth.get():
+            super().__init__(**data)
+            return
+        token = _depth.set(1)
         try:
             super().__init__(**data)
         except ValidationError as exc:
             raise WorkflowValidationError(
                 problems_from_pydantic(exc, data), subject=f"{type(self).__name__} {data.get('name', '')!r}"
             ) from None
+        finally:
+            _depth.reset(token)
 
 
 class Parameter(_Spec):
@@ -132,7 +142,9 @@ def _node_kind(value: Any) -> str:
         if "nodes" in value:
             return "workflow"
         return "service" if "model_uri" in value else "executor"
-    return {Workflow: "workflow", Service: "service"}.get(type(value), "executor")
+    if isinstance(value, Workflow):
+        return "workflow"
+    return "service" if isinstance(value, Service) else "executor"
 
 
 Node = Annotated[
@@ -213,6 +225,14 @@ class Application(_Spec):
     workflows: list[Workflow] = Field(default_factory=list)
 
     _folder: Path | None = PrivateAttr(default=None)
+
+    def __eq__(self, other: object) -> bool:
+        # Two applications are equal when their specs are; where they live on disk does not matter.
+        if not isinstance(other, Application):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def folder(self) -> Path | None:

@@ -53,8 +53,13 @@ def loads(text: str, folder: str | Path | None = None, source: str = "<string>")
         ) from None
     if not isinstance(data, dict):
         raise SpecFormatError(
-            [Problem("", f"expected a mapping with 'scanflow: {SCHEMA_VERSION}', 'name' and 'workflows', "
-                         f"got {type(data).__name__}")],
+            [
+                Problem(
+                    "",
+                    f"expected a mapping with 'scanflow: {SCHEMA_VERSION}', 'name' and 'workflows', "
+                    f"got {type(data).__name__}",
+                )
+            ],
             subject=source,
         )
     check_version(data.get("scanflow"), source)
@@ -78,8 +83,13 @@ def check_version(version: Any, source: str) -> None:
         newer = isinstance(version, int) and not isinstance(version, bool) and version > max(SUPPORTED_VERSIONS)
         fix = "upgrade scanflow-jupyter to read it" if newer else f"use 'scanflow: {SCHEMA_VERSION}'"
         raise SchemaVersionError(
-            [Problem("scanflow", f"unknown schema version {version!r} (this release reads "
-                                 f"{', '.join(map(str, SUPPORTED_VERSIONS))}); {fix}")],
+            [
+                Problem(
+                    "scanflow",
+                    f"unknown schema version {version!r} (this release reads "
+                    f"{', '.join(map(str, SUPPORTED_VERSIONS))}); {fix}",
+                )
+            ],
             subject=source,
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import graphlib
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -91,9 +92,7 @@ def _unique_names(app: Application, _: bool) -> Iterator[Problem]:
             continue
         if isinstance(node, Workflow):
             for name in _duplicates([n.name for n in node.nodes]):
-                yield Problem(
-                    address, f"two nodes are named {name!r} in workflow {node.name!r}; rename one of them"
-                )
+                yield Problem(address, f"two nodes are named {name!r} in workflow {node.name!r}; rename one of them")
 
 
 @check
@@ -110,25 +109,27 @@ def _dependencies(app: Application, _: bool) -> Iterator[Problem]:
             sorter.add(node.name)
             for dep in node.depends_on:
                 if dep == node.name:
-                    yield Problem(f"{address}/{node.name}", f"{node.name!r} depends on itself; remove it from depends_on")
+                    yield Problem(
+                        f"{address}/{node.name}", f"{node.name!r} depends on itself; remove it from depends_on"
+                    )
                 elif dep not in siblings:
                     close = difflib.get_close_matches(dep, siblings, n=1)
                     hint = f"did you mean {close[0]!r}?" if close else f"known nodes here: {', '.join(siblings)}"
                     yield Problem(
                         f"{address}/{node.name}",
-                        f"depends on unknown node {dep!r} (dependencies name siblings in workflow "
-                        f"{wf.name!r}); {hint}",
+                        f"depends on unknown node {dep!r} (dependencies name siblings in workflow {wf.name!r}); {hint}",
                     )
                 else:
                     sorter.add(node.name, dep)
         try:
             sorter.prepare()
         except graphlib.CycleError as exc:
-            cycle = list(reversed(exc.args[1]))
+            cycle = list(reversed(exc.args[1]))  # each node now depends on the next
             if len(cycle) > 2:  # a self-loop was reported above
+                links = ", ".join(f"{a} depends on {b}" for a, b in itertools.pairwise(cycle))
                 yield Problem(
                     address,
-                    f"dependency cycle {' -> '.join(cycle)}; remove one of these dependencies to break it",
+                    f"dependency cycle {' -> '.join(cycle)} ({links}); remove one of these dependencies to break it",
                 )
 
 
@@ -145,7 +146,8 @@ def _sources(app: Application, check_files: bool) -> Iterator[Problem]:
                 )
             if node.function is not None and not FUNCTION_REF.match(node.function):
                 yield Problem(
-                    address, f"function {node.function!r} is not of the form 'module:function' (e.g. 'steps.train:main')"
+                    address,
+                    f"function {node.function!r} is not of the form 'module:function' (e.g. 'steps.train:main')",
                 )
             if node.script is not None and check_files and folder is not None:
                 yield from _file_problem(folder, node.script, address, "script")

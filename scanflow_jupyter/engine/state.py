@@ -162,10 +162,10 @@ def list_runs(folder: Path) -> list[RunState]:
     if not root.is_dir():
         return []
     out = []
-    for child in sorted(root.iterdir(), reverse=True):
+    for child in root.iterdir():
         if (child / "state.json").is_file():
             try:
                 out.append(RunState.load(folder, child.name))
             except (ValueError, TypeError, RunNotFoundError):
                 continue
-    return out
+    return sorted(out, key=lambda s: s.created, reverse=True)

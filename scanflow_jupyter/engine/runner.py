@@ -113,7 +113,6 @@ class WorkflowRun:
         self._keys: dict[str, str] = {}
         self._outputs: dict[str, dict[str, str]] = {}
         self._finished_groups: set[str] = set()
-        self._pending_writes: list[Any] = []
         self.scheduler: Scheduler | None = None
         self._done = threading.Event()
 
@@ -153,7 +152,8 @@ class WorkflowRun:
                     self.errors[address] = self._error(address, outcome)
             if state is NodeState.SKIPPED:
                 rec.error = info.get("reason")
-            self.state.save()
+            if state is not NodeState.RUNNING:  # a running step is saved once its process exists (_attempt)
+                self.state.save()
             self._publish(Event("node", self.state.run_id, address, state, rec.error or "", data=dict(info)))
             if state is NodeState.SUCCEEDED:
                 self._remember(address)
@@ -232,7 +232,6 @@ class WorkflowRun:
                 rec.mlflow_run_id = None if f.exception() else f.result()
 
             future.add_done_callback(keep_id)
-            self._pending_writes.append(future)
         return True
 
     def _remember(self, address: str) -> None:
@@ -336,19 +335,17 @@ class WorkflowRun:
             if outcome.exit_code is not None:
                 metrics["scanflow.exit_code"] = float(outcome.exit_code)
             logs = self.state.log_dir(address)
-            self._pending_writes.append(
-                self.recorder.finish_node(
-                    rec.mlflow_run_id,
-                    state.value,
-                    self._params(address) if isinstance(node, Executor) else {},
-                    metrics,
-                    {
-                        "scanflow.state": state.value,
-                        "scanflow.attempts": str(rec.attempts),
-                        "scanflow.cache_key": rec.cache_key or "",
-                    },
-                    {"stdout": logs / "stdout.txt", "stderr": logs / "stderr.txt"},
-                )
+            self.recorder.finish_node(
+                rec.mlflow_run_id,
+                state.value,
+                self._params(address) if isinstance(node, Executor) else {},
+                metrics,
+                {
+                    "scanflow.state": state.value,
+                    "scanflow.attempts": str(rec.attempts),
+                    "scanflow.cache_key": rec.cache_key or "",
+                },
+                {"stdout": logs / "stdout.txt", "stderr": logs / "stderr.txt"},
             )
         # A nested workflow's run closes when every step inside it is done.
         if self.recorder is None:
@@ -361,10 +358,9 @@ class WorkflowRun:
             if all(s.done for s in inside):
                 self._finished_groups.add(group)
                 verdict = group_state([s.value for s in inside])
-                self._pending_writes.append(
-                    self.recorder.finish_group(
-                        self.state.mlflow_groups, group, verdict if verdict != "skipped" else "failed"
-                    )
+                assert self.state.mlflow_run_id is not None
+                self.recorder.finish_group(
+                    self.state.mlflow_run_id, group, verdict if verdict != "skipped" else "failed"
                 )
 
     # -- the run as a whole ----------------------------------------------------------------------
@@ -434,9 +430,7 @@ class WorkflowRun:
                 f"{state.workflow} {state.run_id}", {**self._tags(""), "scanflow.kind": "run"}, graph
             )
         else:
-            self.recorder.reopen_workflow(state.mlflow_run_id)
-            for group in list(state.mlflow_groups.values()):
-                self.recorder.reopen_workflow(group)
+            self.recorder.reopen_workflow(state.mlflow_run_id, state.mlflow_groups)
         state.save()
 
     def _finish(self, states: dict[str, NodeState]) -> RunResult:
@@ -446,11 +440,10 @@ class WorkflowRun:
         state.status = _run_status(states)
         if self.recorder is not None:
             if state.mlflow_run_id:
-                self._pending_writes.append(self.recorder.finish_run(state.mlflow_run_id, state.status))
+                self.recorder.finish_run(state.mlflow_run_id, state.status)
             self.recorder.close()
-            for future in self._pending_writes:
-                if future.exception() is not None:
-                    self._publish(Event("log", state.run_id, message=f"MLflow write failed: {future.exception()}"))
+            for failure in self.recorder.failures:
+                self._publish(Event("log", state.run_id, message=f"MLflow write failed: {failure}"))
         state.save()
         self._publish(
             Event("run-finished", state.run_id, state=None, message=state.status, data={"status": state.status})

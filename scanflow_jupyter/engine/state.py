@@ -8,9 +8,9 @@ import json
 import os
 import secrets
 import signal
-import tempfile
+import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -135,11 +135,14 @@ class RunState:
         """Write the state atomically (a crash leaves the previous or the new file, never half)."""
         self.updated = time.time()
         self.dir.mkdir(parents=True, exist_ok=True)
-        # Snapshot the dicts other threads add to (the tracking writer adds group runs) before walking them.
-        data = asdict(replace(self, nodes=dict(self.nodes), mlflow_groups=dict(self.mlflow_groups)))
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".state.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
+        # Shallow copies (asdict's deep copy costs a millisecond a step); dict() snapshots the dicts other
+        # threads add to (the tracking writer adds group runs) before json walks them.
+        data = dict(vars(self))
+        data["mlflow_groups"] = dict(self.mlflow_groups)
+        data["nodes"] = {k: dict(vars(v)) for k, v in dict(self.nodes).items()}
+        tmp = self.dir / f".state.{os.getpid()}.{threading.get_ident()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
         os.replace(tmp, self.dir / "state.json")
 
     @classmethod

@@ -1,36 +1,140 @@
 """The MLflow run hierarchy of a workflow run: a parent run, a run per nested workflow, a child run per step.
 
-Writes go through one background thread so the scheduler rarely waits on the store: starting a step's run
-is synchronous (the step needs ``MLFLOW_RUN_ID`` before it starts) and jumps ahead of the queue, while
-closing a run (params, logs, metrics, status) happens while the next step already runs.
+Writes go to a tracking writer process (:mod:`.writer`), shared by every run on the same store in this
+interpreter and started on first use. Creating a step's run is synchronous (the step needs its
+``MLFLOW_RUN_ID`` before it starts) and jumps the queue; closing a run (params, metrics, logs, status)
+is sent and not waited for, so the next step starts while the writer works on another core.
 """
 
 from __future__ import annotations
 
+import atexit
 import itertools
-import logging
-import queue
+import json
+import subprocess
+import sys
+import tempfile
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Mapping
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import TrackingError
 from .store import StoreConfig, prepare_sqlite
 
-T = TypeVar("T")
+HOLD_SECONDS = 0.05  # how long background writes wait for a step that may be about to start
 
-# MLflow run statuses for node states.
-STATUS = {
-    "succeeded": "FINISHED",
-    "cached": "FINISHED",
-    "failed": "FAILED",
-    "cancelled": "KILLED",
-    "skipped": "KILLED",
-}
-_URGENT, _LATER = 0, 1
+
+class WriterProcess:
+    """A running tracking writer and the futures of the ops sent to it."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.users = 0
+        self._ids = itertools.count(1)
+        self._futures: dict[int, Future[Any]] = {}
+        self._lock = threading.Lock()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scanflow_jupyter.tracking.writer", uri],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+            bufsize=1,
+        )
+        assert self.process.stdout is not None
+        hello = json.loads(self.process.stdout.readline() or '{"error": "the writer exited at start"}')
+        if "error" in hello:
+            raise TrackingError(
+                f"Cannot use the MLflow store {uri!r}: {hello['error']}{self._stderr_tail()}. Check "
+                "MLFLOW_TRACKING_URI or the application's tracker.uri, and that the server is running."
+            )
+        self._reader = threading.Thread(target=self._read, name="scanflow-tracking-replies", daemon=True)
+        self._reader.start()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-5:]
+        return (" (" + " / ".join(lines) + ")") if lines else ""
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            reply = json.loads(line)
+            with self._lock:
+                future = self._futures.pop(reply["id"], None)
+            if future is None:
+                continue
+            if "error" in reply:
+                future.set_exception(TrackingError(f"MLflow store {self.uri!r} refused a write: {reply['error']}"))
+            else:
+                future.set_result(reply["result"])
+        with self._lock:  # the writer died: nothing more will come
+            pending, self._futures = self._futures, {}
+        for future in pending.values():
+            future.set_exception(TrackingError(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}."))
+
+    def send(self, op: str, urgent: bool = False, future: Future[Any] | None = None, **args: Any) -> Future[Any]:
+        future = future if future is not None else Future()
+        with self._lock:
+            op_id = next(self._ids)
+            self._futures[op_id] = future
+        try:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps({"id": op_id, "op": op, "args": args, "urgent": urgent}) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            with self._lock:
+                self._futures.pop(op_id, None)
+            future.set_exception(TrackingError(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}."))
+        return future
+
+    def close(self) -> None:
+        if self.alive and self.process.stdin is not None:
+            try:
+                self.process.stdin.close()
+                self.process.wait(30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+
+
+_writers: OrderedDict[str, WriterProcess] = OrderedDict()
+_writers_lock = threading.Lock()
+KEEP_IDLE_WRITERS = 2  # writers kept for stores no run is using, most recently used first
+
+
+def writer_for(uri: str) -> WriterProcess:
+    """The shared writer process for a store, started if there is none (or it died). Each caller must
+    call :func:`release_writer` when done with it."""
+    with _writers_lock:
+        writer = _writers.get(uri)
+        if writer is None or not writer.alive:
+            writer = _writers[uri] = WriterProcess(uri)
+        _writers.move_to_end(uri)
+        writer.users += 1
+        return writer
+
+
+def release_writer(writer: WriterProcess) -> None:
+    """Say a run is done with ``writer``; writers beyond the few most recent idle ones are stopped."""
+    with _writers_lock:
+        writer.users -= 1
+        idle = [uri for uri, w in _writers.items() if w.users == 0]
+        for uri in idle[: max(0, len(idle) - KEEP_IDLE_WRITERS)]:
+            _writers.pop(uri).close()
+
+
+@atexit.register
+def _close_writers() -> None:
+    for writer in list(_writers.values()):
+        writer.close()
 
 
 class RunRecorder:
@@ -44,140 +148,82 @@ class RunRecorder:
 
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
-        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], Any], Future[Any]]] = queue.PriorityQueue()
-        self._seq = itertools.count()
-        self._groups: dict[str, str] = {}
-        self._closed = False
+        self.failures: list[str] = []  # errors of background writes, for the run to report
+        self._sent: list[Future[Any]] = []
+        # Background writes wait here until the next urgent write has gone (or a moment has passed), so
+        # the writer is free when a step asks for its run: closing step N must not delay step N+1.
+        self._held: list[tuple[str, dict[str, Any], Future[Any]]] = []
+        self._held_lock = threading.Lock()
+        self._timer: threading.Timer | None = None
         try:
             prepare_sqlite(config)
-            from mlflow.tracking import MlflowClient
-
-            # MLflow configures its loggers on import; its table-creation chatter is noise in a run's output.
-            logging.getLogger("mlflow").setLevel(logging.WARNING)
-            logging.getLogger("alembic").setLevel(logging.WARNING)
-
-            self.client = MlflowClient(config.uri)
-            self.experiment_id = self._experiment()
-        except TrackingError:
+        except OSError as exc:
+            raise TrackingError(f"Cannot create the MLflow store {config.uri!r}: {exc}.") from None
+        self._closed = False
+        self._writer = writer_for(config.uri)
+        try:
+            self.experiment_id: str = self._now(
+                "experiment", name=config.experiment, artifact_root=config.artifact_root
+            )
+        except BaseException:
+            self.close()
             raise
-        except Exception as exc:
-            raise TrackingError(
-                f"Cannot use the MLflow store {config.uri!r}: {exc}. Check MLFLOW_TRACKING_URI or the "
-                "application's tracker.uri, and that the server is running."
-            ) from None
-        self._thread = threading.Thread(target=self._work, name="scanflow-tracking", daemon=True)
-        self._thread.start()
 
-    # -- the writer thread ------------------------------------------------------------------
-    def _work(self) -> None:
-        while True:
-            _, _, fn, future = self._queue.get()
-            if fn is _STOP:
-                future.set_result(None)
-                return
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
+    def _now(self, op: str, **args: Any) -> Any:
+        future = self._writer.send(op, urgent=True, **args)
+        self._release()
+        return future.result()
 
-    def _submit(self, fn: Callable[[], T], priority: int = _LATER) -> Future[T]:
-        future: Future[T] = Future()
-        self._queue.put((priority, next(self._seq), fn, future))
+    def _later(self, op: str, **args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.add_done_callback(self._note_failure)
+        self._sent.append(future)
+        with self._held_lock:
+            self._held.append((op, args, future))
+            if self._timer is None:
+                self._timer = threading.Timer(HOLD_SECONDS, self._release)
+                self._timer.daemon = True
+                self._timer.start()
         return future
 
-    def _now(self, fn: Callable[[], T]) -> T:
-        try:
-            return self._submit(fn, _URGENT).result()
-        except TrackingError:
-            raise
-        except Exception as exc:
-            raise TrackingError(f"MLflow store {self.config.uri!r} refused a write: {exc}") from None
+    def _release(self) -> None:
+        """Send the held background writes, in order."""
+        with self._held_lock:
+            held, self._held = self._held, []
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            for op, args, future in held:
+                self._writer.send(op, future=future, **args)
 
-    # -- runs -------------------------------------------------------------------------------
-    def _experiment(self) -> str:
-        exp = self.client.get_experiment_by_name(self.config.experiment)
-        if exp is not None:
-            if exp.lifecycle_stage == "deleted":
-                self.client.restore_experiment(exp.experiment_id)
-            return str(exp.experiment_id)
-        return str(self.client.create_experiment(self.config.experiment, artifact_location=self.config.artifact_root))
+    def _note_failure(self, future: Future[Any]) -> None:
+        if future.exception() is not None:
+            self.failures.append(str(future.exception()))
 
     def start_workflow(self, run_name: str, tags: Mapping[str, str], graph: Mapping[str, Any]) -> str:
         """Create the parent run and attach the graph as ``scanflow/graph.json``; returns its id."""
+        return str(
+            self._now(
+                "start_workflow",
+                experiment_id=self.experiment_id,
+                run_name=run_name,
+                tags=dict(tags),
+                graph=dict(graph),
+            )
+        )
 
-        def create() -> str:
-            run = self.client.create_run(self.experiment_id, run_name=run_name, tags=dict(tags))
-            self.client.log_dict(run.info.run_id, dict(graph), "scanflow/graph.json")
-            return str(run.info.run_id)
-
-        return self._now(create)
-
-    def reopen_workflow(self, run_id: str) -> None:
-        """Mark an interrupted parent run as running again (for resume)."""
-        self._now(lambda: self.client.update_run(run_id, status="RUNNING"))
+    def reopen_workflow(self, run_id: str, groups: Mapping[str, str]) -> None:
+        """Mark an interrupted parent run (and its nested-workflow runs) as running again, for resume."""
+        self._now("reopen", run_id=run_id, groups=dict(groups))
 
     def start_node(self, parent: str, address: str, tags: Mapping[str, str], groups: dict[str, str]) -> str:
         """Create the run of step ``address`` (and of the nested workflows around it, if new) and return
-        its id. ``groups`` maps nested-workflow addresses to run ids and is filled in place."""
-
-        def create() -> str:
-            owner = self._ensure_groups(parent, address, groups, tags)
-            run = self.client.create_run(
-                self.experiment_id,
-                run_name=address,
-                tags={"mlflow.parentRunId": owner, "scanflow.node": address, "scanflow.kind": "step", **tags},
-            )
-            return str(run.info.run_id)
-
-        return self._now(create)
-
-    def _ensure_groups(self, parent: str, address: str, groups: dict[str, str], tags: Mapping[str, str]) -> str:
-        """Create the runs of the nested workflows around ``address`` that do not exist yet (writer thread
-        only); returns the id of the innermost, the new run's parent."""
-        owner = parent
-        parts = address.split("/")
-        for i in range(1, len(parts)):
-            group = "/".join(parts[:i])
-            if group not in groups:
-                run = self.client.create_run(
-                    self.experiment_id,
-                    run_name=group,
-                    tags={"mlflow.parentRunId": owner, "scanflow.node": group, "scanflow.kind": "workflow", **tags},
-                )
-                groups[group] = str(run.info.run_id)
-            owner = groups[group]
-        return owner
-
-    def finish_node(
-        self,
-        run_id: str,
-        state: str,
-        params: Mapping[str, Any],
-        metrics: Mapping[str, float],
-        tags: Mapping[str, str],
-        logs: Mapping[str, Path],
-    ) -> Future[None]:
-        """Close a step's run in the background: params the script did not log itself, metrics, tags,
-        stdout/stderr as artifacts, and the final status."""
-        from mlflow.entities import Metric, Param, RunTag
-
-        def close() -> None:
-            logged = self.client.get_run(run_id).data.params
-            now = int(time.time() * 1000)
-            self.client.log_batch(
-                run_id,
-                metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
-                params=[Param(k, str(v)) for k, v in params.items() if k not in logged],
-                tags=[RunTag(k, v) for k, v in tags.items()],
-            )
-            for path in logs.values():
-                if path.exists():
-                    self.client.log_artifact(run_id, str(path), "logs")
-            self.client.set_terminated(run_id, STATUS.get(state, "FAILED"))
-
-        return self._submit(close)
+        its id. ``groups`` maps nested-workflow addresses to run ids and is updated in place."""
+        reply = self._now(
+            "start_node", experiment_id=self.experiment_id, parent=parent, address=address, tags=dict(tags)
+        )
+        groups.update(reply["groups"])
+        return str(reply["run_id"])
 
     def record_cached(
         self,
@@ -189,69 +235,66 @@ class RunRecorder:
         params: Mapping[str, Any],
     ) -> Future[str]:
         """In the background, record a step reused from the cache: a FINISHED run pointing at the run
-        whose result it reuses (tag ``scanflow.cached_from``)."""
+        whose result it reuses (tag ``scanflow.cached_from``). The future holds the new run's id."""
+        future = self._later(
+            "record_cached",
+            experiment_id=self.experiment_id,
+            parent=parent,
+            address=address,
+            tags=dict(tags),
+            source=source,
+            params=dict(params),
+        )
+        out: Future[str] = Future()
 
-        def create() -> str:
-            owner = self._ensure_groups(parent, address, groups, tags)
-            run = self.client.create_run(
-                self.experiment_id,
-                run_name=address,
-                tags={
-                    "mlflow.parentRunId": owner,
-                    "scanflow.node": address,
-                    "scanflow.kind": "step",
-                    "scanflow.state": "cached",
-                    "scanflow.cached_from": source or "",
-                    **tags,
-                },
-            )
-            if params:
-                from mlflow.entities import Param
+        def done(f: Future[Any]) -> None:
+            if f.exception() is not None:
+                out.set_exception(f.exception())
+            else:
+                groups.update(f.result()["groups"])
+                out.set_result(str(f.result()["run_id"]))
 
-                self.client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
-            self.client.set_terminated(run.info.run_id, "FINISHED")
-            return str(run.info.run_id)
+        future.add_done_callback(done)
+        return out
 
-        return self._submit(create)
+    def finish_node(
+        self,
+        run_id: str,
+        state: str,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        tags: Mapping[str, str],
+        logs: Mapping[str, Path],
+    ) -> None:
+        """Close a step's run in the background: params (the script's own values win), metrics, tags,
+        stdout/stderr as artifacts under ``logs/``, and the final status. Three writes, so a step about
+        to start waits for one of them at most."""
+        self._later("log_batch", run_id=run_id, params=dict(params), metrics=dict(metrics), tags=dict(tags))
+        files = [str(p) for p in logs.values() if p.exists()]
+        self._later("upload", run_id=run_id, files=files, folder="logs")
+        self._later("terminate", run_id=run_id, state=state)
 
-    def finish_run(self, run_id: str, state: str) -> Future[None]:
-        """Set the final status of a parent or group run, in the background."""
-        return self._submit(lambda: self.client.set_terminated(run_id, STATUS.get(state, "FAILED")))
+    def finish_group(self, parent: str, group: str, state: str) -> None:
+        """Close the run of nested workflow ``group`` in the background."""
+        self._later("finish_group", parent=parent, group=group, state=state)
 
-    def finish_group(self, groups: dict[str, str], group: str, state: str) -> Future[None]:
-        """Close the run of nested workflow ``group``, looked up when the write happens (its run may be
-        created by a write queued just before this one)."""
-
-        def close() -> None:
-            if group in groups:
-                self.client.set_terminated(groups[group], STATUS.get(state, "FAILED"))
-
-        return self._submit(close)
+    def finish_run(self, run_id: str, state: str) -> None:
+        """Set the final status of the parent run, in the background."""
+        self._later("terminate", run_id=run_id, state=state)
 
     def mark_stale(self, run_ids: list[str]) -> None:
         """Runs left RUNNING by a killed process become KILLED (others are left as they are)."""
-
-        def mark() -> None:
-            for run_id in run_ids:
-                try:
-                    if self.client.get_run(run_id).info.status in ("RUNNING", "SCHEDULED"):
-                        self.client.set_terminated(run_id, "KILLED")
-                except Exception:  # a run deleted by hand: nothing to mark
-                    continue
-
-        self._now(mark)
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> Future[None]:
-        return self._submit(lambda: self.client.log_text(run_id, text, artifact_file))
+        self._now("mark_stale", run_ids=run_ids)
 
     def close(self) -> None:
-        """Finish every queued write, then stop the writer thread. Errors of queued writes are raised."""
+        """Wait until every write of this run is done (the writer process stays, for the next run)."""
         if self._closed:
             return
         self._closed = True
-        self._submit(_STOP, 2).result()
-        self._thread.join()
-
-
-def _STOP() -> None:  # sentinel for the writer thread
-    return None
+        try:
+            self._release()
+            self._writer.send("flush").result()
+            for future in self._sent:
+                future.exception()  # already settled: the writer handles ops in order
+        finally:
+            release_writer(self._writer)

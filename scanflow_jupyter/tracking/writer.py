@@ -1,0 +1,200 @@
+"""The tracking writer: a child process that owns the MLflow client and performs writes sent to it.
+
+MLflow's store does most of its work in Python. Done in a thread of the engine (or of a notebook kernel)
+it competes for the GIL with everything else; in its own process it runs on another core. The parent
+(:mod:`.recorder`) sends one JSON object per line on stdin, ``{"id", "op", "args", "urgent"}``; every
+op gets a reply line on stdout, ``{"id", "result"}`` or ``{"id", "error"}``. Urgent ops (creating a run a
+step is waiting for) go before queued ones.
+
+Run as ``python -m scanflow_jupyter.tracking.writer TRACKING_URI``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import queue
+import sys
+import threading
+import time
+from typing import Any
+
+# MLflow run statuses for node states.
+STATUS = {
+    "succeeded": "FINISHED",
+    "cached": "FINISHED",
+    "failed": "FAILED",
+    "cancelled": "KILLED",
+    "skipped": "KILLED",
+}
+
+
+class Writer:
+    """The MLflow calls, one method per op."""
+
+    def __init__(self, uri: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        # MLflow configures its loggers on import; its table-creation chatter is noise.
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        self.client = MlflowClient(uri)
+        self.groups: dict[str, dict[str, str]] = {}  # parent run -> nested workflow address -> run
+        self.artifact_uris: dict[str, str] = {}
+
+    def experiment(self, name: str, artifact_root: str | None) -> str:
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            if exp.lifecycle_stage == "deleted":
+                self.client.restore_experiment(exp.experiment_id)
+            return str(exp.experiment_id)
+        return str(self.client.create_experiment(name, artifact_location=artifact_root))
+
+    def start_workflow(self, experiment_id: str, run_name: str, tags: dict[str, str], graph: dict[str, Any]) -> str:
+        run = self.client.create_run(experiment_id, run_name=run_name, tags=tags)
+        self.client.log_dict(run.info.run_id, graph, "scanflow/graph.json")
+        return str(run.info.run_id)
+
+    def reopen(self, run_id: str, groups: dict[str, str]) -> None:
+        self.groups[run_id] = dict(groups)
+        for rid in [run_id, *groups.values()]:
+            self.client.update_run(rid, status="RUNNING")
+
+    def _ensure_groups(self, experiment_id: str, parent: str, address: str, tags: dict[str, str]) -> str:
+        groups = self.groups.setdefault(parent, {})
+        owner = parent
+        parts = address.split("/")
+        for i in range(1, len(parts)):
+            group = "/".join(parts[:i])
+            if group not in groups:
+                run = self.client.create_run(
+                    experiment_id,
+                    run_name=group,
+                    tags={"mlflow.parentRunId": owner, "scanflow.node": group, "scanflow.kind": "workflow", **tags},
+                )
+                groups[group] = str(run.info.run_id)
+            owner = groups[group]
+        return owner
+
+    def start_node(self, experiment_id: str, parent: str, address: str, tags: dict[str, str]) -> dict[str, Any]:
+        owner = self._ensure_groups(experiment_id, parent, address, tags)
+        run = self.client.create_run(
+            experiment_id,
+            run_name=address,
+            tags={"mlflow.parentRunId": owner, "scanflow.node": address, "scanflow.kind": "step", **tags},
+        )
+        self.artifact_uris[run.info.run_id] = run.info.artifact_uri
+        return {"run_id": run.info.run_id, "groups": self.groups[parent]}
+
+    def record_cached(
+        self,
+        experiment_id: str,
+        parent: str,
+        address: str,
+        tags: dict[str, str],
+        source: str | None,
+        params: dict[str, Any],
+    ) -> dict[str, Any]:
+        from mlflow.entities import Param
+
+        owner = self._ensure_groups(experiment_id, parent, address, tags)
+        run = self.client.create_run(
+            experiment_id,
+            run_name=address,
+            tags={
+                "mlflow.parentRunId": owner,
+                "scanflow.node": address,
+                "scanflow.kind": "step",
+                "scanflow.state": "cached",
+                "scanflow.cached_from": source or "",
+                **tags,
+            },
+        )
+        if params:
+            self.client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+        self.client.set_terminated(run.info.run_id, "FINISHED")
+        return {"run_id": run.info.run_id, "groups": self.groups[parent]}
+
+    def log_batch(self, run_id: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str]) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        metric_list = [Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        param_list = [Param(k, str(v)) for k, v in params.items()]
+        tag_list = [RunTag(k, v) for k, v in tags.items()]
+        try:
+            self.client.log_batch(run_id, metrics=metric_list, params=param_list, tags=tag_list)
+        except Exception:
+            # The script logged one of these params itself with another spelling of the value: keep
+            # the script's, add the rest.
+            logged = self.client.get_run(run_id).data.params
+            param_list = [p for p in param_list if p.key not in logged]
+            self.client.log_batch(run_id, metrics=metric_list, params=param_list, tags=tag_list)
+
+    def upload(self, run_id: str, files: list[str], folder: str) -> None:
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        uri = self.artifact_uris.pop(run_id, None) or self.client.get_run(run_id).info.artifact_uri
+        repo = get_artifact_repository(uri)
+        for path in files:
+            repo.log_artifact(path, folder)  # type: ignore[no-untyped-call]
+
+    def terminate(self, run_id: str, state: str) -> None:
+        self.client.set_terminated(run_id, STATUS.get(state, "FAILED"))
+
+    def finish_group(self, parent: str, group: str, state: str) -> None:
+        run_id = self.groups.get(parent, {}).get(group)
+        if run_id is not None:
+            self.terminate(run_id, state)
+
+    def mark_stale(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            try:
+                if self.client.get_run(run_id).info.status in ("RUNNING", "SCHEDULED"):
+                    self.client.set_terminated(run_id, "KILLED")
+            except Exception:  # a run deleted by hand: nothing to mark
+                continue
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.client.log_text(run_id, text, artifact_file)
+
+    def flush(self) -> None:
+        """Replies once every op sent before it is done."""
+
+
+def main(argv: list[str]) -> int:
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing but replies on the reply channel
+    try:
+        writer = Writer(argv[0])
+    except Exception as exc:
+        out.write(json.dumps({"id": 0, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        out.flush()
+        return 1
+    out.write(json.dumps({"id": 0, "result": "ready"}) + "\n")
+    out.flush()
+    inbox: queue.PriorityQueue[tuple[int, int, dict[str, Any]]] = queue.PriorityQueue()
+    seq = itertools.count()
+
+    def read() -> None:
+        for line in sys.stdin:
+            msg = json.loads(line)
+            inbox.put((0 if msg.get("urgent") else 1, next(seq), msg))
+        inbox.put((2, next(seq), {"op": "exit"}))
+
+    threading.Thread(target=read, daemon=True).start()
+    while True:
+        _, _, msg = inbox.get()
+        if msg["op"] == "exit":
+            return 0
+        try:
+            reply = {"id": msg["id"], "result": getattr(writer, msg["op"])(**msg.get("args", {}))}
+        except Exception as exc:
+            reply = {"id": msg["id"], "error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(reply, default=str) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

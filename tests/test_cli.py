@@ -84,8 +84,9 @@ def test_run_status_runs_and_resume(make_app: Callable[..., Any]) -> None:
     ],
     ids=["malformed --param", "unknown step", "unknown workflow", "unknown run", "nothing to resume", "no app"],
 )
-def test_bad_input_exits_2_without_traceback(make_app: Callable[..., Any], tmp_path: Path, args: list[str],
-                                            message: str) -> None:
+def test_bad_input_exits_2_without_traceback(
+    make_app: Callable[..., Any], tmp_path: Path, args: list[str], message: str
+) -> None:
     app = make_app([step("a"), step("b", "a", parameters={"x": 1})])
     filled = [a.format(app=app.folder, missing=tmp_path / "missing") for a in args]
     result = invoke(*filled)

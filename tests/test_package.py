@@ -46,8 +46,10 @@ def test_layer_imports_point_down(layer: str) -> None:
 
 
 def test_import_is_cheap() -> None:
-    code = "import sys, scanflow_jupyter; print(sorted(m for m in ('mlflow', 'pydantic', 'docker', 'kubernetes', " \
-           "'tensorflow', 'IPython', 'graphviz') if m in sys.modules))"
+    code = (
+        "import sys, scanflow_jupyter; print(sorted(m for m in ('mlflow', 'pydantic', 'docker', 'kubernetes', "
+        "'tensorflow', 'IPython', 'graphviz') if m in sys.modules))"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
 

@@ -58,8 +58,15 @@ def test_example_run_tree_cache_and_parameter_change(tabular: Path) -> None:
 
     runs = runs_by_name(tabular, result.run_id)
     parent = runs[f"pipeline {result.run_id}"]
-    assert set(runs) == {parent.info.run_name, "gather", "preprocess", "modeling", "modeling/linear",
-                         "modeling/forest", "evaluate"}
+    assert set(runs) == {
+        parent.info.run_name,
+        "gather",
+        "preprocess",
+        "modeling",
+        "modeling/linear",
+        "modeling/forest",
+        "evaluate",
+    }
     pid = parent.info.run_id
     assert runs["modeling"].data.tags["mlflow.parentRunId"] == pid
     for name in ("gather", "preprocess", "evaluate"):
@@ -141,7 +148,11 @@ def test_failing_step_error_has_its_stderr_and_skips_downstream(make_app: Callab
     state = status(app)
     assert state.status == "failed"
     assert {a: r.state for a, r in state.nodes.items()} == {
-        "a": "succeeded", "b": "failed", "c": "skipped", "d": "succeeded"}
+        "a": "succeeded",
+        "b": "failed",
+        "c": "skipped",
+        "d": "succeeded",
+    }
     runs = runs_by_name(app.folder, state.run_id)
     assert runs["b"].info.status == "FAILED"
     assert runs[f"main {state.run_id}"].info.status == "FAILED"
@@ -180,8 +191,13 @@ def broken():
 
 def test_function_executors(make_app: Callable[..., Any]) -> None:
     app = make_app(
-        [{"name": "fit", "function": "tasks:train",
-          "parameters": {"epochs": 3, "rate": 0.5, "verbose": True, "tag": "a b"}}],
+        [
+            {
+                "name": "fit",
+                "function": "tasks:train",
+                "parameters": {"epochs": 3, "rate": 0.5, "verbose": True, "tag": "a b"},
+            }
+        ],
         files={"tasks.py": FUNCTIONS},
     )
     result = sf.run(app)
@@ -236,11 +252,15 @@ def test_resume_a_failed_run(make_app: Callable[..., Any]) -> None:
     resumed = sf.resume(load(app.folder))
     assert resumed.run_id == first.run_id and resumed.ok
     assert order(app.folder) == ["a", "b", "b", "c"]
-    runs = client_for(app.folder).search_runs(
-        [first.state.experiment_id], f"tags.`scanflow.run_id` = '{first.run_id}'")
+    runs = client_for(app.folder).search_runs([first.state.experiment_id], f"tags.`scanflow.run_id` = '{first.run_id}'")
     statuses = sorted((r.info.run_name, r.info.status) for r in runs)
-    assert statuses == [("a", "FINISHED"), ("b", "FAILED"), ("b", "FINISHED"), ("c", "FINISHED"),
-                        (f"main {first.run_id}", "FINISHED")]
+    assert statuses == [
+        ("a", "FINISHED"),
+        ("b", "FAILED"),
+        ("b", "FINISHED"),
+        ("c", "FINISHED"),
+        (f"main {first.run_id}", "FINISHED"),
+    ]
 
 
 SLOW_UNTIL_RESUMED = """
@@ -256,11 +276,16 @@ if not os.path.exists("resumed"):
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume(make_app: Callable[..., Any]) -> None:
-    app = make_app([step("a"), {"name": "b", "script": "slow.py", "depends_on": ["a"]}, step("c", "b")],
-                   files={"slow.py": SLOW_UNTIL_RESUMED})
+    app = make_app(
+        [step("a"), {"name": "b", "script": "slow.py", "depends_on": ["a"]}, step("c", "b")],
+        files={"slow.py": SLOW_UNTIL_RESUMED},
+    )
     folder = app.folder
-    driver = subprocess.Popen([sys.executable, "-m", "scanflow_jupyter.cli", "run", str(folder)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "scanflow_jupyter.cli", "run", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     state: RunState | None = None
     while time.time() < deadline:
@@ -280,8 +305,7 @@ def test_sigkill_mid_run_then_resume(make_app: Callable[..., Any]) -> None:
     assert order(folder) == ["a", "b", "b", "c"]  # a was not run again
     with pytest.raises(ProcessLookupError):
         os.kill(orphan, 0)  # the killed attempt's step did not outlive the resume
-    runs = client_for(folder).search_runs(
-        [result.state.experiment_id], f"tags.`scanflow.run_id` = '{state.run_id}'")
+    runs = client_for(folder).search_runs([result.state.experiment_id], f"tags.`scanflow.run_id` = '{state.run_id}'")
     assert not [r for r in runs if r.info.status == "RUNNING"]
     statuses = sorted((r.info.run_name, r.info.status) for r in runs)
     assert ("b", "KILLED") in statuses and ("b", "FINISHED") in statuses
@@ -301,10 +325,20 @@ def test_status_notices_a_dead_driver(make_app: Callable[..., Any]) -> None:
 @pytest.mark.slow
 def test_isolated_executor_runs_in_its_own_venv(make_app: Callable[..., Any]) -> None:
     code = "import sys; open('prefix.txt', 'w').write(sys.prefix)\n"
-    app = make_app([{"name": "iso", "script": "iso.py", "isolated": True, "requirements": []},
-                    {"name": "iso2", "script": "iso.py", "isolated": True, "requirements": [], "depends_on": ["iso"],
-                     "parameters": {"n": 1}}],
-                   files={"iso.py": code + "import argparse; argparse.ArgumentParser().parse_known_args()\n"})
+    app = make_app(
+        [
+            {"name": "iso", "script": "iso.py", "isolated": True, "requirements": []},
+            {
+                "name": "iso2",
+                "script": "iso.py",
+                "isolated": True,
+                "requirements": [],
+                "depends_on": ["iso"],
+                "parameters": {"n": 1},
+            },
+        ],
+        files={"iso.py": code + "import argparse; argparse.ArgumentParser().parse_known_args()\n"},
+    )
     sf.run(app, tracking=False)
     prefix = (app.folder / "prefix.txt").read_text()
     assert prefix.startswith(str(app.folder / ".scanflow" / "venvs"))

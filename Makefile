@@ -1,0 +1,76 @@
+# scanflow-jupyter: `make lab` sets everything up and opens JupyterLab; `make test` sets up and runs every test.
+# Each setup step leaves a stamp in .make/ and re-runs only when its inputs change.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PY := $(BIN)/python
+export PATH := $(BIN):$(PATH)
+STAMP := .make
+PYTEST_ARGS ?=
+# Debian packages the tests need (installed through apt when run as root).
+APT_PACKAGES ?=
+LAB_PORT ?= 8888
+
+JS_SOURCES := $(shell find labextension -type f 2>/dev/null) tsconfig.json package.json
+
+.PHONY: help setup lab test test-fast test-ui lint ci bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP):
+	@mkdir -p $@
+
+$(STAMP)/system: Makefile | $(STAMP)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "Install these Debian packages first:$$missing (sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+	@touch $@
+
+$(STAMP)/venv: requirements.lock | $(STAMP)
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	@touch $@
+
+$(STAMP)/js: package.json yarn.lock .yarnrc.yml $(STAMP)/venv
+	jlpm install --immutable
+	@touch $@
+
+# The editable install runs the labextension build (hatch-jupyter-builder) and installs it into the venv.
+$(STAMP)/package: pyproject.toml $(JS_SOURCES) $(STAMP)/js
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@jupyter labextension list 2>&1 | grep -q 'scanflow-jupyter v.*enabled.*OK' || \
+	  { echo "the scanflow-jupyter labextension is not enabled"; jupyter labextension list; exit 1; }
+	@touch $@
+
+setup: $(STAMP)/system $(STAMP)/package ## Install everything (venv, npm packages, labextension build)
+
+lab: setup ## Set up, then open JupyterLab on the quickstart notebook
+	jupyter lab --port=$(LAB_PORT) notebooks/quickstart.ipynb
+
+lint: setup ## ruff, ruff format --check, mypy
+	ruff check scanflow_jupyter tests benchmarks
+	ruff format --check scanflow_jupyter tests benchmarks
+	mypy
+
+test: setup lint ## Set up, then run the whole suite (lint included)
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-fast: setup ## The quick tests (no slow, Docker or browser tests)
+	$(PY) -m pytest -n 2 -m "not slow and not docker and not browser" $(PYTEST_ARGS)
+
+test-ui: setup ## The browser tests only
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
+
+ci: test ## Exactly what CI runs (.ci/run calls make test)
+
+bench: setup ## Print the benchmark figures
+	$(PY) benchmarks/engine_overhead.py
+
+clean: ## Remove build outputs and stamps (keeps the venv and node_modules)
+	rm -rf $(STAMP) lib scanflow_jupyter/labextension scanflow_jupyter/_version.py

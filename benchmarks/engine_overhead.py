@@ -34,9 +34,7 @@ def write_app(root: Path, name: str, nodes: list[dict[str, object]]) -> Path:
 
 
 def chain(n: int) -> list[dict[str, object]]:
-    return [
-        {"name": f"s{i}", "script": "noop.py", **({"depends_on": [f"s{i - 1}"]} if i else {})} for i in range(n)
-    ]
+    return [{"name": f"s{i}", "script": "noop.py", **({"depends_on": [f"s{i - 1}"]} if i else {})} for i in range(n)]
 
 
 def fan(width: int) -> list[dict[str, object]]:
@@ -104,15 +102,21 @@ def main() -> None:
     print("engine_overhead (medians)")
     print(f"  bare spawn  python -c pass              {spawn * 1000:8.1f} ms")
     print(f"  20-step chain, tracking on, per step     {per_step * 1000:8.1f} ms   {per_step / spawn:5.2f}x bare spawn")
-    print(f"  marginal step (20-chain minus 1-chain)   {marginal * 1000:8.1f} ms   {marginal / spawn:5.2f}x bare spawn"
-          "   (target <= 2x)")
+    print(
+        f"  marginal step (20-chain minus 1-chain)   {marginal * 1000:8.1f} ms   {marginal / spawn:5.2f}x bare spawn"
+        "   (target <= 2x)"
+    )
     print(f"  fixed cost of a tracked run (1 step)     {statistics.median(runs1) * 1000:8.1f} ms")
     print(f"  fan-out 1->32->1 (0.1 s CPU each), 1 worker  {statistics.median(one):6.2f} s")
-    print(f"  fan-out 1->32->1, 2 workers                  {statistics.median(two):6.2f} s   "
-          f"{statistics.median(one) / statistics.median(two):5.2f}x faster   (target >= 1.7x)")
+    print(
+        f"  fan-out 1->32->1, 2 workers                  {statistics.median(two):6.2f} s   "
+        f"{statistics.median(one) / statistics.median(two):5.2f}x faster   (target >= 1.7x)"
+    )
     print(f"  python -c pass                           {bare_python * 1000:8.1f} ms")
-    print(f"  python -c 'import scanflow_jupyter'      {with_import * 1000:8.1f} ms   "
-          f"+{(with_import - bare_python) * 1000:.1f} ms   (target <= +300 ms)")
+    print(
+        f"  python -c 'import scanflow_jupyter'      {with_import * 1000:8.1f} ms   "
+        f"+{(with_import - bare_python) * 1000:.1f} ms   (target <= +300 ms)"
+    )
 
 
 if __name__ == "__main__":

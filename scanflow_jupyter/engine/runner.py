@@ -376,6 +376,8 @@ class WorkflowRun:
     def execute(self, initial: Mapping[str, NodeState] | None = None, stale: list[str] | None = None) -> RunResult:
         """Drive the run to its end in this thread; Ctrl-C cancels it cleanly."""
         state = self.state
+        if self.tracking:  # first, so an unreachable store leaves nothing behind on disk
+            self._open_tracking(stale or [])
         state.claim()
         state.status = "running"
         for address in self.graph.nodes:
@@ -383,8 +385,6 @@ class WorkflowRun:
             if not (initial and address in initial):
                 rec.state = NodeState.PENDING.value
         state.save()
-        if self.tracking:
-            self._open_tracking(stale or [])
         self._publish(
             Event(
                 "run-started",
@@ -431,7 +431,6 @@ class WorkflowRun:
             )
         else:
             self.recorder.reopen_workflow(state.mlflow_run_id, state.mlflow_groups)
-        state.save()
 
     def _finish(self, states: dict[str, NodeState]) -> RunResult:
         state = self.state

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TrackingError
-from .store import StoreConfig, prepare_sqlite
+from .store import StoreConfig, check_reachable, prepare_sqlite
 
 HOLD_SECONDS = 0.05  # how long background writes wait for a step that may be about to start
 
@@ -155,6 +155,7 @@ class RunRecorder:
         self._held: list[tuple[str, dict[str, Any], Future[Any]]] = []
         self._held_lock = threading.Lock()
         self._timer: threading.Timer | None = None
+        check_reachable(config)
         try:
             prepare_sqlite(config)
         except OSError as exc:

@@ -8,10 +8,13 @@ in WAL mode so step scripts, the engine and the run browser can read and write a
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from ..errors import TrackingError
 from ..workflow import Application
 
 
@@ -42,6 +45,24 @@ def resolve(app: Application) -> StoreConfig:
     local = uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
     artifact_root = (folder / ".scanflow" / "artifacts").resolve().as_uri() if local else None
     return StoreConfig(uri, experiment, artifact_root)
+
+
+def check_reachable(config: StoreConfig, timeout: float = 3.0) -> None:
+    """Fail fast, with the fix, when an HTTP tracking server does not answer (MLflow itself would retry
+    for minutes)."""
+    parts = urlsplit(config.uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "localhost", port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise TrackingError(
+            f"Cannot reach the MLflow tracking server {config.uri!r} ({exc.strerror or exc}). Start it "
+            "(for example 'mlflow server --host 127.0.0.1 --port 5000'), or unset MLFLOW_TRACKING_URI / "
+            "the application's tracker.uri to use the SQLite store in the application folder."
+        ) from None
 
 
 def prepare_sqlite(config: StoreConfig) -> None:

@@ -14,9 +14,10 @@ Example
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+TYPE_CHECKING = False  # importing typing for it costs milliseconds on every `import scanflow_jupyter`
 
 if TYPE_CHECKING:
     from .engine import RunResult, resume, run
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'scanflow_jupyter' has no attribute {name!r}")

@@ -24,6 +24,7 @@ class Task:
     stderr: Path
     timeout: float | None = None
     attempt: int = 1
+    pass_fds: tuple[int, ...] = ()  # file descriptors the process inherits (the launcher's run-id pipe)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -54,6 +54,7 @@ class LocalBackend:
                     stdout=out,
                     stderr=err,
                     start_new_session=True,
+                    pass_fds=task.pass_fds,
                 )
             except OSError as exc:
                 raise BackendError(

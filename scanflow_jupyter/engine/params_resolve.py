@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import ParameterError
 from ..workflow import Application, Executor, Service, Workflow
 from ..workflow.params import ParamValue, coerce, to_argv
+from .launch import LAUNCHER
 
 
 def parse_override(text: str) -> tuple[str, str]:
@@ -83,12 +84,19 @@ def requirements_of(app: Application, executor: Executor) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 
 
-def step_argv(
-    executor: Executor | Service, params: Mapping[str, ParamValue], python: str = sys.executable
-) -> list[str]:
-    """The argv of a step: never a shell, parameters as ``--name value`` pairs."""
+def step_command(executor: Executor | Service, params: Mapping[str, ParamValue]) -> list[str]:
+    """What a step runs, independent of the interpreter: ``["script", PATH, --name, value...]`` or
+    ``["call", "module:function", ...]`` (the cache key is made of this)."""
     if isinstance(executor, Service):
         raise ParameterError(f"Service {executor.name!r} cannot run as a batch step; deploy it instead.")
     if executor.script is not None:
-        return [python, executor.script, *to_argv(dict(params))]
-    return [python, "-m", "scanflow_jupyter.engine.call", str(executor.function), *to_argv(dict(params))]
+        return ["script", executor.script, *to_argv(dict(params))]
+    return ["call", str(executor.function), *to_argv(dict(params))]
+
+
+def step_argv(
+    executor: Executor | Service, params: Mapping[str, ParamValue], python: str = sys.executable
+) -> list[str]:
+    """The argv of a step, through the launcher (it needs only the standard library, so any Python 3
+    interpreter, a per-step venv's included, can run it). Never a shell; parameters as ``--name value``."""
+    return [python, LAUNCHER, *step_command(executor, params)]

@@ -24,7 +24,7 @@ from .backend import Backend, Outcome, Task, tail
 from .cache import Cache, node_key, output_digests
 from .events import Event, EventBus, NodeState, global_bus
 from .local import LocalBackend
-from .params_resolve import requirements_of, resolve_overrides, step_argv, step_params
+from .params_resolve import requirements_of, resolve_overrides, step_argv, step_command, step_params
 from .scheduler import Scheduler
 from .state import (
     NodeRecord,
@@ -199,7 +199,7 @@ class WorkflowRun:
                 dep: {"key": self._keys.get(dep) or self._record(dep).cache_key, "outputs": self._outputs.get(dep, {})}
                 for dep in self.graph.deps[address]
             }
-            argv = step_argv(node, self._params(address), python="python")
+            argv = step_command(node, self._params(address))
             self._keys[address] = node_key(self.app, node, argv, upstream)
             self._record(address).cache_key = self._keys[address]
         return self._keys[address]
@@ -264,6 +264,18 @@ class WorkflowRun:
             "scanflow.workflow": self.state.workflow,
         }
 
+    def _hand_run_id(self, address: str, rec: NodeRecord, fd: int) -> None:
+        """Create the step's MLflow run and hand its id to the waiting launcher. If that fails, the
+        launcher gets nothing, exits without running the step, and the error is the step's."""
+        assert self.recorder is not None and self.state.mlflow_run_id is not None
+        try:
+            rec.mlflow_run_id = self.recorder.start_node(
+                self.state.mlflow_run_id, address, self._tags(address), self.state.mlflow_groups
+            )
+            os.write(fd, rec.mlflow_run_id.encode())
+        finally:
+            os.close(fd)
+
     def _attempt(self, address: str, attempt: int) -> Outcome:
         node = self.graph.nodes[address]
         if not isinstance(node, Executor):
@@ -278,18 +290,18 @@ class WorkflowRun:
         }
         if node.function is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.folder), env.get("PYTHONPATH")]))
+        # With tracking, the step starts at once and the launcher waits for its MLflow run id on a pipe:
+        # creating the run overlaps the step's interpreter start-up (see launch.py).
+        pipe: tuple[int, int] | None = None
         if self.recorder is not None and self.state.mlflow_run_id:
+            env["MLFLOW_TRACKING_URI"] = self.recorder.config.uri
+            env["MLFLOW_EXPERIMENT_ID"] = self.recorder.experiment_id
+            env.pop("MLFLOW_RUN_ID", None)
             if attempt == 1 or rec.mlflow_run_id is None:
-                rec.mlflow_run_id = self.recorder.start_node(
-                    self.state.mlflow_run_id, address, self._tags(address), self.state.mlflow_groups
-                )
-            env.update(
-                {
-                    "MLFLOW_TRACKING_URI": self.recorder.config.uri,
-                    "MLFLOW_EXPERIMENT_ID": self.recorder.experiment_id,
-                    "MLFLOW_RUN_ID": rec.mlflow_run_id,
-                }
-            )
+                pipe = os.pipe()
+                env["SCANFLOW_RUN_ID_FD"] = str(pipe[0])
+            else:
+                env["MLFLOW_RUN_ID"] = rec.mlflow_run_id
         python = sys.executable
         if node.isolated:
             python = str(
@@ -310,8 +322,15 @@ class WorkflowRun:
             logs / "stderr.txt",
             node.timeout,
             attempt,
+            pass_fds=(pipe[0],) if pipe else (),
         )
-        handle = self.backend.submit(task)
+        try:
+            handle = self.backend.submit(task)
+        finally:
+            if pipe:
+                os.close(pipe[0])
+        if pipe:
+            self._hand_run_id(address, rec, pipe[1])
         with self._lock:
             self._handles[address] = handle
             rec.pid = getattr(handle, "pid", None)

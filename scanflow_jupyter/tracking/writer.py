@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import queue
 import sys
 import threading
@@ -166,6 +167,8 @@ class Writer:
 def main(argv: list[str]) -> int:
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing but replies on the reply channel
+    # Bookkeeping yields the CPU to the steps: on a busy machine the writer lags a little, the steps do not.
+    os.nice(5)
     try:
         writer = Writer(argv[0])
     except Exception as exc:

@@ -347,3 +347,38 @@ def test_isolated_executor_runs_in_its_own_venv(make_app: Callable[..., Any]) ->
 
 def test_example_is_in_the_repo() -> None:
     assert (ROOT / "examples" / "tabular" / "scanflow.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_the_run_and_stops_its_steps(make_app: Callable[..., Any]) -> None:
+    app = make_app(
+        [step("a"), {"name": "b", "script": "slow.py", "depends_on": ["a"]}, step("c", "b")],
+        files={"slow.py": SLOW_UNTIL_RESUMED},
+    )
+    folder = app.folder
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "scanflow_jupyter.cli", "run", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not (folder / "out" / "b.pid").exists():
+        time.sleep(0.1)
+    time.sleep(0.3)
+    driver.send_signal(signal.SIGINT)
+    output, _ = driver.communicate(timeout=30)
+    assert driver.returncode == 130, output
+    assert "resume it with: scanflow resume" in output
+    step_pid = int((folder / "out" / "b.pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(step_pid, 0)
+    state = list_runs(folder)[0]
+    assert state.status == "cancelled"
+    assert {a: r.state for a, r in state.nodes.items()} == {"a": "succeeded", "b": "cancelled", "c": "cancelled"}
+    runs = client_for(folder).search_runs([state.experiment_id], f"tags.`scanflow.run_id` = '{state.run_id}'")
+    assert sorted((r.info.run_name, r.info.status) for r in runs) == [
+        ("a", "FINISHED"),
+        ("b", "KILLED"),
+        (f"main {state.run_id}", "KILLED"),
+    ]

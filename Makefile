@@ -13,6 +13,8 @@ PYTEST_ARGS ?=
 # Debian packages the tests need (installed through apt when run as root).
 APT_PACKAGES ?=
 LAB_PORT ?= 8888
+# Jupyter refuses to run as root unless told; these machines (and CI) are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 JS_SOURCES := $(shell find labextension -type f 2>/dev/null) tsconfig.json package.json
 
@@ -51,7 +53,7 @@ $(STAMP)/package: pyproject.toml $(JS_SOURCES) $(STAMP)/js
 setup: $(STAMP)/system $(STAMP)/package ## Install everything (venv, npm packages, labextension build)
 
 lab: setup ## Set up, then open JupyterLab on the quickstart notebook
-	jupyter lab --port=$(LAB_PORT) notebooks/quickstart.ipynb
+	jupyter lab --port=$(LAB_PORT) $(ROOT_FLAG) notebooks/quickstart.ipynb
 
 lint: setup ## ruff, ruff format --check, mypy
 	ruff check scanflow_jupyter tests benchmarks

@@ -5,7 +5,7 @@ MLflow itself is imported only when a recorder is created, never at package impo
 
 from __future__ import annotations
 
-from .recorder import RunRecorder
+from .recorder import RunRecorder, prewarm
 from .store import StoreConfig, default_uri, resolve
 
-__all__ = ["RunRecorder", "StoreConfig", "default_uri", "resolve"]
+__all__ = ["RunRecorder", "StoreConfig", "default_uri", "prewarm", "resolve"]

@@ -131,6 +131,23 @@ def release_writer(writer: WriterProcess) -> None:
             _writers.pop(uri).close()
 
 
+def prewarm(config: StoreConfig) -> threading.Thread:
+    """Start the store's writer process in the background (it takes about 1.5 s to import MLflow), so the
+    first tracked run does not wait for it. Errors are left for that run to report."""
+
+    def start() -> None:
+        try:
+            check_reachable(config)
+            prepare_sqlite(config)
+            release_writer(writer_for(config.uri))
+        except Exception:
+            return
+
+    thread = threading.Thread(target=start, name="scanflow-tracking-prewarm", daemon=True)
+    thread.start()
+    return thread
+
+
 @atexit.register
 def _close_writers() -> None:
     for writer in list(_writers.values()):

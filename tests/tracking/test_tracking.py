@@ -69,3 +69,16 @@ def test_unusable_store_is_a_tracking_error(make_app: Callable[..., Any], tmp_pa
     app.tracker = Tracker(uri=f"sqlite:///{tmp_path / 'not-a-db'}")
     with pytest.raises(TrackingError, match=r"not-a-db"):
         sf.run(app)
+
+
+def test_prewarm_leaves_a_warm_writer_for_the_first_run(make_app: Callable[..., Any]) -> None:
+    from scanflow_jupyter.tracking import prewarm
+    from scanflow_jupyter.tracking.recorder import _writers
+
+    app = make_app([{"name": "a", "script": "step.py"}])
+    config = resolve(app)
+    prewarm(config).join(60)
+    writer = _writers[config.uri]
+    assert writer.alive and writer.users == 0
+    assert sf.run(app).ok
+    assert _writers[config.uri] is writer  # the run used the warm writer

@@ -6,6 +6,7 @@ spec files.
 
 from __future__ import annotations
 
+from . import edit
 from .graph import FlatGraph, flatten
 from .model import SCHEMA_VERSION, Application, Executor, Parameter, Resources, Service, Tracker, Workflow
 from .spec import dump_json, dump_yaml, json_schema, load, loads, save, write_schema
@@ -22,6 +23,7 @@ __all__ = [
     "Workflow",
     "dump_json",
     "dump_yaml",
+    "edit",
     "flatten",
     "json_schema",
     "load",

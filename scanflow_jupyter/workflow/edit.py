@@ -55,7 +55,10 @@ def add_node(
     app: Application, workflow: str, group: str, node: Executor | Service | Workflow, after: list[str] | None = None
 ) -> Application:
     """Add ``node`` to nested workflow ``group`` (``""``: the workflow itself)."""
-    return apply(app, workflow, lambda wf: _group(wf, group).add(node, after=after or []))
+    def change(wf: Workflow) -> None:
+        _group(wf, group).add(node, after=after or [])
+
+    return apply(app, workflow, change)
 
 
 def delete(app: Application, workflow: str, address: str) -> Application:

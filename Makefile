@@ -10,15 +10,15 @@ PY := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 STAMP := .make
 PYTEST_ARGS ?=
-# Debian packages the tests need (installed through apt when run as root).
-APT_PACKAGES ?=
+# Debian packages the tests need (installed through apt when run as root): chromium drives the Galata tests.
+APT_PACKAGES ?= chromium
 LAB_PORT ?= 8888
 # Jupyter refuses to run as root unless told; these machines (and CI) are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 JS_SOURCES := $(shell find labextension -type f 2>/dev/null) tsconfig.json package.json
 
-.PHONY: help setup lab test test-fast test-ui lint ci bench clean
+.PHONY: help setup lab test test-ts test-fast test-ui lint ci bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,11 @@ $(STAMP)/js: package.json yarn.lock .yarnrc.yml $(STAMP)/venv
 	jlpm install --immutable
 	@touch $@
 
+# ui-tests/ is a package of its own (Galata, Playwright); Playwright must never download a browser here.
+$(STAMP)/ui: ui-tests/package.json ui-tests/yarn.lock $(STAMP)/venv
+	cd ui-tests && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 jlpm install --immutable
+	@touch $@
+
 # The editable install runs the labextension build (hatch-jupyter-builder) and installs it into the venv.
 $(STAMP)/package: pyproject.toml $(JS_SOURCES) $(STAMP)/js
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
@@ -50,7 +55,7 @@ $(STAMP)/package: pyproject.toml $(JS_SOURCES) $(STAMP)/js
 	  { echo "the scanflow-jupyter labextension is not enabled"; jupyter labextension list; exit 1; }
 	@touch $@
 
-setup: $(STAMP)/system $(STAMP)/package ## Install everything (venv, npm packages, labextension build)
+setup: $(STAMP)/system $(STAMP)/package $(STAMP)/ui ## Install everything (venv, npm packages, labextension build, ui-tests)
 
 lab: setup ## Set up, then open JupyterLab on the quickstart notebook
 	jupyter lab --port=$(LAB_PORT) $(ROOT_FLAG) notebooks/quickstart.ipynb
@@ -60,13 +65,16 @@ lint: setup ## ruff, ruff format --check, mypy
 	ruff format --check scanflow_jupyter tests benchmarks
 	mypy
 
-test: setup lint ## Set up, then run the whole suite (lint included)
+test: setup lint test-ts ## Set up, then run the whole suite (lint and TypeScript tests included)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-ts: setup ## The TypeScript unit tests (vitest, no browser)
+	jlpm test
 
 test-fast: setup ## The quick tests (no slow, Docker or browser tests)
 	$(PY) -m pytest -n 2 -m "not slow and not docker and not browser" $(PYTEST_ARGS)
 
-test-ui: setup ## The browser tests only
+test-ui: setup ## The browser tests only (the Galata suite in ui-tests/)
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 ci: test ## Exactly what CI runs (.ci/run calls make test)

@@ -20,6 +20,8 @@ from ._version import __version__
 TYPE_CHECKING = False  # importing typing for it costs milliseconds on every `import scanflow_jupyter`
 
 if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
     from .engine import RunResult, resume, run
     from .errors import ScanflowError, WorkflowValidationError
     from .workflow import Application, Executor, Parameter, Resources, Service, Workflow, load
@@ -67,6 +69,14 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    """``%load_ext scanflow_jupyter``: register the ``%scanflow`` magics. IPython and ipywidgets are imported
+    only now, never by ``import scanflow_jupyter``."""
+    from .notebook.magics import load_ipython_extension as load
+
+    load(ipython)
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -5,10 +5,11 @@ import {
 import { IJupyterWidgetRegistry } from '@jupyter-widgets/base';
 
 import { MODULE_NAME, MODULE_VERSION } from './version';
+import * as widgetExports from './widgets';
 
 /**
  * Registers the scanflow-jupyter widget module with the Jupyter widget manager.
- * Widget models and views are added to `exports` by the notebook layer.
+ * The models and views are those exported by ./widgets.
  */
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'scanflow-jupyter:plugin',
@@ -19,7 +20,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     registry.registerWidget({
       name: MODULE_NAME,
       version: MODULE_VERSION,
-      exports: {}
+      exports: widgetExports
     });
     console.log('scanflow-jupyter is activated');
   }

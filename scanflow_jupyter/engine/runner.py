@@ -115,6 +115,7 @@ class WorkflowRun:
         self._finished_groups: set[str] = set()
         self.scheduler: Scheduler | None = None
         self._done = threading.Event()
+        self._cancel_requested = False
 
     # -- events and state ---------------------------------------------------------------------
     def _publish(self, event: Event) -> None:
@@ -384,7 +385,9 @@ class WorkflowRun:
 
     # -- the run as a whole ----------------------------------------------------------------------
     def cancel(self) -> None:
-        """Stop the run: nothing new starts, running steps are stopped."""
+        """Stop the run: nothing new starts, running steps are stopped. Safe to call before the run has
+        started its scheduler (it then cancels as soon as it does)."""
+        self._cancel_requested = True
         if self.scheduler is not None:
             self.scheduler.cancel()
         with self._lock:
@@ -412,6 +415,8 @@ class WorkflowRun:
             )
         )
         self.scheduler = Scheduler(self.graph, self._attempt, self._on_state, state.workers, initial, self._try_cache)
+        if self._cancel_requested:  # cancelled while tracking was opening
+            self.scheduler.cancel()
         result: dict[str, NodeState] = {}
 
         def drive() -> None:
@@ -486,6 +491,7 @@ def run(
     tracking: bool = True,
     check: bool = True,
     on_event: Callable[[Event], None] | None = None,
+    on_start: Callable[[WorkflowRun], None] | None = None,
 ) -> RunResult:
     """Run a workflow of ``app`` and wait for it.
 
@@ -496,6 +502,8 @@ def run(
     params: overrides, ``{"step.name": value}`` or ``{"step": {"name": value}}``.
     check: raise the first step's error (``StepFailedError``) if the run fails.
     on_event: called with every event of this run.
+    on_start: called with the :class:`WorkflowRun` before it starts (to keep it, e.g. to cancel it from
+        another thread).
 
     Example
     -------
@@ -518,7 +526,10 @@ def run(
     bus = EventBus()
     if on_event is not None:
         bus.subscribe(on_event)
-    result = WorkflowRun(app, state, flatten(wf), overrides, backend, tracking, bus).execute()
+    workflow_run = WorkflowRun(app, state, flatten(wf), overrides, backend, tracking, bus)
+    if on_start is not None:
+        on_start(workflow_run)
+    result = workflow_run.execute()
     return result.raise_for_status() if check else result
 
 
@@ -555,6 +566,7 @@ def resume(
     tracking: bool = True,
     check: bool = True,
     on_event: Callable[[Event], None] | None = None,
+    on_start: Callable[[WorkflowRun], None] | None = None,
 ) -> RunResult:
     """Finish a failed, cancelled or killed run: finished steps are reused, the rest run again in the
     same MLflow parent run; the killed attempt's runs are marked KILLED. ``run_id`` defaults to the
@@ -585,7 +597,10 @@ def resume(
     bus = EventBus()
     if on_event is not None:
         bus.subscribe(on_event)
-    result = WorkflowRun(app, state, graph, overrides, backend, tracking, bus).execute(initial, stale)
+    workflow_run = WorkflowRun(app, state, graph, overrides, backend, tracking, bus)
+    if on_start is not None:
+        on_start(workflow_run)
+    result = workflow_run.execute(initial, stale)
     return result.raise_for_status() if check else result
 
 

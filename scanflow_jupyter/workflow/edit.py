@@ -55,6 +55,7 @@ def add_node(
     app: Application, workflow: str, group: str, node: Executor | Service | Workflow, after: list[str] | None = None
 ) -> Application:
     """Add ``node`` to nested workflow ``group`` (``""``: the workflow itself)."""
+
     def change(wf: Workflow) -> None:
         _group(wf, group).add(node, after=after or [])
 

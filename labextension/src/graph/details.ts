@@ -1,0 +1,169 @@
+/**
+ * The details panel of the selected step. Everything that comes from the user or the
+ * step (names, parameters, logs, errors, URLs) is written with `textContent` or
+ * `setAttribute`, never parsed as HTML.
+ */
+import { State, StepInfo } from './spec';
+
+/** A duration in seconds as a person reads it: `0.4 s`, `12.3 s`, `2 min 05 s`, `1 h 02 min`. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+    return '–';
+  }
+  if (seconds < 60) {
+    return `${seconds.toFixed(1)} s`;
+  }
+  const total = Math.round(seconds);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return h > 0 ? `${h} h ${pad(m)} min` : `${m} min ${pad(s)} s`;
+}
+
+/** A parameter value as text: strings as they are, anything else as JSON. */
+export function formatValue(value: unknown): string {
+  if (typeof value === 'string') {
+    return value;
+  }
+  if (value === undefined) {
+    return '';
+  }
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** The URL if it is an http(s) URL, else null: only those become links. */
+export function safeHttpUrl(url: unknown): string | null {
+  return typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  doc: Document,
+  tag: K,
+  className?: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = doc.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+export interface DetailsOptions {
+  /** Whether `address` is a step of the drawn workflow. */
+  known: boolean;
+  /** Called when the close button is pressed. */
+  onClose?: () => void;
+}
+
+/**
+ * Fill `container` with the details of the step at `address` ("" clears it and
+ * shows a hint).
+ */
+export function renderDetails(
+  container: HTMLElement,
+  address: string,
+  info: StepInfo | null | undefined,
+  state: State,
+  options: DetailsOptions
+): void {
+  const doc = container.ownerDocument;
+  container.replaceChildren();
+  if (!address) {
+    container.classList.add('sf-empty');
+    container.appendChild(el(doc, 'div', 'sf-graph-hint', 'Click a step to see its details.'));
+    return;
+  }
+  container.classList.remove('sf-empty');
+
+  const header = el(doc, 'div', 'sf-graph-details-header');
+  header.appendChild(el(doc, 'span', 'sf-graph-details-address', address));
+  const badge = el(doc, 'span', 'sf-graph-details-state', state);
+  badge.setAttribute('data-state', state);
+  header.appendChild(badge);
+  const close = el(doc, 'button', 'sf-graph-details-close', '×');
+  close.type = 'button';
+  close.title = 'Close the details';
+  close.setAttribute('aria-label', 'Close the details');
+  if (options.onClose) {
+    const onClose = options.onClose;
+    close.addEventListener('click', () => onClose());
+  }
+  header.appendChild(close);
+  container.appendChild(header);
+
+  if (!options.known) {
+    container.appendChild(el(doc, 'div', 'sf-graph-hint', 'This step is not in the workflow.'));
+    return;
+  }
+
+  // Divs in a grid, not <dl>: notebook output styles float and size <dt>.
+  const fields = el(doc, 'div', 'sf-graph-details-fields');
+  const field = (label: string, value: Node | string, className: string): void => {
+    fields.appendChild(el(doc, 'div', 'sf-graph-field-label', label));
+    const dd = el(doc, 'div', `sf-graph-field-value ${className}`);
+    if (typeof value === 'string') {
+      dd.textContent = value;
+    } else {
+      dd.appendChild(value);
+    }
+    fields.appendChild(dd);
+  };
+  field('Duration', formatDuration(info?.duration), 'sf-graph-duration');
+  const runId = typeof info?.mlflow_run_id === 'string' ? info.mlflow_run_id : '';
+  if (runId) {
+    const url = safeHttpUrl(info?.mlflow_url);
+    let value: HTMLElement;
+    if (url) {
+      value = el(doc, 'a', 'sf-graph-mlflow', runId);
+      value.setAttribute('href', url);
+      value.setAttribute('target', '_blank');
+      value.setAttribute('rel', 'noopener noreferrer');
+    } else {
+      value = el(doc, 'code', 'sf-graph-mlflow', runId);
+    }
+    field('MLflow run', value, 'sf-graph-mlflow-cell');
+  }
+  container.appendChild(fields);
+
+  const params = info?.params;
+  const names = params && typeof params === 'object' ? Object.keys(params).sort() : [];
+  if (params && names.length > 0) {
+    const table = el(doc, 'table', 'sf-graph-params');
+    const head = table.createTHead().insertRow();
+    head.appendChild(el(doc, 'th', undefined, 'Parameter'));
+    head.appendChild(el(doc, 'th', undefined, 'Value'));
+    const body = table.createTBody();
+    for (const name of names) {
+      const row = body.insertRow();
+      row.appendChild(el(doc, 'td', 'sf-graph-param-name', name));
+      row.appendChild(el(doc, 'td', 'sf-graph-param-value', formatValue(params[name])));
+    }
+    container.appendChild(table);
+  }
+
+  if (typeof info?.error === 'string' && info.error) {
+    const section = el(doc, 'div', 'sf-graph-section');
+    section.appendChild(el(doc, 'div', 'sf-graph-section-title', 'Error'));
+    section.appendChild(el(doc, 'pre', 'sf-graph-error', info.error));
+    container.appendChild(section);
+  }
+
+  if (typeof info?.log_tail === 'string' && info.log_tail) {
+    const section = el(doc, 'div', 'sf-graph-section');
+    section.appendChild(el(doc, 'div', 'sf-graph-section-title', 'Log (last lines)'));
+    const pre = el(doc, 'pre', 'sf-graph-log', info.log_tail);
+    section.appendChild(pre);
+    container.appendChild(section);
+    // Show the newest lines first; the element has a maximum height.
+    pre.scrollTop = pre.scrollHeight;
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * The widget models and views of the `scanflow-jupyter` widget module, registered with
+ * the Jupyter widget manager by the plugin in ../index.ts. Names mirror the Python
+ * classes' `_model_name` / `_view_name` (see PROTOCOL.md).
+ */
+export { GraphModel, GraphView } from './graph';

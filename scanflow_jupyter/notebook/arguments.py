@@ -1,0 +1,145 @@
+"""The command line of ``%scanflow``: one IPython ``MagicArgumentParser`` per subcommand, and the help text
+that ``%scanflow?`` shows (every subcommand with its options)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import MagicArgumentParser
+
+# Subcommands of the line magic, in the order the help lists them; `step` is the cell magic's.
+LINE_COMMANDS = ("load", "new", "plot", "run", "resume", "status", "runs", "validate", "export")
+CELL_COMMANDS = ("step",)
+
+
+class CommandParser(MagicArgumentParser):
+    """A subcommand's parser: a mistake is a ``UsageError`` that names the subcommand and shows its usage."""
+
+    def error(self, message: str) -> NoReturn:
+        usage = " ".join(self.format_usage().replace("::", "").split())
+        raise UsageError(f"{self.command}: {message}\nusage: {usage}")
+
+    @property
+    def command(self) -> str:
+        """How the user types it: ``%scanflow run``, ``%%scanflow step``."""
+        return f"%{self.prog}"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _parser(command: str, description: str, cell: bool = False) -> CommandParser:
+    # The help formatter writes usage as "%" + prog.
+    prog = f"%scanflow {command}" if cell else f"scanflow {command}"
+    return CommandParser(prog=prog, description=description)  # type: ignore[no-untyped-call]  # IPython's
+
+
+def build_parsers() -> dict[str, CommandParser]:
+    """Every subcommand's parser, by name."""
+    p: dict[str, CommandParser] = {}
+
+    p["load"] = _parser("load", "Load an application folder (holding scanflow.yaml); it becomes the current one.")
+    p["load"].add_argument("path", metavar="PATH", help="The application folder, or its scanflow.yaml.")
+
+    p["new"] = _parser("new", "Create an empty application with one workflow, save it, and make it the current one.")
+    p["new"].add_argument("name", metavar="NAME", help="The application's name (lowercase letters, digits and '-').")
+    p["new"].add_argument(
+        "--folder", metavar="DIR", help="Where to create it (default: ./NAME, see ScanflowMagics.default_folder)."
+    )
+    p["new"].add_argument("--workflow", metavar="W", default="main", help="The name of its workflow (default: main).")
+
+    p["plot"] = _parser("plot", "Draw a workflow as a live graph (returns a GraphView: g = %scanflow plot).")
+    p["plot"].add_argument("workflow", metavar="WORKFLOW", nargs="?", help="Which workflow (default: the only one).")
+
+    p["run"] = _parser(
+        "run", "Run a workflow, showing its graph live; returns the RunResult. A failed step shows its error."
+    )
+    p["run"].add_argument("workflow", metavar="WORKFLOW", nargs="?", help="Which workflow (default: the only one).")
+    p["run"].add_argument(
+        "--workers", metavar="N", type=_positive, help="Steps run at once (default: ScanflowMagics.workers)."
+    )
+    p["run"].add_argument("--force", action="store_true", help="Run every step, even those whose cache is valid.")
+    p["run"].add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="STEP.NAME=VALUE",
+        help="Override a parameter (repeat for more).",
+    )
+    p["run"].add_argument(
+        "--background", action="store_true", help="Return at once with the live graph; the run goes on in a thread."
+    )
+    p["run"].add_argument("--no-tracking", action="store_true", help="Do not record this run in MLflow.")
+
+    p["resume"] = _parser("resume", "Finish a failed or interrupted run; finished steps are reused.")
+    p["resume"].add_argument(
+        "run_id", metavar="RUN_ID", nargs="?", help="Which run (default: the latest unfinished one)."
+    )
+    p["resume"].add_argument(
+        "--workers", metavar="N", type=_positive, help="Steps run at once (default: as the run was started)."
+    )
+    p["resume"].add_argument("--background", action="store_true", help="Return at once with the live graph.")
+    p["resume"].add_argument("--no-tracking", action="store_true", help="Do not record this attempt in MLflow.")
+
+    p["status"] = _parser("status", "The state of each step of a run (returns a StatusTable).")
+    p["status"].add_argument("run_id", metavar="RUN_ID", nargs="?", help="Which run (default: the latest).")
+
+    p["runs"] = _parser("runs", "The application's runs, newest first (returns a pandas DataFrame).")
+    p["runs"].add_argument("-n", "--limit", metavar="N", type=_positive, default=20, help="How many (default: 20).")
+
+    p["validate"] = _parser("validate", "Check the application and list every problem found.")
+
+    p["export"] = _parser("export", "Export the application as YAML, JSON or DOT, or the JSON Schema of scanflow.yaml.")
+    p["export"].add_argument(
+        "--to",
+        choices=("yaml", "json", "dot", "schema"),
+        default="yaml",
+        metavar="FORMAT",
+        help="yaml (default), json, dot or schema.",
+    )
+    p["export"].add_argument("-o", "--output", metavar="FILE", help="Write to this file instead of printing.")
+    p["export"].add_argument("-w", "--workflow", metavar="W", help="The workflow to draw (--to dot).")
+
+    p["step"] = _parser(
+        "step",
+        "Save the cell as the step NAME (steps/NAME.py, each --param a variable of the cell) and add it to a "
+        "workflow of the current application. The cell is not run here.",
+        cell=True,
+    )
+    p["step"].add_argument("name", metavar="NAME", help="The step's name (lowercase letters, digits and '-').")
+    p["step"].add_argument("--after", default="", metavar="A,B", help="Steps it runs after, comma-separated.")
+    p["step"].add_argument(
+        "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="A parameter and its default."
+    )
+    p["step"].add_argument(
+        "-w", "--workflow", metavar="W", help="The workflow (nested: outer/inner; default: the first)."
+    )
+    return p
+
+
+PARSERS = build_parsers()
+
+
+def help_text() -> str:
+    """The docstring of the magic: what ``%scanflow?`` shows."""
+    parts = [
+        "Define, plot, run and track ML workflows from a notebook.",
+        "",
+        f"Line magic: %scanflow SUBCOMMAND [options]; subcommands: {', '.join(LINE_COMMANDS)}.",
+        "Cell magic: %%scanflow step NAME [options], then the step's code.",
+        "`%scanflow SUBCOMMAND -h` shows one subcommand's help. Options with defaults from the configuration",
+        "(%config ScanflowMagics): workers, tracking, default_folder.",
+    ]
+    for name in (*LINE_COMMANDS, *CELL_COMMANDS):
+        parts += ["", PARSERS[name].format_help().rstrip()]
+    return "\n".join(parts) + "\n"

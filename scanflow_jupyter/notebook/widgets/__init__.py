@@ -1,0 +1,7 @@
+"""Widget models (Python side); each mirrors a view in ``labextension/src/widgets/`` of the same name."""
+
+from __future__ import annotations
+
+from .graph import GraphView
+
+__all__ = ["GraphView"]

@@ -82,5 +82,10 @@ ci: test ## Exactly what CI runs (.ci/run calls make test)
 bench: setup ## Print the benchmark figures
 	$(PY) benchmarks/engine_overhead.py
 
+.PHONY: bench-ui
+bench-ui: setup ## Print the notebook latency figures (JupyterLab in Chromium, through ui-tests/)
+	cd ui-tests && NODE_PATH=$(CURDIR)/ui-tests/node_modules jlpm playwright test \
+	  --config ../benchmarks/notebook_latency/playwright.config.ts
+
 clean: ## Remove build outputs and stamps (keeps the venv and node_modules)
 	rm -rf $(STAMP) lib scanflow_jupyter/labextension scanflow_jupyter/_version.py

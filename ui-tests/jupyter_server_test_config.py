@@ -26,6 +26,9 @@ IGNORE = shutil.ignore_patterns(".scanflow", "mlruns", "work", ".ipynb_checkpoin
 # (Playwright stops it with SIGTERM, see gracefulShutdown in playwright.config.ts).
 scratch = Path(tempfile.mkdtemp(prefix="scanflow-ui-"))
 atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+# Kernels inherit this: what a notebook puts in tempfile.mkdtemp() (the quickstart's scratch application, the specs'
+# throwaway applications) is removed with the rest.
+os.environ["TMPDIR"] = str(scratch)
 
 if not os.environ.get("JUPYTERLAB_GALATA_ROOT_DIR"):
     root = scratch / "root"

@@ -9,12 +9,13 @@ Example
 >>> %load_ext scanflow_jupyter                 # doctest: +SKIP
 >>> %scanflow load examples/tabular            # doctest: +SKIP
 >>> %scanflow run --workers 2                  # doctest: +SKIP
+>>> c = %scanflow compose                      # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from .magics import ScanflowMagics, load_ipython_extension
 from .status import StatusTable
-from .widgets import GraphView
+from .widgets import Composer, GraphView
 
-__all__ = ["GraphView", "ScanflowMagics", "StatusTable", "load_ipython_extension"]
+__all__ = ["Composer", "GraphView", "ScanflowMagics", "StatusTable", "load_ipython_extension"]

@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
 # Subcommands of the line magic, in the order the help lists them; `step` is the cell magic's.
-LINE_COMMANDS = ("load", "new", "plot", "run", "resume", "status", "runs", "validate", "export")
+LINE_COMMANDS = ("load", "new", "plot", "run", "resume", "status", "runs", "validate", "export", "compose")
 CELL_COMMANDS = ("step",)
 
 
@@ -59,6 +59,13 @@ def build_parsers() -> dict[str, CommandParser]:
 
     p["plot"] = _parser("plot", "Draw a workflow as a live graph (returns a GraphView: g = %scanflow plot).")
     p["plot"].add_argument("workflow", metavar="WORKFLOW", nargs="?", help="Which workflow (default: the only one).")
+
+    p["compose"] = _parser(
+        "compose",
+        "Open the visual composer of a workflow: add, connect, group, delete steps and edit their parameters on a "
+        "canvas that edits the current application (returns a Composer: c = %scanflow compose).",
+    )
+    p["compose"].add_argument("workflow", metavar="WORKFLOW", nargs="?", help="Which workflow (default: the only one).")
 
     p["run"] = _parser(
         "run", "Run a workflow, showing its graph live; returns the RunResult. A failed step shows its error."

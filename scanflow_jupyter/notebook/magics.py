@@ -3,7 +3,7 @@
 A user's mistake (an unknown subcommand or workflow, a malformed option, a cell that is not Python, no
 application loaded) is an IPython ``UsageError``: one clear message, no traceback. A ``ScanflowError`` from
 the layers below becomes a ``UsageError`` with the same message. Subcommands return objects that display
-themselves (a ``GraphView``, a ``RunResult``, a ``StatusTable``, a DataFrame).
+themselves (a ``GraphView``, a ``Composer``, a ``RunResult``, a ``StatusTable``, a DataFrame).
 
 Example
 -------
@@ -34,7 +34,7 @@ from ..workflow.params import infer_type
 from .arguments import CELL_COMMANDS, LINE_COMMANDS, PARSERS, help_text
 from .cells import check_syntax, parse_params, step_script
 from .status import StatusTable
-from .widgets import GraphView
+from .widgets import Composer, GraphView
 
 if TYPE_CHECKING:
     import argparse
@@ -130,6 +130,7 @@ class ScanflowMagics(Magics):
             )
         app = load(path)
         self.app = app
+        self._prewarm(app)
         steps = sum(len(wf.leaves()) for wf in app.workflows)
         workflows = ", ".join(wf.name for wf in app.workflows) or "none"
         print(f"loaded {app.name!r} from {app.folder}: workflows {workflows} ({steps} steps)")
@@ -155,10 +156,22 @@ class ScanflowMagics(Magics):
         app = Application(name=args.name, workflows=[Workflow(name=args.workflow)])
         app.save(folder)
         self.app = app
+        self._prewarm(app)
         print(
             f"created {app.name!r} in {app.folder} with an empty workflow {args.workflow!r}; add steps with "
             "%%scanflow step NAME"
         )
+
+    def _prewarm(self, app: Application) -> None:
+        # The first tracked run in a kernel waits about 2 s for the MLflow writer process to start (it imports
+        # MLflow) before its first step runs, with the graph sitting still; start the writer now, in the
+        # background, while the user reads or writes cells (benchmarks/notebook_latency). Only in a Jupyter
+        # kernel, where the live graph shows that wait: a plain IPython shell (the tests') does not pay for a
+        # process it may never use.
+        if self.tracking and getattr(self.shell, "kernel", None) is not None:
+            from ..tracking import prewarm, resolve
+
+            prewarm(resolve(app))
 
     def _validate(self, args: argparse.Namespace) -> None:
         app = self._require_app()
@@ -190,6 +203,10 @@ class ScanflowMagics(Magics):
     def _plot(self, args: argparse.Namespace) -> GraphView:
         app = self._require_app()
         return GraphView(app, args.workflow, run_options=self._run_options())
+
+    def _compose(self, args: argparse.Namespace) -> Composer:
+        # The composer edits self.app in place, so %scanflow run and validate see its edits at once.
+        return Composer(self._require_app(), args.workflow)
 
     def _run(self, args: argparse.Namespace) -> RunResult | GraphView:
         from ..engine.params_resolve import parse_override, resolve_overrides

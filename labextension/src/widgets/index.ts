@@ -3,4 +3,5 @@
  * the Jupyter widget manager by the plugin in ../index.ts. Names mirror the Python
  * classes' `_model_name` / `_view_name` (see PROTOCOL.md).
  */
+export { ComposerModel, ComposerView } from './composer';
 export { GraphModel, GraphView } from './graph';

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .composer import Composer
 from .graph import GraphView
 
-__all__ = ["GraphView"]
+__all__ = ["Composer", "GraphView"]

@@ -444,6 +444,11 @@ class WorkflowRun:
         state.tracking_uri, state.experiment_id = self.recorder.config.uri, self.recorder.experiment_id
         if stale:
             self.recorder.mark_stale(stale)
+        # Steps that finished before the driver died may not have had their run closed (the closing writes
+        # were still queued): they succeeded, so they become FINISHED.
+        done = [r.mlflow_run_id for r in state.nodes.values() if r.mlflow_run_id and NodeState(r.state).ok]
+        if done and state.mlflow_run_id is not None:  # a resumed run
+            self.recorder.mark_stale(done, status="FINISHED")
         if state.mlflow_run_id is None:
             graph = {
                 "workflow": state.workflow,

@@ -300,9 +300,9 @@ class RunRecorder:
         """Set the final status of the parent run, in the background."""
         self._later("terminate", run_id=run_id, state=state)
 
-    def mark_stale(self, run_ids: list[str]) -> None:
-        """Runs left RUNNING by a killed process become KILLED (others are left as they are)."""
-        self._now("mark_stale", run_ids=run_ids)
+    def mark_stale(self, run_ids: list[str], status: str = "KILLED") -> None:
+        """Runs left RUNNING by a killed process get ``status`` (others are left as they are)."""
+        self._now("mark_stale", run_ids=run_ids, status=status)
 
     def close(self) -> None:
         """Wait until every write of this run is done (the writer process stays, for the next run)."""

@@ -149,11 +149,11 @@ class Writer:
         if run_id is not None:
             self.terminate(run_id, state)
 
-    def mark_stale(self, run_ids: list[str]) -> None:
+    def mark_stale(self, run_ids: list[str], status: str = "KILLED") -> None:
         for run_id in run_ids:
             try:
                 if self.client.get_run(run_id).info.status in ("RUNNING", "SCHEDULED"):
-                    self.client.set_terminated(run_id, "KILLED")
+                    self.client.set_terminated(run_id, status)
             except Exception:  # a run deleted by hand: nothing to mark
                 continue
 

@@ -14,6 +14,15 @@ The tree::
     ├── BackendError                   a backend could not launch or watch a node
     │   └── BackendUnavailableError    the backend's engine is not there (no daemon, no cluster)
     ├── TrackingError                  the MLflow store could not be reached or written
+    ├── CheckingError                  a drift detector could not fit, score, check a batch or load
+    │   ├── NotEnoughSamplesError      too few reference samples to train, validate and calibrate a detector
+    │   ├── InvalidDataError           data a detector cannot use (not numeric, wrong axes, unreadable batch file)
+    │   │   ├── NonFiniteValuesError   NaN or infinite values; names the offending samples
+    │   │   ├── ShapeMismatchError     a batch's sample shape differs from the reference's
+    │   │   └── EmptyBatchError        a batch with no samples
+    │   ├── MissingThresholdError      a detector has no calibrated threshold (not fitted, or loaded from a model
+    │   │                              saved without one)
+    │   └── DriftDetectedError         a checker step was asked to fail when its batch drifts, and it did
     └── ParameterError                 a parameter override names an unknown parameter or has the wrong type
 
 Messages name the offender and say how to fix it.
@@ -27,6 +36,13 @@ from dataclasses import dataclass
 __all__ = [
     "BackendError",
     "BackendUnavailableError",
+    "CheckingError",
+    "DriftDetectedError",
+    "EmptyBatchError",
+    "InvalidDataError",
+    "MissingThresholdError",
+    "NonFiniteValuesError",
+    "NotEnoughSamplesError",
     "ParameterError",
     "Problem",
     "RunError",
@@ -34,6 +50,7 @@ __all__ = [
     "RunNotFoundError",
     "ScanflowError",
     "SchemaVersionError",
+    "ShapeMismatchError",
     "SpecFormatError",
     "StepFailedError",
     "StepTimeoutError",
@@ -119,3 +136,39 @@ class TrackingError(ScanflowError):
 
 class ParameterError(ScanflowError):
     """A parameter override names an unknown parameter or gives a value of the wrong type."""
+
+
+class CheckingError(ScanflowError):
+    """A drift detector could not fit, score, check a batch or load."""
+
+
+class NotEnoughSamplesError(CheckingError):
+    """Too few reference samples to train, validate and calibrate a detector."""
+
+
+class InvalidDataError(CheckingError):
+    """Data a detector cannot use: not numeric, the wrong number of axes, or a batch file it cannot read."""
+
+
+class NonFiniteValuesError(InvalidDataError):
+    """NaN or infinite values in reference data or a batch. ``rows`` holds the offending sample indices."""
+
+    def __init__(self, message: str, rows: Sequence[int] = ()) -> None:
+        self.rows = list(rows)
+        super().__init__(message)
+
+
+class ShapeMismatchError(InvalidDataError):
+    """A batch's sample shape differs from the shape of the reference samples the detector was fitted on."""
+
+
+class EmptyBatchError(InvalidDataError):
+    """A batch with no samples: there is nothing to score or test."""
+
+
+class MissingThresholdError(CheckingError):
+    """A detector has no calibrated threshold: it was not fitted, or its MLflow model was saved without one."""
+
+
+class DriftDetectedError(CheckingError):
+    """A checker step was asked to fail on drift (``fail_on_drift``), and its batch drifted."""

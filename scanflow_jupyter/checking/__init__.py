@@ -1,0 +1,45 @@
+"""Checking: autoencoder drift detectors with calibrated thresholds, batch drift tests, MLflow models.
+
+Importing this package imports NumPy only; Keras/TensorFlow load when a detector is fitted or loaded, MLflow
+when one is logged or loaded, scikit-learn when scores are computed.
+
+Example
+-------
+>>> from scanflow_jupyter.checking import AutoencoderDetector, load_detector
+>>> detector = AutoencoderDetector(false_alarm_rate=0.05, seed=0).fit(reference)     # doctest: +SKIP
+>>> detector.score(samples), detector.feature_errors(samples)                        # doctest: +SKIP
+>>> report = detector.check(batch, ids=batch_ids, alpha=0.05)                         # doctest: +SKIP
+>>> print(report.summary())                                                          # doctest: +SKIP
+DRIFT: p = 0.0005 (savage test, alpha 0.05, 200 samples against 404 held-out reference samples)
+>>> info = detector.log_model(registered_model_name="digits-checker")                 # doctest: +SKIP
+>>> load_detector(info.registered_uri).threshold == detector.threshold               # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+from .calibration import conformal_p_values, conformal_threshold, min_calibration_samples
+from .data import Batch, Scaler, load_batch
+from .detector import SCORE_KINDS, AutoencoderDetector, Scores
+from .drift import DriftTestResult, drift_test
+from .mlflow_model import DetectorModelInfo, load_detector, log_detector
+from .report import AnomalousSample, DriftReport
+
+__all__ = [
+    "SCORE_KINDS",
+    "AnomalousSample",
+    "AutoencoderDetector",
+    "Batch",
+    "DetectorModelInfo",
+    "DriftReport",
+    "DriftTestResult",
+    "Scaler",
+    "Scores",
+    "conformal_p_values",
+    "conformal_threshold",
+    "drift_test",
+    "load_batch",
+    "load_detector",
+    "log_detector",
+    "min_calibration_samples",
+]

@@ -1,0 +1,124 @@
+"""The checker step: score a batch file with a logged detector and record the verdict in MLflow.
+
+As a workflow node::
+
+    - name: check
+      function: scanflow_jupyter.checking.step:check
+      parameters:
+        model-uri: models:/digits-checker/1
+        batch: data/batch.npz
+
+The engine starts the step with ``MLFLOW_RUN_ID`` set, so the results land in the step's own child run. An
+agent calls :func:`check` in-process; it logs into the active run, or starts one.
+
+Logged: metrics ``drift.p_value``, ``drift.detected`` (1 or 0), ``drift.share_over_threshold``,
+``drift.n_over_threshold``, ``drift.batch_size``; params ``check.model_uri``, ``check.batch``, ``check.alpha``,
+``check.test``; tags ``scanflow.check.verdict`` and ``scanflow.check.top_ids``; the whole report as the
+artifact ``check/drift_report.json``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ..errors import DriftDetectedError
+from .data import load_batch
+from .report import DriftReport
+
+__all__ = ["check", "log_report"]
+
+_TAG_LIMIT = 5000  # MLflow tag values are capped (8000 characters on SQLite)
+
+
+def log_report(report: DriftReport, *, artifact_file: str = "check/drift_report.json") -> None:
+    """Log a report's verdict, p-value, threshold share and top ids to the active MLflow run."""
+    import mlflow
+
+    mlflow.log_metrics(
+        {
+            "drift.p_value": report.p_value,
+            "drift.detected": 1.0 if report.drift else 0.0,
+            "drift.share_over_threshold": report.share_over_threshold,
+            "drift.n_over_threshold": float(report.n_over_threshold),
+            "drift.batch_size": float(report.batch_size),
+        }
+    )
+    ids = ",".join(report.top_ids)
+    mlflow.set_tags(
+        {
+            "scanflow.check.verdict": report.verdict,
+            "scanflow.check.top_ids": ids if len(ids) <= _TAG_LIMIT else ids[: _TAG_LIMIT - 3] + "...",
+        }
+    )
+    mlflow.log_dict(report.to_dict(), artifact_file)
+
+
+def check(
+    model_uri: str,
+    batch: str,
+    alpha: float = 0.05,
+    test: str = "savage",
+    top: int = 10,
+    fail_on_drift: bool = False,
+) -> dict[str, Any]:
+    """Check the batch file ``batch`` with the detector at ``model_uri`` and log the outcome to MLflow.
+
+    Parameters
+    ----------
+    model_uri
+        A detector logged with ``detector.log_model`` (``models:/name/version``, ``runs:/...``).
+    batch
+        A ``.npy``, ``.npz`` (``x`` and optional ``ids``) or ``.csv`` file (optional ``id`` column).
+    alpha
+        The batch false-alarm rate: drift is declared when the p-value is at most ``alpha``.
+    test
+        ``savage`` (default), ``mann-whitney`` or ``ks``.
+    top
+        How many of the most anomalous samples to name.
+    fail_on_drift
+        Raise :class:`~scanflow_jupyter.errors.DriftDetectedError` (the step fails, and the steps after it are
+        skipped) when the batch drifted, after logging.
+
+    Returns
+    -------
+    dict
+        ``verdict``, ``p_value``, ``share_over_threshold``, ``top_ids`` and ``run_id``.
+
+    Example
+    -------
+    >>> check("models:/digits-checker/1", "batch.npz")          # doctest: +SKIP
+    {'verdict': 'drift', 'p_value': 0.0005, 'share_over_threshold': 0.23, 'top_ids': [...], 'run_id': '...'}
+    """
+    import mlflow
+
+    from .mlflow_model import load_detector
+
+    detector = load_detector(model_uri)
+    data = load_batch(batch)
+    report = detector.check(data.x, ids=data.ids, alpha=alpha, test=test, top=top, model_uri=model_uri)  # type: ignore[arg-type]
+    started = mlflow.active_run() is None
+    # With MLFLOW_RUN_ID set (a workflow step), start_run() resumes the step's run instead of making one.
+    run = mlflow.start_run() if started else mlflow.active_run()
+    assert run is not None
+    try:
+        mlflow.log_params(
+            {"check.model_uri": model_uri, "check.batch": os.fspath(batch), "check.alpha": alpha, "check.test": test}
+        )
+        log_report(report)
+    finally:
+        if started:
+            mlflow.end_run()
+    print(report.summary())
+    if fail_on_drift and report.drift:
+        raise DriftDetectedError(
+            f"the batch {batch!r} drifted (p = {report.p_value:.4g} <= alpha {alpha:g}; "
+            f"{report.share_over_threshold:.1%} of samples above the threshold); see the run {run.info.run_id}"
+        )
+    return {
+        "verdict": report.verdict,
+        "p_value": report.p_value,
+        "share_over_threshold": report.share_over_threshold,
+        "top_ids": report.top_ids,
+        "run_id": run.info.run_id,
+    }

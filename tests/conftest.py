@@ -38,6 +38,31 @@ ECHO_STEP = textwrap.dedent(
 )
 
 
+# Tiny networks and few epochs: the tests check behaviour, benchmarks/checker_quality.py checks quality.
+TINY: dict[str, Any] = {"hidden": (32,), "code_size": 8, "epochs": 40, "patience": 5, "progress": False, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[Any, Any]:
+    """scikit-learn's digits as float32 vectors on [0, 1] (shuffled) and their labels."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    # Shuffled: the file is ordered by writer, so its first and last samples differ (a drift of their own).
+    order = np.random.default_rng(0).permutation(len(x))
+    return (x[order] / 16.0).astype(np.float32), y[order]
+
+
+@pytest.fixture(scope="session")
+def fitted(digits: tuple[Any, Any]) -> Any:
+    """A detector fitted on 800 samples of the digits 1-9 (0 is the novelty)."""
+    from scanflow_jupyter.checking import AutoencoderDetector
+
+    x, y = digits
+    return AutoencoderDetector(**TINY).fit(x[y != 0][:800])
+
+
 @pytest.fixture(scope="session")
 def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow SQLite store with its tables created once (creating them takes about a second)."""

@@ -1,7 +1,7 @@
 """Checking: autoencoder drift detectors with calibrated thresholds, batch drift tests, MLflow models.
 
-Importing this package imports NumPy only; Keras/TensorFlow load when a detector is fitted or loaded, MLflow
-when one is logged or loaded, scikit-learn when scores are computed.
+Importing this package imports NumPy and the workflow model only; Keras/TensorFlow load when a detector is
+fitted or loaded, MLflow when one is logged or loaded, scikit-learn when scores are computed.
 
 Example
 -------
@@ -24,6 +24,7 @@ from .detector import SCORE_KINDS, AutoencoderDetector, Scores
 from .drift import DriftTestResult, drift_test
 from .mlflow_model import DetectorModelInfo, load_detector, log_detector
 from .report import AnomalousSample, DriftReport
+from .step import checker_node
 
 __all__ = [
     "SCORE_KINDS",
@@ -35,6 +36,7 @@ __all__ = [
     "DriftTestResult",
     "Scaler",
     "Scores",
+    "checker_node",
     "conformal_p_values",
     "conformal_threshold",
     "drift_test",

@@ -16,8 +16,11 @@ MLflow is imported inside the functions, never with the module.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -239,9 +242,11 @@ def log_detector(
     )
 
 
-def load_detector(model_uri: str) -> AutoencoderDetector:
+def load_detector(model_uri: str, *, tracking_uri: str | None = None) -> AutoencoderDetector:
     """Load a detector from an MLflow model URI (``models:/name/version``, ``runs:/id/name``, ``models:/m-...``)
     or a local model folder.
+
+    ``tracking_uri`` is the store (tracking and registry) to resolve the URI in; by default MLflow's current one.
 
     Raises :class:`~scanflow_jupyter.errors.MissingThresholdError` for a model that is not a calibrated scanflow
     detector (a plain Keras model, say), and :class:`~scanflow_jupyter.errors.TrackingError` when the URI
@@ -253,11 +258,13 @@ def load_detector(model_uri: str) -> AutoencoderDetector:
     local = Path(model_uri)
     if not local.is_dir():
         try:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+            with _current_store(tracking_uri):
+                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
         except Exception as exc:
             raise TrackingError(
                 f"cannot load the model {model_uri!r} ({type(exc).__name__}: {exc}); check the URI and that "
-                f"MLFLOW_TRACKING_URI points at the store it was logged to (now {mlflow.get_tracking_uri()})"
+                f"it was logged to the store searched, {tracking_uri or mlflow.get_tracking_uri()} (set "
+                "MLFLOW_TRACKING_URI, or the application's tracker.uri, to search another)"
             ) from exc
     mlmodel_file = local / "MLmodel"
     if not mlmodel_file.is_file():
@@ -274,6 +281,24 @@ def load_detector(model_uri: str) -> AutoencoderDetector:
     if not state_path:
         raise MissingThresholdError(_no_threshold(model_uri, "its detector files are missing"))
     return detector_from_files((local / state_path).parent, source=model_uri)
+
+
+@contextmanager
+def _current_store(uri: str | None) -> Iterator[None]:
+    """Make ``uri`` MLflow's current store for a moment. Passing ``tracking_uri``/``registry_uri`` to
+    ``download_artifacts`` is not enough: MLflow 3.17 resolves ``models:/name/version`` with the default
+    registry client whatever it is given."""
+    if uri is None:
+        yield
+        return
+    import mlflow
+
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]  # None: back to the default
 
 
 def _no_threshold(where: str, why: str) -> str:

@@ -20,38 +20,127 @@ artifact ``check/drift_report.json``.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from ..errors import DriftDetectedError
+from ..workflow import Executor, Parameter
+from ..workflow.params import ParamValue, infer_type
 from .data import load_batch
 from .report import DriftReport
 
-__all__ = ["check", "log_report"]
+__all__ = [
+    "CHECK_FUNCTION",
+    "REPORT_ARTIFACT",
+    "check",
+    "checker_node",
+    "log_report",
+    "record_report",
+    "report_metrics",
+    "report_tags",
+]
 
 _TAG_LIMIT = 5000  # MLflow tag values are capped (8000 characters on SQLite)
+REPORT_ARTIFACT = "check/drift_report.json"
+CHECK_FUNCTION = f"{__name__}:check"
 
 
-def log_report(report: DriftReport, *, artifact_file: str = "check/drift_report.json") -> None:
+def report_metrics(report: DriftReport) -> dict[str, float]:
+    """The metrics a checked batch logs: p-value, verdict (1 or 0), threshold share and counts."""
+    return {
+        "drift.p_value": report.p_value,
+        "drift.detected": 1.0 if report.drift else 0.0,
+        "drift.share_over_threshold": report.share_over_threshold,
+        "drift.n_over_threshold": float(report.n_over_threshold),
+        "drift.batch_size": float(report.batch_size),
+    }
+
+
+def report_tags(report: DriftReport) -> dict[str, str]:
+    """The tags a checked batch logs: the verdict and the ids of its most anomalous samples."""
+    ids = ",".join(report.top_ids)
+    return {
+        "scanflow.check.verdict": report.verdict,
+        "scanflow.check.top_ids": ids if len(ids) <= _TAG_LIMIT else ids[: _TAG_LIMIT - 3] + "...",
+    }
+
+
+def log_report(report: DriftReport, *, artifact_file: str = REPORT_ARTIFACT) -> None:
     """Log a report's verdict, p-value, threshold share and top ids to the active MLflow run."""
     import mlflow
 
-    mlflow.log_metrics(
-        {
-            "drift.p_value": report.p_value,
-            "drift.detected": 1.0 if report.drift else 0.0,
-            "drift.share_over_threshold": report.share_over_threshold,
-            "drift.n_over_threshold": float(report.n_over_threshold),
-            "drift.batch_size": float(report.batch_size),
-        }
-    )
-    ids = ",".join(report.top_ids)
-    mlflow.set_tags(
-        {
-            "scanflow.check.verdict": report.verdict,
-            "scanflow.check.top_ids": ids if len(ids) <= _TAG_LIMIT else ids[: _TAG_LIMIT - 3] + "...",
-        }
-    )
+    mlflow.log_metrics(report_metrics(report))
+    mlflow.set_tags(report_tags(report))
     mlflow.log_dict(report.to_dict(), artifact_file)
+
+
+def record_report(
+    report: DriftReport,
+    *,
+    tracking_uri: str,
+    experiment_id: str,
+    params: dict[str, Any],
+    run_name: str = "check",
+) -> str:
+    """Record a report as a finished MLflow run of its own (what ``%scanflow check --log`` does); returns its id.
+
+    Unlike :func:`log_report`, this touches no global MLflow state (no active run, no current store).
+    """
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param
+
+    client = MlflowClient(tracking_uri)
+    run = client.create_run(experiment_id, run_name=run_name, tags={"scanflow.check": "true", **report_tags(report)})
+    run_id = str(run.info.run_id)
+    now = int(time.time() * 1000)
+    try:
+        client.log_batch(
+            run_id,
+            metrics=[Metric(key, value, now, 0) for key, value in report_metrics(report).items()],
+            params=[Param(key, str(value)) for key, value in params.items()],
+        )
+        client.log_dict(run_id, report.to_dict(), REPORT_ARTIFACT)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+    return run_id
+
+
+def checker_node(
+    name: str = "check",
+    *,
+    model_uri: str,
+    batch: str,
+    alpha: float = 0.05,
+    test: str = "savage",
+    top: int = 10,
+    fail_on_drift: bool = False,
+    depends_on: list[str] | None = None,
+) -> Executor:
+    """A workflow node that checks ``batch`` with the detector at ``model_uri`` (it calls :func:`check`).
+
+    Example
+    -------
+    >>> from scanflow_jupyter.checking import checker_node
+    >>> node = checker_node(model_uri="models:/digits-checker/1", batch="data/batch.npz", depends_on=["gather"])
+    >>> node.function
+    'scanflow_jupyter.checking.step:check'
+    """
+    values: dict[str, ParamValue] = {
+        "model-uri": model_uri,
+        "batch": batch,
+        "alpha": alpha,
+        "test": test,
+        "top": top,
+        "fail-on-drift": fail_on_drift,
+    }
+    return Executor(
+        name=name,
+        function=CHECK_FUNCTION,
+        parameters={key: Parameter(type=infer_type(value), default=value) for key, value in values.items()},
+        depends_on=list(depends_on or []),
+    )
 
 
 def check(

@@ -16,6 +16,6 @@ from __future__ import annotations
 
 from .magics import ScanflowMagics, load_ipython_extension
 from .status import StatusTable
-from .widgets import Composer, GraphView
+from .widgets import Composer, DriftReportView, GraphView
 
-__all__ = ["Composer", "GraphView", "ScanflowMagics", "StatusTable", "load_ipython_extension"]
+__all__ = ["Composer", "DriftReportView", "GraphView", "ScanflowMagics", "StatusTable", "load_ipython_extension"]

@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
 # Subcommands of the line magic, in the order the help lists them; `step` is the cell magic's.
-LINE_COMMANDS = ("load", "new", "plot", "run", "resume", "status", "runs", "validate", "export", "compose")
+LINE_COMMANDS = ("load", "new", "plot", "run", "resume", "status", "runs", "validate", "export", "compose", "check")
 CELL_COMMANDS = ("step",)
 
 
@@ -35,6 +35,23 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
     return value
+
+
+def _unit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value:g}")
+    return value
+
+
+def _image_shape(text: str) -> tuple[int, ...]:
+    parts = text.lower().split("x")
+    if len(parts) not in (2, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 8x8, got {text!r}")
+    return tuple(int(p) for p in parts)
 
 
 def _parser(command: str, description: str, cell: bool = False) -> CommandParser:
@@ -116,6 +133,31 @@ def build_parsers() -> dict[str, CommandParser]:
     )
     p["export"].add_argument("-o", "--output", metavar="FILE", help="Write to this file instead of printing.")
     p["export"].add_argument("-w", "--workflow", metavar="W", help="The workflow to draw (--to dot).")
+
+    p["check"] = _parser(
+        "check",
+        "Check a batch for drift with a fitted detector and draw the report (returns a DriftReportView).",
+    )
+    p["check"].add_argument(
+        "detector", metavar="DETECTOR", help="A variable holding a fitted detector, or a model URI or folder."
+    )
+    p["check"].add_argument(
+        "batch", metavar="BATCH", help="A variable (array, DataFrame), or a .npy, .npz or .csv file."
+    )
+    p["check"].add_argument(
+        "--alpha", type=_unit, default=0.05, help="The false-alarm rate of the verdict (default: 0.05)."
+    )
+    p["check"].add_argument(
+        "--test", choices=("savage", "mann-whitney", "ks"), default="savage", help="The drift test (default: savage)."
+    )
+    p["check"].add_argument(
+        "--top", type=_positive, default=10, metavar="N", help="How many anomalous samples to show (default: 10)."
+    )
+    p["check"].add_argument(
+        "--image-shape", type=_image_shape, metavar="HxW", help="Draw samples as images, e.g. 8x8 for digits."
+    )
+    p["check"].add_argument("--id-column", default="id", metavar="NAME", help="A CSV batch's id column (default: id).")
+    p["check"].add_argument("--log", action="store_true", help="Record the check as a run in the application's store.")
 
     p["step"] = _parser(
         "step",

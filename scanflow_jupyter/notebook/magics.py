@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from ..engine.runner import RunResult
+    from .widgets import DriftReportView
 
 NO_APP = "No application loaded: use %scanflow load PATH or %scanflow new NAME"
 
@@ -293,6 +294,11 @@ class ScanflowMagics(Magics):
             )
         columns = ["run_id", "workflow", "status", "started", "seconds", "steps", "mlflow_run_id"]
         return pd.DataFrame(rows, columns=columns)
+
+    def _check(self, args: argparse.Namespace) -> DriftReportView:
+        from .check import check_command
+
+        return check_command(args, self.shell.user_ns if self.shell is not None else {}, self.app)
 
     # -- %%scanflow step --------------------------------------------------------------------------
     def _step(self, args: argparse.Namespace, cell: str) -> None:

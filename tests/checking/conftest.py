@@ -1,36 +1,13 @@
-"""Fixtures for the checker tests: digits on [0, 1], a tiny fitted detector, a real MLflow SQLite store."""
+"""Fixtures for the checker tests: a real MLflow SQLite store as the current one (``digits``, ``fitted`` and
+``TINY`` are in tests/conftest.py, shared with the notebook tests)."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
-
-from scanflow_jupyter.checking import AutoencoderDetector
-
-# Tiny networks and few epochs: the tests check behaviour, benchmarks/checker_quality.py checks quality.
-TINY: dict[str, Any] = {"hidden": (32,), "code_size": 8, "epochs": 40, "patience": 5, "progress": False, "seed": 0}
-
-
-@pytest.fixture(scope="session")
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    # Shuffled: the file is ordered by writer, so its first and last samples differ (a drift of their own).
-    order = np.random.default_rng(0).permutation(len(x))
-    return (x[order] / 16.0).astype(np.float32), y[order]
-
-
-@pytest.fixture(scope="session")
-def fitted(digits: tuple[np.ndarray, np.ndarray]) -> AutoencoderDetector:
-    """A detector fitted on 800 samples of the digits 1-9 (0 is the novelty)."""
-    x, y = digits
-    return AutoencoderDetector(**TINY).fit(x[y != 0][:800])
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from scanflow_jupyter.errors import (
     ShapeMismatchError,
 )
 
-from .conftest import TINY
+from ..conftest import TINY
 
 Digits = tuple[np.ndarray, np.ndarray]
 

@@ -4,4 +4,5 @@
  * classes' `_model_name` / `_view_name` (see PROTOCOL.md).
  */
 export { ComposerModel, ComposerView } from './composer';
+export { DriftReportModel, DriftReportView } from './drift';
 export { GraphModel, GraphView } from './graph';

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .composer import Composer
+from .drift import DriftReportView
 from .graph import GraphView
 
-__all__ = ["Composer", "GraphView"]
+__all__ = ["Composer", "DriftReportView", "GraphView"]

@@ -1,0 +1,129 @@
+// @vitest-environment jsdom
+import { describe, expect, it } from 'vitest';
+
+import { DriftData, SampleCard, fmt, heat, readDrift, renderDrift, renderHistogram } from '../render';
+
+function summary(drift: boolean): Record<string, unknown> {
+  return {
+    verdict: drift ? 'drift' : 'no drift',
+    drift,
+    p_value: drift ? 0.0005 : 0.41,
+    alpha: 0.05,
+    test: 'savage',
+    method: 'permutation',
+    batch_size: 200,
+    reference_size: 404,
+    score_kind: 'combined',
+    threshold: 1.5,
+    false_alarm_rate: 0.05,
+    n_over_threshold: drift ? 46 : 9,
+    share_over_threshold: drift ? 0.23 : 0.045,
+    model_uri: 'models:/digits-checker/1',
+    notes: []
+  };
+}
+
+function card(id: string, over: boolean, n = 4): SampleCard {
+  return {
+    id,
+    index: 3,
+    score: 2.5,
+    p_value: 0.002,
+    over_threshold: over,
+    errors: Array.from({ length: n }, (_, i) => i / n),
+    values: Array.from({ length: n }, (_, i) => (n - i) / n),
+    top_features: [
+      ['petal', 0.9],
+      ['sepal', 0.1]
+    ]
+  };
+}
+
+function data(traits: Record<string, unknown>): DriftData {
+  return readDrift(name => traits[name]);
+}
+
+describe('renderDrift', () => {
+  it('draws the verdict, the histogram with the threshold, and one card per sample', () => {
+    const root = document.createElement('div');
+    renderDrift(
+      root,
+      data({
+        summary: summary(true),
+        histogram: { edges: [0, 1, 2, 3], reference: [300, 90, 14], batch: [100, 54, 46] },
+        samples: [card('a', true), card('b', false)],
+        image_shape: [2, 2],
+        feature_names: []
+      })
+    );
+    expect(root.querySelector('.sf-drift-verdict')?.classList.contains('sf-drift-yes')).toBe(true);
+    expect(root.querySelector('.sf-drift-verdict-word')?.textContent).toBe('DRIFT');
+    expect(root.querySelector('.sf-drift-verdict-test')?.textContent).toContain('p = 0.0005');
+    expect(root.querySelector('.sf-drift-share')?.textContent).toContain('46 of 200 samples (23.0%)');
+    expect(root.querySelectorAll('.sf-drift-bar-reference rect')).toHaveLength(3);
+    expect(root.querySelectorAll('.sf-drift-bar-batch rect')).toHaveLength(3);
+    expect(root.querySelector('.sf-drift-threshold')).not.toBeNull();
+    const cards = root.querySelectorAll('.sf-drift-sample');
+    expect(cards).toHaveLength(2);
+    expect(cards[0].classList.contains('sf-drift-over')).toBe(true);
+    // Image samples: the picture and the heatmap, 2x2 cells each.
+    expect(cards[0].querySelectorAll('.sf-drift-grid')).toHaveLength(2);
+    expect(cards[0].querySelectorAll('.sf-drift-grid rect')).toHaveLength(8);
+  });
+
+  it('scales bars by share, so a small batch is comparable with a large reference', () => {
+    const chart = renderHistogram(document, { edges: [0, 1, 2], reference: [900, 100], batch: [10, 90] }, null);
+    const height = (cls: string, i: number): number =>
+      Number(chart.querySelectorAll(`.${cls} rect`)[i].getAttribute('height'));
+    // reference share 0.9 and batch share 0.9 draw equally tall.
+    expect(height('sf-drift-bar-reference', 0)).toBeCloseTo(height('sf-drift-bar-batch', 1), 5);
+    expect(chart.querySelector('.sf-drift-threshold')).toBeNull();
+  });
+
+  it('lists the worst features of tabular samples, with their values', () => {
+    const root = document.createElement('div');
+    renderDrift(
+      root,
+      data({
+        summary: summary(false),
+        histogram: { edges: [0, 1], reference: [1], batch: [1] },
+        samples: [card('row-7', false, 2)],
+        image_shape: [],
+        feature_names: ['sepal', 'petal']
+      })
+    );
+    expect(root.querySelector('.sf-drift-verdict')?.classList.contains('sf-drift-no')).toBe(true);
+    const rows = [...root.querySelectorAll('.sf-drift-features tr')].map(r =>
+      [...r.children].map(c => c.textContent)
+    );
+    expect(rows).toEqual([
+      ['feature', 'value', 'error'],
+      ['petal', '0.5', '0.9'],
+      ['sepal', '1', '0.1']
+    ]);
+  });
+
+  it('shows ids, feature names and notes as text, never as HTML', () => {
+    const root = document.createElement('div');
+    const evil = '<img src=x onerror="window.pwned=1">';
+    const s = summary(true);
+    s.notes = [evil];
+    s.model_uri = evil;
+    const sample = card(evil, true, 2);
+    sample.top_features = [[evil, 1]];
+    renderDrift(root, data({ summary: s, histogram: null, samples: [sample], image_shape: [], feature_names: [] }));
+    expect(root.querySelector('img')).toBeNull();
+    expect(root.querySelector('.sf-drift-sample-id')?.textContent).toBe(evil);
+    expect(root.querySelector('.sf-drift-feature-name')?.textContent).toBe(evil);
+    expect(root.querySelector('.sf-drift-note')?.textContent).toBe(`note: ${evil}`);
+  });
+
+  it('draws "No report." for missing or malformed traits, and n/a for missing numbers', () => {
+    const root = document.createElement('div');
+    renderDrift(root, data({ summary: 'nonsense', histogram: [1], samples: 3 }));
+    expect(root.textContent).toBe('No report.');
+    expect(fmt(null)).toBe('n/a');
+    expect(fmt(0.000123456)).toBe('0.0001235');
+    expect(heat(0)).toBe('rgb(255,255,217)');
+  });
+});

@@ -1,0 +1,368 @@
+/**
+ * Drawing a drift report: the verdict, score histograms with the threshold, and the
+ * most anomalous samples (images beside their error heatmaps, or tabular features).
+ * Pure DOM (SVG for charts and heatmaps), no widget machinery, so tests need only jsdom.
+ * User text (sample ids, feature names, notes, model URIs) is set as text, never HTML.
+ */
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+export interface DriftSummary {
+  verdict: string;
+  drift: boolean;
+  p_value: number | null;
+  alpha: number;
+  test: string;
+  method: string;
+  batch_size: number;
+  reference_size: number;
+  score_kind: string;
+  threshold: number | null;
+  false_alarm_rate: number;
+  n_over_threshold: number;
+  share_over_threshold: number;
+  model_uri: string;
+  notes: string[];
+}
+
+export interface Histogram {
+  edges: number[];
+  reference: number[];
+  batch: number[];
+}
+
+export interface SampleCard {
+  id: string;
+  index: number;
+  score: number;
+  p_value: number;
+  over_threshold: boolean;
+  errors: number[];
+  values: number[] | null;
+  top_features: [string, number][];
+}
+
+export interface DriftData {
+  summary: DriftSummary | null;
+  histogram: Histogram | null;
+  samples: SampleCard[];
+  imageShape: number[];
+  featureNames: string[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function numbers(value: unknown): number[] {
+  return Array.isArray(value) ? value.filter((v): v is number => typeof v === 'number') : [];
+}
+
+/** Read the model's traits defensively: a missing or malformed part is drawn as absent. */
+export function readDrift(get: (name: string) => unknown): DriftData {
+  const summary = get('summary');
+  const histogram = get('histogram');
+  const samples = get('samples');
+  const h = isRecord(histogram) ? histogram : null;
+  return {
+    summary: isRecord(summary) && typeof summary.verdict === 'string' ? (summary as unknown as DriftSummary) : null,
+    histogram:
+      h && Array.isArray(h.edges) && h.edges.length > 1
+        ? { edges: numbers(h.edges), reference: numbers(h.reference), batch: numbers(h.batch) }
+        : null,
+    samples: Array.isArray(samples) ? (samples.filter(isRecord) as unknown as SampleCard[]) : [],
+    imageShape: numbers(get('image_shape')),
+    featureNames: Array.isArray(get('feature_names')) ? (get('feature_names') as string[]) : []
+  };
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  doc: Document,
+  tag: K,
+  className: string,
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = doc.createElement(tag);
+  node.className = className;
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+function svg<K extends keyof SVGElementTagNameMap>(
+  doc: Document,
+  tag: K,
+  attrs: Record<string, string | number>
+): SVGElementTagNameMap[K] {
+  const node = doc.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    node.setAttribute(key, String(value));
+  }
+  return node;
+}
+
+/** A number for people: 4 significant digits, "n/a" when missing. */
+export function fmt(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) {
+    return 'n/a';
+  }
+  return Number(value.toPrecision(4)).toString();
+}
+
+function percent(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+/** The verdict banner and the lines under it. */
+export function renderVerdict(doc: Document, summary: DriftSummary): HTMLElement {
+  const box = el(doc, 'div', `sf-drift-verdict ${summary.drift ? 'sf-drift-yes' : 'sf-drift-no'}`);
+  box.setAttribute('role', 'status');
+  box.append(el(doc, 'strong', 'sf-drift-verdict-word', summary.verdict.toUpperCase()));
+  box.append(
+    el(
+      doc,
+      'span',
+      'sf-drift-verdict-test',
+      ` p = ${fmt(summary.p_value)} (${summary.test} test, alpha ${fmt(summary.alpha)}, ` +
+        `${summary.batch_size} samples against ${summary.reference_size} reference samples)`
+    )
+  );
+  const facts = el(doc, 'div', 'sf-drift-facts');
+  facts.append(
+    el(
+      doc,
+      'div',
+      'sf-drift-share',
+      `${summary.n_over_threshold} of ${summary.batch_size} samples (${percent(summary.share_over_threshold)}) ` +
+        `score above the threshold ${fmt(summary.threshold)} (${percent(summary.false_alarm_rate)} expected ` +
+        'without drift)'
+    )
+  );
+  if (summary.model_uri) {
+    facts.append(el(doc, 'div', 'sf-drift-model', `detector: ${summary.model_uri}`));
+  }
+  for (const note of summary.notes ?? []) {
+    facts.append(el(doc, 'div', 'sf-drift-note', `note: ${note}`));
+  }
+  const wrap = el(doc, 'div', 'sf-drift-head');
+  wrap.append(box, facts);
+  return wrap;
+}
+
+const HIST = { width: 480, height: 170, left: 44, right: 10, top: 10, bottom: 34 };
+
+/**
+ * Reference and batch histograms as shares of their samples (the two sets differ in
+ * size), on shared bins, with the threshold as a dashed line.
+ */
+export function renderHistogram(doc: Document, histogram: Histogram, threshold: number | null): SVGSVGElement {
+  const { width, height, left, right, top, bottom } = HIST;
+  const chart = svg(doc, 'svg', {
+    class: 'sf-drift-histogram',
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+    'aria-label': 'Histogram of reference and batch scores with the threshold'
+  });
+  const edges = histogram.edges;
+  const lo = edges[0];
+  const hi = edges[edges.length - 1];
+  const span = hi > lo ? hi - lo : 1;
+  const total = (counts: number[]): number => Math.max(1, counts.reduce((a, b) => a + b, 0));
+  const refTotal = total(histogram.reference);
+  const batchTotal = total(histogram.batch);
+  const shares = (counts: number[], n: number): number[] => counts.map(c => c / n);
+  const ref = shares(histogram.reference, refTotal);
+  const bat = shares(histogram.batch, batchTotal);
+  const peak = Math.max(1e-9, ...ref, ...bat);
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const x = (v: number): number => left + ((v - lo) / span) * plotW;
+  const y = (share: number): number => top + plotH - (share / peak) * plotH;
+
+  const series: [string, number[]][] = [
+    ['sf-drift-bar-reference', ref],
+    ['sf-drift-bar-batch', bat]
+  ];
+  for (const [cls, values] of series) {
+    const group = svg(doc, 'g', { class: cls });
+    values.forEach((share, i) => {
+      if (share <= 0) {
+        return;
+      }
+      const x0 = x(edges[i]);
+      const x1 = x(edges[i + 1]);
+      const bar = svg(doc, 'rect', {
+        x: x0.toFixed(2),
+        y: y(share).toFixed(2),
+        width: Math.max(0.5, x1 - x0 - 0.5).toFixed(2),
+        height: (top + plotH - y(share)).toFixed(2)
+      });
+      const tip = svg(doc, 'title', {});
+      tip.textContent = `${fmt(edges[i])} to ${fmt(edges[i + 1])}: ${percent(share)}`;
+      bar.append(tip);
+      group.append(bar);
+    });
+    chart.append(group);
+  }
+  chart.append(
+    svg(doc, 'line', { class: 'sf-drift-axis', x1: left, y1: top + plotH, x2: width - right, y2: top + plotH }),
+    svg(doc, 'line', { class: 'sf-drift-axis', x1: left, y1: top, x2: left, y2: top + plotH })
+  );
+  const label = (text: string, attrs: Record<string, string | number>): void => {
+    const node = svg(doc, 'text', { class: 'sf-drift-label', ...attrs });
+    node.textContent = text;
+    chart.append(node);
+  };
+  label(fmt(lo), { x: left, y: height - bottom + 14, 'text-anchor': 'start' });
+  label(fmt(hi), { x: width - right, y: height - bottom + 14, 'text-anchor': 'end' });
+  label('score', { x: left + plotW / 2, y: height - 4, 'text-anchor': 'middle' });
+  label(percent(peak), { x: left - 4, y: top + 8, 'text-anchor': 'end' });
+  if (threshold !== null && Number.isFinite(threshold)) {
+    const tx = x(Math.min(hi, Math.max(lo, threshold)));
+    chart.append(
+      svg(doc, 'line', { class: 'sf-drift-threshold', x1: tx, y1: top, x2: tx, y2: top + plotH })
+    );
+    label(`threshold ${fmt(threshold)}`, { x: tx + 3, y: top + 10, 'text-anchor': 'start' });
+  }
+  return chart;
+}
+
+function legend(doc: Document): HTMLElement {
+  const box = el(doc, 'div', 'sf-drift-legend');
+  for (const [cls, text] of [
+    ['sf-drift-key-reference', 'reference (held out)'],
+    ['sf-drift-key-batch', 'batch'],
+    ['sf-drift-key-threshold', 'threshold']
+  ]) {
+    const item = el(doc, 'span', 'sf-drift-key');
+    item.append(el(doc, 'span', `sf-drift-swatch ${cls}`), doc.createTextNode(text));
+    box.append(item);
+  }
+  return box;
+}
+
+/**
+ * A grid of cells as SVG rects; `colour` maps a value in [0, 1] to a fill.
+ * Values are scaled by the grid's own range so faint maps still show their shape.
+ */
+export function renderGrid(
+  doc: Document,
+  values: number[],
+  shape: number[],
+  colour: (t: number) => string,
+  label: string
+): SVGSVGElement {
+  const [rows, cols] = shape;
+  const grid = svg(doc, 'svg', {
+    class: 'sf-drift-grid',
+    viewBox: `0 0 ${cols} ${rows}`,
+    role: 'img',
+    'aria-label': label,
+    'shape-rendering': 'crispEdges'
+  });
+  const finite = values.filter(v => Number.isFinite(v));
+  const lo = finite.length ? Math.min(...finite) : 0;
+  const hi = finite.length ? Math.max(...finite) : 1;
+  const span = hi > lo ? hi - lo : 1;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const v = values[r * cols + c];
+      const t = Number.isFinite(v) ? (v - lo) / span : 0;
+      grid.append(svg(doc, 'rect', { x: c, y: r, width: 1, height: 1, fill: colour(t) }));
+    }
+  }
+  return grid;
+}
+
+/** Pixels: black ink on white (digits and most scans read that way). */
+export function grey(t: number): string {
+  const level = Math.round(255 * (1 - t));
+  return `rgb(${level},${level},${level})`;
+}
+
+/** Errors: white (none) to deep red (the sample's largest). */
+export function heat(t: number): string {
+  const g = Math.round(255 * (1 - t));
+  const r = Math.round(255 - 80 * t);
+  return `rgb(${r},${g},${Math.round(g * 0.85)})`;
+}
+
+function featureIndex(name: string, featureNames: string[]): number {
+  const named = featureNames.indexOf(name);
+  if (named >= 0) {
+    return named;
+  }
+  return /^\d+$/.test(name) ? Number(name) : -1;
+}
+
+/** One anomalous sample: its id and scores, then its image + heatmap or its worst features. */
+export function renderSample(
+  doc: Document,
+  sample: SampleCard,
+  imageShape: number[],
+  featureNames: string[]
+): HTMLElement {
+  const card = el(doc, 'div', `sf-drift-sample${sample.over_threshold ? ' sf-drift-over' : ''}`);
+  card.append(el(doc, 'div', 'sf-drift-sample-id', sample.id));
+  card.append(
+    el(
+      doc,
+      'div',
+      'sf-drift-sample-score',
+      `score ${fmt(sample.score)}, p ${fmt(sample.p_value)}${sample.over_threshold ? ' (over threshold)' : ''}`
+    )
+  );
+  const cells = imageShape.length === 2 ? imageShape[0] * imageShape[1] : 0;
+  if (cells > 0 && sample.errors.length === cells) {
+    const pictures = el(doc, 'div', 'sf-drift-pictures');
+    if (sample.values && sample.values.length === cells) {
+      pictures.append(renderGrid(doc, sample.values, imageShape, grey, `sample ${sample.id}`));
+    }
+    pictures.append(renderGrid(doc, sample.errors, imageShape, heat, `reconstruction error of ${sample.id}`));
+    card.append(pictures);
+    return card;
+  }
+  const table = el(doc, 'table', 'sf-drift-features');
+  const head = el(doc, 'tr', '');
+  for (const title of sample.values ? ['feature', 'value', 'error'] : ['feature', 'error']) {
+    head.append(el(doc, 'th', '', title));
+  }
+  table.append(head);
+  for (const [name, error] of sample.top_features) {
+    const row = el(doc, 'tr', '');
+    row.append(el(doc, 'td', 'sf-drift-feature-name', name));
+    if (sample.values) {
+      const at = featureIndex(name, featureNames);
+      row.append(el(doc, 'td', '', at >= 0 && at < sample.values.length ? fmt(sample.values[at]) : ''));
+    }
+    row.append(el(doc, 'td', '', fmt(error)));
+    table.append(row);
+  }
+  card.append(table);
+  return card;
+}
+
+/** The whole report into `root` (its previous content replaced). */
+export function renderDrift(root: HTMLElement, data: DriftData): void {
+  const doc = root.ownerDocument;
+  root.replaceChildren();
+  if (!data.summary) {
+    root.append(el(doc, 'div', 'sf-drift-empty', 'No report.'));
+    return;
+  }
+  root.append(renderVerdict(doc, data.summary));
+  if (data.histogram) {
+    const figure = el(doc, 'div', 'sf-drift-figure');
+    figure.append(renderHistogram(doc, data.histogram, data.summary.threshold), legend(doc));
+    root.append(figure);
+  }
+  if (data.samples.length) {
+    root.append(el(doc, 'div', 'sf-drift-section', 'Most anomalous samples'));
+    const list = el(doc, 'div', 'sf-drift-samples');
+    for (const sample of data.samples) {
+      list.append(renderSample(doc, sample, data.imageShape, data.featureNames));
+    }
+    root.append(list);
+  }
+}

@@ -81,6 +81,8 @@ ci: test ## Exactly what CI runs (.ci/run calls make test)
 
 bench: setup ## Print the benchmark figures
 	$(PY) benchmarks/engine_overhead.py
+	$(PY) benchmarks/checker_speed.py
+	$(PY) benchmarks/checker_quality.py
 
 .PHONY: bench-ui
 bench-ui: setup ## Print the notebook latency figures (JupyterLab in Chromium, through ui-tests/)

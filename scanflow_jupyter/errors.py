@@ -12,14 +12,20 @@ The tree::
     │   ├── RunNotFoundError           no run with that id under ``.scanflow/runs``
     │   └── RunInProgressError         the run is still going in another process
     ├── BackendError                   a backend could not launch or watch a node
-    │   └── BackendUnavailableError    the backend's engine is not there (no daemon, no cluster)
+    │   ├── BackendUnavailableError    the backend's engine is not there (no daemon, no cluster)
+    │   ├── ImageBuildError            a container image did not build; carries the failing line of the build
+    │   ├── DockerNameError            a name Docker would refuse (container, network, volume, image)
+    │   └── PortInUseError             a port a service should publish is taken on this machine
     ├── TrackingError                  the MLflow store could not be reached or written
+    │   └── RunQueryError              a run query is invalid (a bad filter, an unknown column or sort key)
     ├── CheckingError                  a drift detector could not fit, score, check a batch or load
     │   ├── NotEnoughSamplesError      too few reference samples to train, validate and calibrate a detector
     │   ├── InvalidDataError           data a detector cannot use (not numeric, wrong axes, unreadable batch file)
     │   │   ├── NonFiniteValuesError   NaN or infinite values; names the offending samples
     │   │   ├── ShapeMismatchError     a batch's sample shape differs from the reference's
     │   │   └── EmptyBatchError        a batch with no samples
+    │   ├── CheckerSettingsError       an unknown or out-of-range setting of a detector or drift test (also a
+    │   │                              ValueError)
     │   ├── MissingThresholdError      a detector has no calibrated threshold (not fitted, or loaded from a model
     │   │                              saved without one)
     │   └── DriftDetectedError         a checker step was asked to fail when its batch drifts, and it did
@@ -36,18 +42,23 @@ from dataclasses import dataclass
 __all__ = [
     "BackendError",
     "BackendUnavailableError",
+    "CheckerSettingsError",
     "CheckingError",
+    "DockerNameError",
     "DriftDetectedError",
     "EmptyBatchError",
+    "ImageBuildError",
     "InvalidDataError",
     "MissingThresholdError",
     "NonFiniteValuesError",
     "NotEnoughSamplesError",
     "ParameterError",
+    "PortInUseError",
     "Problem",
     "RunError",
     "RunInProgressError",
     "RunNotFoundError",
+    "RunQueryError",
     "ScanflowError",
     "SchemaVersionError",
     "ShapeMismatchError",
@@ -130,8 +141,31 @@ class BackendUnavailableError(BackendError):
     """The backend's engine is not reachable (no Docker daemon, no cluster)."""
 
 
+class ImageBuildError(BackendError):
+    """A container image did not build. ``image`` names it; ``failed_line`` is the build output line that says
+    why (for a requirement pip cannot find, pip's own line); ``log`` holds the last lines of the build."""
+
+    def __init__(self, message: str, image: str = "", failed_line: str = "", log: str = "") -> None:
+        self.image = image
+        self.failed_line = failed_line
+        self.log = log
+        super().__init__(message)
+
+
+class DockerNameError(BackendError):
+    """A name Docker would refuse for a container, network, volume or image."""
+
+
+class PortInUseError(BackendError):
+    """A port a service should publish is already taken on this machine."""
+
+
 class TrackingError(ScanflowError):
     """The MLflow tracking store could not be reached or written."""
+
+
+class RunQueryError(TrackingError):
+    """A run query is invalid: a bad filter, an unknown column or sort key, a page token of another query."""
 
 
 class ParameterError(ScanflowError):
@@ -164,6 +198,11 @@ class ShapeMismatchError(InvalidDataError):
 
 class EmptyBatchError(InvalidDataError):
     """A batch with no samples: there is nothing to score or test."""
+
+
+class CheckerSettingsError(CheckingError, ValueError):
+    """An unknown or out-of-range setting of a detector or a drift test (a score kind, an architecture, a rate
+    outside (0, 1)). It is also a ``ValueError``, as Python code expects of a bad argument."""
 
 
 class MissingThresholdError(CheckingError):

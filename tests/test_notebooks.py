@@ -65,6 +65,8 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: py
 
     if path.stem == "quickstart":
         check_quickstart(nb)
+    if path.stem == "checker":
+        check_checker(nb)
 
 
 def check_quickstart(nb: Any) -> None:
@@ -115,3 +117,21 @@ def check_quickstart(nb: Any) -> None:
     assert "Traceback" not in unknown
     wrong = _text(_cell(nb, "%scanflow run --param fit.intercept=maybe"))
     assert "UsageError: Parameter 'fit.intercept' expects a bool (true or false), got 'maybe'" in wrong
+
+
+def check_checker(nb: Any) -> None:
+    assert "AutoencoderDetector(dense, samples (64,)" in _text(_cell(nb, "detector = AutoencoderDetector("))
+    auroc = re.search(r"AUROC, unseen 1-9 against 0: ([0-9.]+)", _text(_cell(nb, "import matplotlib")))
+    assert auroc and float(auroc.group(1)) > 0.9, _text(_cell(nb, "import matplotlib"))
+    assert any("image/png" in o.get("data", {}) for o in _cell(nb, "import matplotlib").outputs)
+
+    clean = _cell(nb, "rng = np.random.default_rng(1)")
+    assert WIDGET in clean.outputs[-1].data and _text(clean).startswith("NO DRIFT: p = ")
+    assert _text(_cell(nb, "from scanflow_jupyter.notebook import DriftReportView")).startswith("DRIFT: p = ")
+    registered = _text(_cell(nb, "%scanflow check models:/digits-checker/1"))
+    assert "recorded in MLflow: run " in registered and "DRIFT: p = " in registered
+    assert "verdict: drift" in _text(_cell(nb, "client = mlflow.MlflowClient()"))
+
+    broken = _text(_cell(nb, "broken = clean.copy()"))
+    assert broken.startswith("UsageError: the batch 'broken' has NaN or infinite values in 1 of 200 samples (rows 3)")
+    assert "Traceback" not in broken

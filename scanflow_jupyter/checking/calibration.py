@@ -12,6 +12,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import CheckerSettingsError
+
 __all__ = ["conformal_p_values", "conformal_threshold", "min_calibration_samples"]
 
 
@@ -22,7 +24,7 @@ def min_calibration_samples(false_alarm_rate: float) -> int:
     most ``n``, that is when ``n >= (1 - rate) / rate`` (19 at 5%, 99 at 1%).
     """
     if not 0.0 < false_alarm_rate < 1.0:
-        raise ValueError(f"false_alarm_rate must lie strictly between 0 and 1, got {false_alarm_rate}")
+        raise CheckerSettingsError(f"false_alarm_rate must lie strictly between 0 and 1, got {false_alarm_rate}")
     return math.ceil((1.0 - false_alarm_rate) / false_alarm_rate - 1e-9)
 
 
@@ -42,7 +44,9 @@ def conformal_threshold(calibration_scores: npt.ArrayLike, false_alarm_rate: flo
     n = scores.size
     need = min_calibration_samples(false_alarm_rate)
     if n < need:
-        raise ValueError(f"{n} calibration scores cannot give a threshold at {false_alarm_rate:g}: need {need}")
+        raise CheckerSettingsError(
+            f"{n} calibration scores cannot give a threshold at {false_alarm_rate:g}: need {need}"
+        )
     k = math.ceil((n + 1) * (1.0 - false_alarm_rate) - 1e-9)
     return float(scores[k - 1])
 

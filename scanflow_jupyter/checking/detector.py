@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import MissingThresholdError, NotEnoughSamplesError
+from ..errors import CheckerSettingsError, InvalidDataError, MissingThresholdError, NotEnoughSamplesError
 from .calibration import conformal_p_values, conformal_threshold, min_calibration_samples
 from .data import FloatArray, Scaler, ScalingName, as_ids, as_samples
 from .drift import TestName, drift_test
@@ -59,7 +59,7 @@ class Scores:
 
     def get(self, kind: str) -> npt.NDArray[np.float64]:
         if kind not in SCORE_KINDS:
-            raise ValueError(f"unknown score {kind!r}: use one of {', '.join(SCORE_KINDS)}")
+            raise CheckerSettingsError(f"unknown score {kind!r}: use one of {', '.join(SCORE_KINDS)}")
         value: npt.NDArray[np.float64] = getattr(self, kind)
         return value
 
@@ -129,20 +129,22 @@ class AutoencoderDetector:
         progress: bool = True,
     ) -> None:
         if score not in SCORE_KINDS:
-            raise ValueError(f"unknown score {score!r}: use one of {', '.join(SCORE_KINDS)}")
+            raise CheckerSettingsError(f"unknown score {score!r}: use one of {', '.join(SCORE_KINDS)}")
         if architecture not in ("auto", "dense", "conv"):
-            raise ValueError(f"unknown architecture {architecture!r}: use 'auto', 'dense' or 'conv'")
+            raise CheckerSettingsError(f"unknown architecture {architecture!r}: use 'auto', 'dense' or 'conv'")
         min_calibration_samples(false_alarm_rate)  # checks the range
         for name, value in (
             ("validation_fraction", validation_fraction),
             ("calibration_fraction", calibration_fraction),
         ):
             if not 0.0 < value < 1.0:
-                raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
+                raise CheckerSettingsError(f"{name} must lie strictly between 0 and 1, got {value}")
         if validation_fraction + calibration_fraction >= 0.9:
-            raise ValueError("validation_fraction + calibration_fraction must leave at least 10% of the data to train")
+            raise CheckerSettingsError(
+                "validation_fraction + calibration_fraction must leave at least 10% of the data to train"
+            )
         if neighbors < 1 or code_size < 1 or epochs < 1 or batch_size < 1:
-            raise ValueError("neighbors, code_size, epochs and batch_size must be positive")
+            raise CheckerSettingsError("neighbors, code_size, epochs and batch_size must be positive")
         self.architecture: str = architecture
         self.score_kind: str = score
         self.code_size = code_size
@@ -209,7 +211,10 @@ class AutoencoderDetector:
             )
         sample_shape = tuple(int(d) for d in x.shape[1:])
         if feature_names is not None and len(feature_names) != math.prod(sample_shape):
-            raise ValueError(f"{len(feature_names)} feature names for {math.prod(sample_shape)} features")
+            raise InvalidDataError(
+                f"{len(feature_names)} feature names for {math.prod(sample_shape)} features: give one name per "
+                "feature, in the order of the columns"
+            )
         architecture = choose_architecture(sample_shape, self.architecture)  # type: ignore[arg-type]
         k = keras()
         import tensorflow as tf

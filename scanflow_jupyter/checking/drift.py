@@ -28,6 +28,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import CheckerSettingsError
+
 __all__ = ["DriftTestResult", "drift_test"]
 
 TestName = Literal["savage", "mann-whitney", "ks"]
@@ -88,13 +90,13 @@ def drift_test(
     (True, True)
     """
     if test not in TESTS:
-        raise ValueError(f"unknown drift test {test!r}: use one of {', '.join(TESTS)}")
+        raise CheckerSettingsError(f"unknown drift test {test!r}: use one of {', '.join(TESTS)}")
     if not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha}")
+        raise CheckerSettingsError(f"alpha must lie strictly between 0 and 1, got {alpha}")
     reference = np.asarray(reference_scores, dtype=np.float64).ravel()
     batch = np.asarray(batch_scores, dtype=np.float64).ravel()
     if reference.size == 0 or batch.size == 0:
-        raise ValueError("drift_test needs at least one reference score and one batch score")
+        raise CheckerSettingsError("drift_test needs at least one reference score and one batch score")
     n, m = reference.size, batch.size
     pooled = np.concatenate([reference, batch])
     exact = n_permutations > 0 and (n + m) * n_permutations <= max_work

@@ -10,6 +10,8 @@ import os
 from types import ModuleType
 from typing import Any, Literal
 
+from ..errors import CheckerSettingsError
+
 __all__ = ["ArchitectureName", "build_autoencoder", "choose_architecture", "keras"]
 
 ArchitectureName = Literal["auto", "dense", "conv"]
@@ -37,9 +39,9 @@ def choose_architecture(sample_shape: tuple[int, ...], architecture: Architectur
     if architecture == "auto":
         return "conv" if len(sample_shape) >= 2 else "dense"
     if architecture not in ("dense", "conv"):
-        raise ValueError(f"unknown architecture {architecture!r}: use 'auto', 'dense' or 'conv'")
+        raise CheckerSettingsError(f"unknown architecture {architecture!r}: use 'auto', 'dense' or 'conv'")
     if architecture == "conv" and len(sample_shape) not in (2, 3):
-        raise ValueError(
+        raise CheckerSettingsError(
             f"a convolutional autoencoder needs image samples of shape (h, w) or (h, w, c), got {sample_shape}; "
             "use architecture='dense' for vectors"
         )

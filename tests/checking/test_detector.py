@@ -11,7 +11,9 @@ from sklearn.metrics import roc_auc_score
 
 from scanflow_jupyter.checking import SCORE_KINDS, AutoencoderDetector, DriftReport
 from scanflow_jupyter.errors import (
+    CheckerSettingsError,
     EmptyBatchError,
+    InvalidDataError,
     MissingThresholdError,
     NonFiniteValuesError,
     NotEnoughSamplesError,
@@ -226,8 +228,13 @@ def test_lower_false_alarm_rate_needs_more_samples(digits: Digits) -> None:
     ],
 )
 def test_bad_settings(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(CheckerSettingsError, match=message):
         AutoencoderDetector(**kwargs)
+
+
+def test_feature_names_must_match_the_features(digits: Digits) -> None:
+    with pytest.raises(InvalidDataError, match=r"3 feature names for 64 features: give one name per feature"):
+        AutoencoderDetector(**TINY).fit(digits[0][:300], feature_names=["a", "b", "c"])
 
 
 def test_report_notes_a_calibration_set_small_for_the_batch(fitted: AutoencoderDetector, digits: Digits) -> None:

@@ -73,3 +73,30 @@ def prepare_sqlite(config: StoreConfig) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
+
+
+def use_store(app: Application, experiment: str | None = None) -> StoreConfig:
+    """Make ``app``'s store MLflow's current one, and ``experiment`` (default: the application's) its current
+    experiment, created with its artifacts in the application folder when it is new.
+
+    For code that logs with MLflow's own API (``mlflow.log_metric``, ``detector.log_model``) into an application's
+    store. MLflow alone would put a new experiment's artifacts under ``./mlruns`` of whatever the working directory
+    happens to be.
+
+    Example
+    -------
+    >>> use_store(sf.load("digits-watch"), "detectors")          # doctest: +SKIP
+    >>> info = detector.log_model(registered_model_name="digits-checker")   # doctest: +SKIP
+    """
+    import mlflow
+
+    config = resolve(app)
+    check_reachable(config)
+    prepare_sqlite(config)
+    name = experiment or config.experiment
+    mlflow.set_tracking_uri(config.uri)
+    client = mlflow.MlflowClient(config.uri)
+    if client.get_experiment_by_name(name) is None:
+        client.create_experiment(name, artifact_location=config.artifact_root)
+    mlflow.set_experiment(name)
+    return config

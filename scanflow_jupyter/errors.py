@@ -29,6 +29,10 @@ The tree::
     │   ├── MissingThresholdError      a detector has no calibrated threshold (not fitted, or loaded from a model
     │   │                              saved without one)
     │   └── DriftDetectedError         a checker step was asked to fail when its batch drifts, and it did
+    ├── LabelingError                  a labeling session, ranker or label store was given something it cannot use
+    │   ├── LabelValueError            a label outside the session's classes
+    │   ├── LabelConflictError         a sample another annotator has labeled or holds
+    │   └── RankerError                a ranker that cannot rank with this model (no predict_proba, not fitted)
     └── ParameterError                 a parameter override names an unknown parameter or has the wrong type
 
 Messages name the offender and say how to fix it.
@@ -49,12 +53,16 @@ __all__ = [
     "EmptyBatchError",
     "ImageBuildError",
     "InvalidDataError",
+    "LabelConflictError",
+    "LabelValueError",
+    "LabelingError",
     "MissingThresholdError",
     "NonFiniteValuesError",
     "NotEnoughSamplesError",
     "ParameterError",
     "PortInUseError",
     "Problem",
+    "RankerError",
     "RunError",
     "RunInProgressError",
     "RunNotFoundError",
@@ -211,3 +219,20 @@ class MissingThresholdError(CheckingError):
 
 class DriftDetectedError(CheckingError):
     """A checker step was asked to fail on drift (``fail_on_drift``), and its batch drifted."""
+
+
+class LabelingError(ScanflowError):
+    """A labeling session, a ranker or a label store was given something it cannot use (an empty pool, a budget
+    larger than the pool, an unknown session)."""
+
+
+class LabelValueError(LabelingError):
+    """A label outside the session's classes (add it as a new class first, or pick one of them)."""
+
+
+class LabelConflictError(LabelingError):
+    """A sample another annotator has already labeled, or holds right now: nobody overwrites anybody."""
+
+
+class RankerError(LabelingError):
+    """A ranker that cannot rank with this model: an uncertainty ranker on a model without ``predict_proba``."""

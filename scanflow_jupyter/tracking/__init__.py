@@ -1,11 +1,12 @@
-"""MLflow tracking: where runs are stored and the run hierarchy of a workflow run.
+"""MLflow tracking: where runs are stored, the run hierarchy of a workflow run, and paged run queries.
 
 MLflow itself is imported only when a recorder is created, never at package import.
 """
 
 from __future__ import annotations
 
+from .queries import RunPage, RunQuery, RunStore
 from .recorder import RunRecorder, prewarm
 from .store import StoreConfig, default_uri, resolve
 
-__all__ = ["RunRecorder", "StoreConfig", "default_uri", "prewarm", "resolve"]
+__all__ = ["RunPage", "RunQuery", "RunRecorder", "RunStore", "StoreConfig", "default_uri", "prewarm", "resolve"]

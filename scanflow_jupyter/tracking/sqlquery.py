@@ -1,0 +1,355 @@
+"""Run search straight on MLflow's SQL store (read-only), for pages that stay fast at 100,000 runs.
+
+Why: ``MlflowClient.search_runs`` with a metric sort takes seconds on SQLite at 10,000 runs (it joins a
+subquery of every run's metric and pages with OFFSET, so every page repeats the sort).
+
+How it stays correct:
+
+- It reads MLflow's own tables (``runs``, ``latest_metrics``, ``params``, ``tags``, ``experiments``), the ones
+  MLflow's ``SqlAlchemyStore`` searches; there is no second copy, so nothing can fall out of step. MLflow
+  writes a run's values in transactions, so a page sees each write whole or not at all.
+- Filters are parsed by MLflow's ``SearchUtils`` (:func:`.filters.parse_side`) and sorting mirrors MLflow's
+  ``_get_orderby_clauses``: NaN, then missing values last, then ``start_time DESC``, ``run_uuid``; a test
+  compares pages with ``MlflowClient.search_runs`` for a set of filters and sorts.
+- The connection is read-only (SQLite ``mode=ro``; a read-only transaction elsewhere): it cannot change the
+  store. Before use it checks that the tables and columns it reads exist; if MLflow changes its schema,
+  :class:`.queries.RunStore` falls back to ``MlflowClient``. A condition it does not translate (dataset
+  filters) also sends that query to MlflowClient.
+- Paging is by key (the last row's sort values travel in the page token), not by OFFSET, so the next page
+  costs what the first did, and a run added meanwhile does not shift the pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import RunQueryError
+from .filters import Column, SortKey
+
+REQUIRED = {
+    "runs": {"run_uuid", "name", "status", "start_time", "end_time", "lifecycle_stage", "experiment_id", "user_id"},
+    "latest_metrics": {"key", "value", "is_nan", "run_uuid", "step"},
+    "params": {"key", "value", "run_uuid"},
+    "tags": {"key", "value", "run_uuid"},
+    "experiments": {"experiment_id", "name", "lifecycle_stage"},
+}
+_ATTR_SQL = {
+    "run_name": "r.name",
+    "status": "r.status",
+    "start_time": "r.start_time",
+    "end_time": "r.end_time",
+    "user_id": "r.user_id",
+    "run_id": "r.run_uuid",
+    "artifact_uri": "r.artifact_uri",
+}
+_TABLE = {"metric": "latest_metrics", "param": "params", "tag": "tags"}
+_PARENT = "mlflow.parentRunId"
+ROW_TAGS = ("mlflow.parentRunId", "scanflow.kind", "scanflow.workflow", "scanflow.node", "scanflow.state")
+
+
+class Unsupported(Exception):
+    """A condition this module does not translate; the caller asks MlflowClient instead."""
+
+
+def readonly_url(uri: str) -> tuple[str, dict[str, Any]]:
+    """The SQLAlchemy URL and connect args of a read-only connection to ``uri``."""
+    if uri.startswith("sqlite:///"):
+        path = uri[len("sqlite:///") :]
+        return f"sqlite:///file:{path}?mode=ro&uri=true", {}
+    return uri, {}
+
+
+class SqlRuns:
+    """Run queries on MLflow's SQL store ``uri`` (sqlite, postgresql, mysql)."""
+
+    def __init__(self, uri: str) -> None:
+        import sqlalchemy
+        from sqlalchemy.pool import NullPool
+
+        url, args = readonly_url(uri)
+        self.uri = uri
+        self.engine = sqlalchemy.create_engine(url, connect_args=args, poolclass=NullPool)
+        self.dialect = self.engine.dialect.name
+        with self._connect() as conn:
+            inspector = sqlalchemy.inspect(conn)
+            tables = set(inspector.get_table_names())
+            for table, columns in REQUIRED.items():
+                if table not in tables:
+                    raise Unsupported(f"table {table} is missing")
+                have = {c["name"] for c in inspector.get_columns(table)}
+                if not columns <= have:
+                    raise Unsupported(f"table {table} lacks {sorted(columns - have)}")
+
+    def _connect(self) -> Any:
+        import sqlalchemy
+
+        conn = self.engine.connect()
+        if self.dialect in ("postgresql", "mysql"):
+            conn.execute(sqlalchemy.text("SET TRANSACTION READ ONLY"))
+        return conn
+
+    def _all(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        import sqlalchemy
+
+        with self._connect() as conn:
+            return list(conn.execute(sqlalchemy.text(sql), params).fetchall())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- metadata ---------------------------------------------------------------------------------
+    def experiments(self) -> list[dict[str, Any]]:
+        rows = self._all(
+            "SELECT e.experiment_id, e.name, (SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.experiment_id "
+            "AND r.lifecycle_stage = 'active') FROM experiments e WHERE e.lifecycle_stage = 'active' "
+            "ORDER BY e.experiment_id",
+            {},
+        )
+        return [{"id": str(r[0]), "name": r[1], "runs": int(r[2])} for r in rows]
+
+    def keys(self, experiment_ids: Sequence[str], search: str, limit: int) -> dict[str, Any]:
+        """Distinct metric, param and tag keys of the experiments' runs (``search``: a substring)."""
+        out: dict[str, Any] = {"truncated": False}
+        exps, params = self._in("e", [int(e) for e in experiment_ids])
+        params["s"] = f"%{search.lower()}%"
+        for kind, table in _TABLE.items():
+            rows = self._all(
+                f"SELECT DISTINCT t.key FROM {table} t JOIN runs r ON r.run_uuid = t.run_uuid "
+                f"WHERE r.experiment_id IN ({exps}) AND LOWER(t.key) LIKE :s ORDER BY t.key LIMIT {limit + 1}",
+                params,
+            )
+            keys = [r[0] for r in rows]
+            out["truncated"] = out["truncated"] or len(keys) > limit
+            out[f"{kind}s"] = keys[:limit]
+        return out
+
+    def has_key(self, column: Column) -> bool:
+        table = _TABLE[column.kind]
+        return bool(self._all(f"SELECT 1 FROM {table} WHERE key = :k LIMIT 1", {"k": column.key}))
+
+    # -- search -----------------------------------------------------------------------------------
+    @staticmethod
+    def _in(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+        names = {f"{prefix}{i}": v for i, v in enumerate(values)}
+        return ", ".join(f":{n}" for n in names) or "NULL", names
+
+    def _clause(self, clause: dict[str, Any], n: int, params: dict[str, Any]) -> str:
+        kind, key, op, value = clause["type"], clause["key"], clause["comparator"].upper(), clause["value"]
+        k, v = f"k{n}", f"v{n}"
+        if kind == "attribute":
+            key = {"run name": "run_name", "created": "start_time", "Created": "start_time"}.get(key, key)
+            column = _ATTR_SQL.get(key)
+            if column is None:
+                raise Unsupported(f"attribute {key}")
+            if op in ("IN", "NOT IN"):
+                names, values = self._in(v, list(value))
+                params.update(values)
+                return f"{column} {op} ({names})"
+            params[v] = value
+            return self._compare(column, op, v)
+        table = _TABLE.get({"parameter": "param"}.get(kind, kind))
+        if table is None:
+            raise Unsupported(f"{kind} filters")
+        params[k] = key
+        if op == "IS NULL":
+            return f"r.run_uuid NOT IN (SELECT run_uuid FROM {table} WHERE key = :{k})"
+        if op == "IS NOT NULL":
+            return f"r.run_uuid IN (SELECT run_uuid FROM {table} WHERE key = :{k})"
+        params[v] = float(value) if table == "latest_metrics" else value
+        return f"r.run_uuid IN (SELECT run_uuid FROM {table} WHERE key = :{k} AND {self._compare('value', op, v)})"
+
+    def _compare(self, column: str, op: str, v: str) -> str:
+        if op in ("=", "!=", "<", "<=", ">", ">="):
+            return f"{column} {op} :{v}"
+        if op == "ILIKE":
+            return f"LOWER({column}) LIKE LOWER(:{v})"
+        if op == "LIKE":
+            # SQLite's LIKE ignores case; MLflow's LIKE does not: add a case-sensitive GLOB with the same pattern.
+            if self.dialect == "sqlite":
+                return f"({column} LIKE :{v} AND {column} GLOB sf_like_to_glob(:{v}))"
+            return f"{column} LIKE :{v}"
+        raise Unsupported(f"comparator {op}")
+
+    def _order(self, order: Sequence[SortKey], params: dict[str, Any]) -> tuple[list[str], list[tuple[str, bool]]]:
+        """Joins, and (expression, descending) pairs mirroring MLflow's ordering."""
+        joins: list[str] = []
+        keys: list[tuple[str, bool]] = []
+        seen_start = False
+        for i, sort in enumerate(order):
+            column = sort.column
+            if column.kind == "attribute":
+                expr = _ATTR_SQL[column.key]
+                seen_start = seen_start or column.key == "start_time"
+                keys.append((f"(CASE WHEN {expr} IS NULL THEN 1 ELSE 0 END)", False))
+                blank = "0" if column.key.endswith("_time") else "''"
+                keys.append((f"COALESCE({expr}, {blank})", not sort.ascending))
+                continue
+            alias = f"o{i}"
+            params[f"ok{i}"] = column.key
+            joins.append(
+                f"LEFT JOIN {_TABLE[column.kind]} {alias} ON {alias}.run_uuid = r.run_uuid AND {alias}.key = :ok{i}"
+            )
+            if column.kind == "metric":
+                rank = f"(CASE WHEN {alias}.is_nan = 1 THEN 1 WHEN {alias}.value IS NULL THEN 2 ELSE 0 END)"
+                keys.append((rank, False))
+                keys.append((f"COALESCE({alias}.value, 0)", not sort.ascending))
+            else:
+                keys.append((f"(CASE WHEN {alias}.value IS NULL THEN 1 ELSE 0 END)", False))
+                keys.append((f"COALESCE({alias}.value, '')", not sort.ascending))
+        if not seen_start:
+            keys.append(("COALESCE(r.start_time, 0)", True))
+        keys.append(("r.run_uuid", False))
+        return joins, keys
+
+    def search(
+        self,
+        experiment_ids: Sequence[str],
+        sides: Sequence[Sequence[dict[str, Any]]],
+        order: Sequence[SortKey],
+        page_size: int,
+        after: list[Any] | None,
+    ) -> tuple[list[dict[str, Any]], list[Any] | None]:
+        """One page of runs: rows without values, and the sort key of its last row if more follow."""
+        params: dict[str, Any] = {}
+        exps, exp_params = self._in("e", [int(e) for e in experiment_ids])
+        params.update(exp_params)
+        where = [f"r.experiment_id IN ({exps})", "r.lifecycle_stage = 'active'"]
+        n = 0
+        ors = []
+        for side in sides:
+            ands = []
+            for clause in side:
+                ands.append(self._clause(clause, n, params))
+                n += 1
+            ors.append("(" + (" AND ".join(ands) or "1 = 1") + ")")
+        if ors:
+            where.append("(" + " OR ".join(ors) + ")")
+        joins, keys = self._order(order, params)
+        if after is not None:
+            if len(after) != len(keys):
+                raise RunQueryError("This page token belongs to another query; start again from the first page.")
+            alternatives = []
+            for i, (expr, desc) in enumerate(keys):
+                parts = [f"{keys[j][0]} = :a{j}" for j in range(i)]
+                parts.append(f"{expr} {'<' if desc else '>'} :a{i}")
+                alternatives.append("(" + " AND ".join(parts) + ")")
+            params.update({f"a{i}": value for i, value in enumerate(after)})
+            where.append("(" + " OR ".join(alternatives) + ")")
+        select = ", ".join(f"{expr} AS s{i}" for i, (expr, _) in enumerate(keys))
+        order_sql = ", ".join(f"s{i}{' DESC' if desc else ''}" for i, (_, desc) in enumerate(keys))
+        sql = (
+            "SELECT r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time, r.user_id, "
+            f"{select} FROM runs r {' '.join(joins)} WHERE {' AND '.join(where)} ORDER BY {order_sql} "
+            f"LIMIT {int(page_size) + 1}"
+        )
+        rows = self._all_with_glob(sql, params)
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        out = [
+            {
+                "run_id": r[0],
+                "experiment_id": str(r[1]),
+                "run_name": r[2] or "",
+                "status": r[3],
+                "start_time": r[4],
+                "end_time": r[5],
+                "user_id": r[6] or "",
+            }
+            for r in rows
+        ]
+        last = list(rows[-1][7:]) if more and rows else None
+        return out, last
+
+    def count(self, experiment_ids: Sequence[str], sides: Sequence[Sequence[dict[str, Any]]]) -> int:
+        params: dict[str, Any] = {}
+        exps, exp_params = self._in("e", [int(e) for e in experiment_ids])
+        params.update(exp_params)
+        where = [f"r.experiment_id IN ({exps})", "r.lifecycle_stage = 'active'"]
+        n = 0
+        ors = []
+        for side in sides:
+            ands = []
+            for clause in side:
+                ands.append(self._clause(clause, n, params))
+                n += 1
+            ors.append("(" + (" AND ".join(ands) or "1 = 1") + ")")
+        if ors:
+            where.append("(" + " OR ".join(ors) + ")")
+        rows = self._all_with_glob(f"SELECT COUNT(*) FROM runs r WHERE {' AND '.join(where)}", params)
+        return int(rows[0][0])
+
+    def _all_with_glob(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        import sqlalchemy
+
+        with self._connect() as conn:
+            if self.dialect == "sqlite":
+                raw = conn.connection.dbapi_connection
+                raw.create_function("sf_like_to_glob", 1, like_to_glob, deterministic=True)
+            return list(conn.execute(sqlalchemy.text(sql), params).fetchall())
+
+    # -- values of a page -------------------------------------------------------------------------
+    def values(self, run_ids: Sequence[str], columns: Sequence[Column]) -> dict[str, dict[str, Any]]:
+        """``{run_id: {column name: value}}`` for the runs of a page (plus the tags every row needs)."""
+        out: dict[str, dict[str, Any]] = {r: {} for r in run_ids}
+        if not run_ids:
+            return out
+        ids, params = self._in("r", list(run_ids))
+        for kind, table in _TABLE.items():
+            wanted = [c for c in columns if c.kind == kind]
+            keys = [c.key for c in wanted] + (list(ROW_TAGS) if kind == "tag" else [])
+            if not keys:
+                continue
+            names, key_params = self._in("k", keys)
+            rows = self._all(
+                f"SELECT run_uuid, key, value FROM {table} WHERE run_uuid IN ({ids}) AND key IN ({names})",
+                {**params, **key_params},
+            )
+            for run_id, key, value in rows:
+                out[run_id][Column(kind, key).name] = value  # type: ignore[arg-type]  # kind is a ColumnKind
+        return out
+
+    def child_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
+        if not run_ids:
+            return {}
+        ids, params = self._in("r", list(run_ids))
+        rows = self._all(
+            f"SELECT value, COUNT(*) FROM tags WHERE key = :p AND value IN ({ids}) GROUP BY value",
+            {**params, "p": _PARENT},
+        )
+        return {r[0]: int(r[1]) for r in rows}
+
+
+def like_to_glob(pattern: str | None) -> str | None:
+    """An SQL LIKE pattern as a (case-sensitive) SQLite GLOB pattern."""
+    if pattern is None:
+        return None
+    out = []
+    for ch in pattern:
+        if ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        elif ch in "*?[":
+            out.append(f"[{ch}]")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def encode_token(payload: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError):
+        raise RunQueryError(
+            f"Page token {token[:24]!r}... is not one this browser made; start from the first page."
+        ) from None
+    if not isinstance(payload, dict):
+        raise RunQueryError("Page token is not one this browser made; start from the first page.")
+    return payload

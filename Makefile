@@ -10,8 +10,14 @@ PY := $(BIN)/python
 export PATH := $(BIN):$(PATH)
 STAMP := .make
 PYTEST_ARGS ?=
-# Debian packages the tests need (installed through apt when run as root): chromium drives the Galata tests.
-APT_PACKAGES ?= chromium
+# Debian packages the tests need (installed through apt when run as root): chromium drives the Galata tests;
+# docker.io, debootstrap and docker-compose run the Docker tests (engine, offline base image, compose check).
+APT_PACKAGES ?= chromium docker.io debootstrap docker-compose
+# The offline base image of the Docker tests (built once from this machine's apt mirror).
+BASE_IMAGE ?= scanflow/debian-python:bookworm
+export SCANFLOW_BASE_IMAGE := $(BASE_IMAGE)
+# pip inside builds reaches PyPI through this machine's proxy only with the machine's CA bundle.
+export SCANFLOW_CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
 LAB_PORT ?= 8888
 # Jupyter refuses to run as root unless told; these machines (and CI) are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -65,7 +71,19 @@ lint: setup ## ruff, ruff format --check, mypy
 	ruff format --check scanflow_jupyter tests benchmarks
 	mypy
 
-test: setup lint test-ts ## Set up, then run the whole suite (lint and TypeScript tests included)
+# Start dockerd when no engine answers (root only), wait for it, then build the base image if it is missing.
+.PHONY: docker-engine
+docker-engine: $(STAMP)/system $(STAMP)/package ## Start the Docker engine if needed and build the offline base image
+	@if ! docker info >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "Start the Docker engine first (sudo dockerd &)"; exit 1; fi; \
+	  echo "starting dockerd (log: $(STAMP)/dockerd.log)"; \
+	  nohup dockerd >$(STAMP)/dockerd.log 2>&1 & \
+	  for i in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; \
+	  docker info >/dev/null 2>&1 || { echo "dockerd did not start:"; tail -20 $(STAMP)/dockerd.log; exit 1; }; \
+	fi
+	@docker image inspect $(BASE_IMAGE) >/dev/null 2>&1 || $(BIN)/scanflow docker base-image --name $(BASE_IMAGE)
+
+test: setup lint test-ts docker-engine ## Set up, then run the whole suite (lint and TypeScript tests included)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-ts: setup ## The TypeScript unit tests (vitest, no browser)
@@ -83,11 +101,19 @@ bench: setup ## Print the benchmark figures
 	$(PY) benchmarks/engine_overhead.py
 	$(PY) benchmarks/checker_speed.py
 	$(PY) benchmarks/checker_quality.py
+	$(PY) benchmarks/labeling_speed/rerank.py
+	$(PY) benchmarks/active_learning.py
+
+.PHONY: bench-docker
+bench-docker: setup docker-engine ## Print the Docker backend figures (cold build and run, warm re-run, per-step overhead)
+	$(PY) benchmarks/docker_backend.py
 
 .PHONY: bench-ui
-bench-ui: setup ## Print the notebook latency figures (JupyterLab in Chromium, through ui-tests/)
+bench-ui: setup ## Print the notebook latency and labeling key-press figures (JupyterLab in Chromium, through ui-tests/)
 	cd ui-tests && NODE_PATH=$(CURDIR)/ui-tests/node_modules jlpm playwright test \
 	  --config ../benchmarks/notebook_latency/playwright.config.ts
+	cd ui-tests && NODE_PATH=$(CURDIR)/ui-tests/node_modules jlpm playwright test \
+	  --config ../benchmarks/labeling_speed/playwright.config.ts
 
 clean: ## Remove build outputs and stamps (keeps the venv and node_modules)
 	rm -rf $(STAMP) lib scanflow_jupyter/labextension scanflow_jupyter/_version.py

@@ -7,6 +7,8 @@ export default defineConfig({
     include: ['labextension/src/**/__tests__/**/*.test.ts', 'tests/ts/**/*.test.ts'],
     environment: 'node',
     setupFiles: ['labextension/src/__tests__/setup.ts'],
-    testTimeout: 20000
+    testTimeout: 20000,
+    // Stylesheets imported with `?raw` arrive as their text (tests load them into jsdom); others stay empty.
+    css: { include: [/labextension\/style\/.*\.css/] }
   }
 });

@@ -319,5 +319,166 @@ def export(app: Path, target: str, workflow: str | None, output: Path | None) ->
         click.echo(f"wrote {output}", err=True)
 
 
+# -- Docker ----------------------------------------------------------------------------------------
+def _docker_options(fn: Any) -> Any:
+    fn = click.option("--base-image", help="Base of generated images (default: SCANFLOW_BASE_IMAGE).")(fn)
+    ca_path = click.Path(dir_okay=False, path_type=Path)
+    fn = click.option("--ca-bundle", type=ca_path, help="Extra CA bundle for pip in builds.")(fn)
+    fn = click.option("--pip-index-url", help="pip's index inside builds.")(fn)
+    return fn
+
+
+def _deployment(app: Path, base_image: str | None, ca_bundle: Path | None, pip_index_url: str | None) -> Any:
+    from .deploy.docker import DockerApp
+
+    return DockerApp(_load(app), base_image=base_image, ca_bundle=ca_bundle, pip_index_url=pip_index_url)
+
+
+def _build_line(event: Any) -> None:
+    if event.status != "building":
+        click.echo(f"  {event.node}: {event.image} {event.status}", err=True)
+    elif event.line.startswith("Step ") or event.line.startswith("ERROR"):
+        click.echo(f"  {event.node}: {event.line[:160]}", err=True)
+
+
+@main.group()
+def docker() -> None:
+    """Build images, run and serve an application on the local Docker engine."""
+
+
+@docker.command("base-image")
+@click.option("--name", default="scanflow/debian-python:bookworm", show_default=True, help="Image name to create.")
+@click.option("--suite", default="bookworm", show_default=True, help="Debian release.")
+@click.option("--mirror", help="Debian mirror (default: the first one in this machine's apt sources).")
+@_guard
+def docker_base_image(name: str, suite: str, mirror: str | None) -> None:
+    """Build a Python base image offline from a Debian root filesystem (debootstrap; needs root)."""
+    from .deploy.docker import build_base_image
+
+    build_base_image(name, suite=suite, mirror=mirror, on_line=lambda line: click.echo(line, err=True))
+    click.echo(name)
+
+
+@docker.command("build")
+@APP_ARG
+@_docker_options
+@_guard
+def docker_build(app: Path, base_image: str | None, ca_bundle: Path | None, pip_index_url: str | None) -> None:
+    """Build the images of every executor, service and the tracker (only those missing)."""
+    images = _deployment(app, base_image, ca_bundle, pip_index_url).build(on_event=_build_line)
+    for node, image in images.items():
+        click.echo(f"{node}\t{image}")
+
+
+@docker.command("run")
+@APP_ARG
+@WORKFLOW_OPT
+@_docker_options
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1), help="Steps run at once.")
+@click.option("--force", is_flag=True, help="Run every step, even those whose cached result is valid.")
+@click.option("-p", "--param", "params", multiple=True, metavar="STEP.NAME=VALUE", help="Override a parameter.")
+@click.option("--logs", is_flag=True, help="Print the steps' output as it comes.")
+@_guard
+def docker_run(
+    app: Path,
+    workflow: str | None,
+    base_image: str | None,
+    ca_bundle: Path | None,
+    pip_index_url: str | None,
+    workers: int,
+    force: bool,
+    params: tuple[str, ...],
+    logs: bool,
+) -> None:
+    """Run a workflow with each step in a container, tracked by the application's tracker container."""
+    deployment = _deployment(app, base_image, ca_bundle, pip_index_url)
+    progress = Progress(len(deployment.app.workflow(workflow).leaves()))
+    started = time.time()
+    on_log = (lambda node, _stream, line: click.echo(f"  [{node}] {line}", err=True)) if logs else None
+    try:
+        result = deployment.run(
+            workflow,
+            workers=workers,
+            force=force,
+            params=_params(params),
+            check=False,
+            on_event=progress,
+            on_build=_build_line,
+            on_log=on_log,
+        )
+    finally:
+        progress.close()
+    click.echo(f"tracker: {deployment.tracker_uri()}", err=True)
+    _report(result, started)
+
+
+@docker.command("serve")
+@APP_ARG
+@click.argument("service")
+@_docker_options
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to publish (default: the service's).")
+@_guard
+def docker_serve(
+    app: Path, service: str, base_image: str | None, ca_bundle: Path | None, pip_index_url: str | None, port: int | None
+) -> None:
+    """Serve a Service node's model in a container and wait for its health check."""
+    endpoint = _deployment(app, base_image, ca_bundle, pip_index_url).serve(service, port=port, on_build=_build_line)
+    click.echo(f"{endpoint.service} healthy at {endpoint.url}/invocations")
+
+
+@docker.command("status")
+@APP_ARG
+@_guard
+def docker_status(app: Path) -> None:
+    """List the application's containers, images, volumes and networks (found by label)."""
+    click.echo(str(_deployment(app, None, None, None).status()))
+
+
+@docker.command("stop")
+@APP_ARG
+@click.option("--all", "everything", is_flag=True, help="Also remove its images, volumes and network.")
+@_guard
+def docker_stop(app: Path, everything: bool) -> None:
+    """Stop the application's containers; with --all remove everything it created, and nothing else."""
+    deployment = _deployment(app, None, None, None)
+    if everything:
+        click.echo(str(deployment.cleanup()))
+    else:
+        for name in deployment.stop():
+            click.echo(f"removed {name}")
+
+
+@main.command()
+@APP_ARG
+@click.option("--to", "target", type=click.Choice(["compose", "stack", "swarm"]), default="compose", show_default=True)
+@_docker_options
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the file here (default: stdout).")
+@_guard
+def deploy(
+    app: Path,
+    target: str,
+    base_image: str | None,
+    ca_bundle: Path | None,
+    pip_index_url: str | None,
+    output: Path | None,
+) -> None:
+    """Export a compose file or a swarm stack, or (--to swarm) build, deploy the stack and report replicas."""
+    deployment = _deployment(app, base_image, ca_bundle, pip_index_url)
+    if target == "swarm":
+        deployment.build(on_event=_build_line)
+        path = output or (deployment.app.folder or Path.cwd()) / ".scanflow" / "stack.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replicas = deployment.deploy_swarm(path, on_line=lambda line: click.echo(line, err=True))
+        for name, count in replicas.items():
+            click.echo(f"{name}\t{count}")
+        return
+    text = deployment.compose() if target == "compose" else deployment.stack()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {output}", err=True)
+
+
 if __name__ == "__main__":
     main()

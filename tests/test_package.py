@@ -33,6 +33,9 @@ ABOVE = {
     "engine": LAYERS[4:],
     # checking sits beside deploy and below active/agents: it may use workflow, tracking and engine only.
     "checking": ["deploy", "active", "agents", "notebook", "cli"],
+    # deploy sits beside checking: workflow, tracking, engine and errors only (the whole Docker backend loads).
+    "deploy": ["checking", "active", "agents", "notebook", "cli"],
+    "deploy.docker.app": ["checking", "active", "agents", "notebook", "cli"],
     "notebook": ["scanflow_jupyter.cli"],
 }
 
@@ -44,6 +47,8 @@ def test_layer_imports_point_down(layer: str) -> None:
         banned += ["IPython", "ipywidgets"]  # only notebook/ may import these
     if layer in ("errors", "workflow", "engine"):
         banned += ["mlflow"]  # MLflow is imported when a tracked run starts, not with the engine
+    if layer.startswith("deploy"):
+        banned += ["docker", "mlflow"]  # the docker SDK loads when an engine is first needed
     if layer == "checking":
         banned += ["tensorflow", "keras", "mlflow"]  # imported when a detector is fitted, logged or loaded
     code = BLOCKER.format(banned=banned, layer=layer)

@@ -25,6 +25,7 @@ from .rankers import (
     seed_indices,
 )
 from .session import CurvePoint, LabelingSession, Sample
+from .step import labeling_node, queue_flagged
 from .store import LabelRecord, LabelStore
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "Ranker",
     "Sample",
     "UncertaintyRanker",
+    "labeling_node",
     "make_ranker",
+    "queue_flagged",
     "seed_indices",
 ]

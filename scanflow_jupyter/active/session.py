@@ -162,6 +162,9 @@ class LabelingSession:
         self._skipped: set[str] = set()
         self.curve: list[CurvePoint] = []
         self.listeners: list[Callable[[str], None]] = []  # called with "labels", "model" (the widget redraws)
+        prepare = getattr(self.ranker, "prepare", None)
+        if callable(prepare):  # e.g. the pool's typicality: ready by the time the cold start is labeled
+            self._executor.submit(prepare, self.x)
         if self.labels():  # a session reopened (a restarted kernel): the model catches up in the background
             self.retrain()
 
@@ -211,6 +214,14 @@ class LabelingSession:
         )
         if len(free) == 0:
             return []
+        flagged = [(s, score, reason) for s, score, reason in self.store.queued(self.name) if s in self._row]
+        if flagged:  # samples the checker flagged in production come first
+            picks = [
+                Pick(self._row[s], score, {reason: score}) for s, score, reason in flagged if s not in self._skipped
+            ]
+            taken = self._claim(picks[: n * 2], n, "flagged")
+            if taken:
+                return taken
         model = self.model
         # The cold start goes on until every named class has a label, within reason: a class the pool may not
         # hold at all must not keep the ranker waiting forever.

@@ -57,6 +57,14 @@ CREATE TABLE IF NOT EXISTS labels (
     undone REAL
 );
 CREATE INDEX IF NOT EXISTS labels_by_sample ON labels(session, sample_id);
+CREATE TABLE IF NOT EXISTS queue (
+    session TEXT NOT NULL,
+    sample_id TEXT NOT NULL,
+    score REAL NOT NULL,
+    reason TEXT NOT NULL,
+    added REAL NOT NULL,
+    PRIMARY KEY (session, sample_id)
+);
 CREATE TABLE IF NOT EXISTS claims (
     session TEXT NOT NULL,
     sample_id TEXT NOT NULL,
@@ -208,9 +216,11 @@ class LabelStore:
         return taken
 
     def claimed(self, session: str, annotator: str) -> list[tuple[str, str]]:
-        """``annotator``'s open claims (sample id, source), oldest first: what to show again after a restart."""
+        """``annotator``'s open claims (sample id, source): what to show again after a restart or an undo."""
         rows = self._read(
-            "SELECT sample_id, source FROM claims WHERE session = ? AND annotator = ? AND time > ? ORDER BY rowid",
+            # Newest claim first (an undone sample comes back before the rest), then in the order claimed.
+            "SELECT sample_id, source FROM claims WHERE session = ? AND annotator = ? AND time > ? "
+            "ORDER BY time DESC, rowid",
             (session, annotator, time.time() - self.claim_ttl),
         )
         return [(r[0], r[1]) for r in rows]
@@ -225,6 +235,29 @@ class LabelStore:
                     "DELETE FROM claims WHERE session = ? AND annotator = ? AND sample_id = ?",
                     [(session, annotator, s) for s in sample_ids],
                 )
+
+    # -- the queue: samples others flagged (the checker), shown before ranked ones -----------------
+    def enqueue(self, session: str, samples: Iterable[tuple[str, float]], reason: str) -> int:
+        """Queue samples for labeling ahead of the ranked ones, each with a score (higher first) and why; returns
+        how many were new. A sample already queued keeps its place; a labeled one is not queued again."""
+        now = time.time()
+        with self._write() as cur:
+            labeled = {r[0] for r in cur.execute(CURRENT, (session,))}
+            rows = [(session, str(s), float(score), reason, now) for s, score in samples if str(s) not in labeled]
+            before = cur.execute("SELECT COUNT(*) FROM queue WHERE session = ?", (session,)).fetchone()[0]
+            cur.executemany(
+                "INSERT OR IGNORE INTO queue (session, sample_id, score, reason, added) VALUES (?, ?, ?, ?, ?)", rows
+            )
+            after = cur.execute("SELECT COUNT(*) FROM queue WHERE session = ?", (session,)).fetchone()[0]
+        return int(after - before)
+
+    def queued(self, session: str) -> list[tuple[str, float, str]]:
+        """The queue's unlabeled samples (id, score, reason), highest score first."""
+        labeled = set(self.labels(session))
+        rows = self._read(
+            "SELECT sample_id, score, reason FROM queue WHERE session = ? ORDER BY score DESC, added", (session,)
+        )
+        return [(r[0], r[1], r[2]) for r in rows if r[0] not in labeled]
 
     # -- labels ------------------------------------------------------------------------------------
     def add_label(self, session: str, sample_id: str, label: str, *, annotator: str, source: str | None = None) -> int:

@@ -16,6 +16,15 @@ from __future__ import annotations
 
 from .magics import ScanflowMagics, load_ipython_extension
 from .status import StatusTable
-from .widgets import Composer, DriftReportView, GraphView
+from .widgets import Composer, DriftReportView, GraphView, LabelingWidget, RunBrowser
 
-__all__ = ["Composer", "DriftReportView", "GraphView", "ScanflowMagics", "StatusTable", "load_ipython_extension"]
+__all__ = [
+    "Composer",
+    "DriftReportView",
+    "GraphView",
+    "LabelingWidget",
+    "RunBrowser",
+    "ScanflowMagics",
+    "StatusTable",
+    "load_ipython_extension",
+]

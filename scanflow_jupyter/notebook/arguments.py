@@ -10,7 +10,21 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
 # Subcommands of the line magic, in the order the help lists them; `step` is the cell magic's.
-LINE_COMMANDS = ("load", "new", "plot", "run", "resume", "status", "runs", "validate", "export", "compose", "check")
+LINE_COMMANDS = (
+    "load",
+    "new",
+    "plot",
+    "run",
+    "resume",
+    "status",
+    "runs",
+    "validate",
+    "export",
+    "compose",
+    "check",
+    "label",
+    "deploy",
+)
 CELL_COMMANDS = ("step",)
 
 
@@ -118,8 +132,31 @@ def build_parsers() -> dict[str, CommandParser]:
     p["status"] = _parser("status", "The state of each step of a run (returns a StatusTable).")
     p["status"].add_argument("run_id", metavar="RUN_ID", nargs="?", help="Which run (default: the latest).")
 
-    p["runs"] = _parser("runs", "The application's runs, newest first (returns a pandas DataFrame).")
-    p["runs"].add_argument("-n", "--limit", metavar="N", type=_positive, default=20, help="How many (default: 20).")
+    p["runs"] = _parser(
+        "runs",
+        "Browse the tracked runs: filter, sort, page, compare, open (returns a RunBrowser: b = %scanflow runs; "
+        "b.selected_runs() is the selection as a DataFrame). With --table, the application's runs as a DataFrame.",
+    )
+    p["runs"].add_argument(
+        "-f", "--filter", default="", metavar="FILTER", help="MLflow search syntax, with OR between alternatives."
+    )
+    p["runs"].add_argument(
+        "-s", "--sort", action="append", default=[], metavar="KEY", help="Sort key, e.g. 'metrics.acc DESC' (repeat)."
+    )
+    p["runs"].add_argument(
+        "-c", "--column", action="append", default=None, metavar="NAME", help="A column, e.g. params.lr (repeat)."
+    )
+    p["runs"].add_argument(
+        "-e", "--experiment", action="append", default=None, metavar="NAME", help="An experiment name or id (repeat)."
+    )
+    p["runs"].add_argument("--uri", metavar="URI", help="The tracking URI (default: the application's store).")
+    p["runs"].add_argument("--flat", action="store_true", help="List child runs too, not under their parents.")
+    p["runs"].add_argument(
+        "--table", action="store_true", help="Return the application's runs (.scanflow/runs) as a pandas DataFrame."
+    )
+    p["runs"].add_argument(
+        "-n", "--limit", metavar="N", type=_positive, help="Rows per page (default: 100; with --table: 20 rows)."
+    )
 
     p["validate"] = _parser("validate", "Check the application and list every problem found.")
 
@@ -158,6 +195,50 @@ def build_parsers() -> dict[str, CommandParser]:
     )
     p["check"].add_argument("--id-column", default="id", metavar="NAME", help="A CSV batch's id column (default: id).")
     p["check"].add_argument("--log", action="store_true", help="Record the check as a run in the application's store.")
+
+    p["deploy"] = _parser(
+        "deploy",
+        "Deploy the current application on Docker with a live panel (returns a DeployPanel: d = %scanflow deploy). "
+        "ACTION: panel (the default: buttons only), build, start, run, serve, status, stop, cleanup, compose, stack.",
+    )
+    p["deploy"].add_argument(
+        "action",
+        metavar="ACTION",
+        nargs="?",
+        default="panel",
+        choices=("panel", "build", "start", "run", "serve", "status", "stop", "cleanup", "compose", "stack"),
+    )
+    p["deploy"].add_argument("target", metavar="NAME", nargs="?", help="run: the workflow; serve: the service.")
+    p["deploy"].add_argument("--to", default="docker", choices=("docker",), help="The backend (default: docker).")
+    p["deploy"].add_argument("--workers", metavar="N", type=_positive, help="run: steps at once.")
+    p["deploy"].add_argument("--force", action="store_true", help="run: run every step, even cached ones.")
+    p["deploy"].add_argument("--port", metavar="N", type=_positive, help="serve: the port to publish.")
+    p["deploy"].add_argument("--base-image", metavar="IMAGE", help="Base of the generated images.")
+    p["deploy"].add_argument("--ca-bundle", metavar="FILE", help="An extra CA bundle for pip inside builds.")
+    p["deploy"].add_argument("-o", "--output", metavar="FILE", help="compose, stack: write the file here.")
+
+    p["label"] = _parser(
+        "label",
+        "Open the labeling grid: of a LabelingSession variable, or of a new (or resumed) session over a pool and a "
+        "model (returns a LabelingWidget).",
+    )
+    p["label"].add_argument("pool", metavar="POOL", help="A LabelingSession variable, or the pool (an array variable).")
+    p["label"].add_argument("model", metavar="MODEL", nargs="?", help="The classifier to train (a variable).")
+    p["label"].add_argument("--classes", default="", metavar="A,B", help="The class names, comma-separated.")
+    p["label"].add_argument("--name", default="session", help="The session's name (the same name resumes it).")
+    p["label"].add_argument(
+        "--ranker",
+        default="hybrid",
+        choices=("hybrid", "margin", "entropy", "least_confidence", "novelty", "random"),
+        help="Which samples come first (default: hybrid).",
+    )
+    p["label"].add_argument("--batch", type=_positive, default=10, metavar="N", help="Samples shown at once.")
+    p["label"].add_argument("--budget", type=_positive, metavar="N", help="Labels to ask for at most.")
+    p["label"].add_argument("--holdout", metavar="X,Y", help="Held-out samples and labels for the learning curve.")
+    p["label"].add_argument("--detector", metavar="D", help="A fitted detector: heatmaps, and the novelty ranker.")
+    p["label"].add_argument("--image-shape", type=_image_shape, metavar="HxW", help="Draw samples as images.")
+    p["label"].add_argument("--store", metavar="FILE", help="The label store (default: .scanflow/labels.db).")
+    p["label"].add_argument("--annotator", metavar="NAME", help="Who labels (default: the user name).")
 
     p["step"] = _parser(
         "step",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from ..engine.runner import RunResult
-    from .widgets import DriftReportView
+    from .widgets import DriftReportView, LabelingWidget, RunBrowser
 
 NO_APP = "No application loaded: use %scanflow load PATH or %scanflow new NAME"
 
@@ -268,7 +269,9 @@ class ScanflowMagics(Magics):
 
         return StatusTable(status(self._require_app(), args.run_id))
 
-    def _runs(self, args: argparse.Namespace) -> Any:  # a pandas.DataFrame (pandas ships no types)
+    def _runs(self, args: argparse.Namespace) -> Any:  # a RunBrowser, or a pandas.DataFrame with --table
+        if not args.table:
+            return self._run_browser(args)
         import pandas as pd
 
         from ..engine.runner import reconcile
@@ -276,7 +279,7 @@ class ScanflowMagics(Magics):
 
         app = self._require_app()
         rows = []
-        for state in list_runs(app.folder or Path.cwd())[: args.limit]:
+        for state in list_runs(app.folder or Path.cwd())[: args.limit or 20]:
             reconcile(state)
             counts: dict[str, int] = {}
             for record in state.nodes.values():
@@ -295,10 +298,38 @@ class ScanflowMagics(Magics):
         columns = ["run_id", "workflow", "status", "started", "seconds", "steps", "mlflow_run_id"]
         return pd.DataFrame(rows, columns=columns)
 
+    def _run_browser(self, args: argparse.Namespace) -> RunBrowser:
+        from .widgets import RunBrowser
+
+        if args.uri is None and self.app is None and not os.environ.get("MLFLOW_TRACKING_URI"):
+            raise UsageError(f"{NO_APP}, or pass --uri URI (or set MLFLOW_TRACKING_URI) to browse a store.")
+        if args.limit is not None and args.limit > 1000:
+            raise UsageError(f"%scanflow runs: -n {args.limit} is too many rows per page; use at most 1000.")
+        return RunBrowser(
+            args.uri,
+            app=self.app,
+            experiments=args.experiment,
+            filter=args.filter,
+            order_by=args.sort,
+            columns=args.column,
+            page_size=args.limit or 100,
+            tree=not args.flat,
+        )
+
+    def _label(self, args: argparse.Namespace) -> LabelingWidget:
+        from .label import label_command
+
+        return label_command(args, self.shell.user_ns if self.shell is not None else {}, self.app)
+
     def _check(self, args: argparse.Namespace) -> DriftReportView:
         from .check import check_command
 
         return check_command(args, self.shell.user_ns if self.shell is not None else {}, self.app)
+
+    def _deploy(self, args: argparse.Namespace) -> Any:
+        from .deploy import deploy_command
+
+        return deploy_command(args, self._require_app(), self.workers)
 
     # -- %%scanflow step --------------------------------------------------------------------------
     def _step(self, args: argparse.Namespace, cell: str) -> None:
@@ -371,3 +402,13 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     # %reload_ext may have re-imported this module: match the old instance by name, not by class.
     ipython.configurables[:] = [c for c in ipython.configurables if type(c).__name__ != ScanflowMagics.__name__]
     ipython.register_magics(ScanflowMagics(shell=ipython))
+    # A ScanflowError is a user's mistake with its fix in the message: show that line, not our internals' stack.
+    ipython.set_custom_exc((ScanflowError,), _show_scanflow_error)  # type: ignore[no-untyped-call]  # IPython's
+
+
+def _show_scanflow_error(
+    shell: InteractiveShell, etype: type[BaseException], value: BaseException, tb: Any, tb_offset: Any = None
+) -> list[str]:
+    lines = [f"{etype.__name__}: {value}"]
+    shell._showtraceback(etype, value, lines)  # a kernel sends it as the cell's error; a terminal prints it
+    return lines

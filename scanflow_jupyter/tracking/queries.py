@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import functools
 import hashlib
@@ -27,8 +28,9 @@ import json
 import logging
 import math
 import mimetypes
+import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
@@ -184,12 +186,14 @@ class RunStore:
     ----------
     uri: the tracking URI (``sqlite:///...``, ``http://host:port``, ``postgresql://...``).
     direct: read a SQL store's tables directly (None: when possible, else MlflowClient; False: never).
+    sort_index: on a SQLite store, add the index that makes metric sorts fast if it is missing
+        (:mod:`.sqlquery` says why that is safe); False: leave the store as MLflow made it.
 
     An unreachable tracking server is a ``TrackingError`` that says how to start one; a bad filter, column
     or sort is a ``RunQueryError`` naming it.
     """
 
-    def __init__(self, uri: str, *, direct: bool | None = None) -> None:
+    def __init__(self, uri: str, *, direct: bool | None = None, sort_index: bool = True) -> None:
         self.uri = uri
         check_reachable(StoreConfig(uri, "", None))
         self._client: MlflowClient | None = None
@@ -201,7 +205,7 @@ class RunStore:
             )
         if direct is not False and is_sql_uri(uri):
             try:
-                self._sql = SqlRuns(uri)
+                self._sql = SqlRuns(uri, index=sort_index)
             except Unsupported as exc:
                 log.info("reading %s through MlflowClient: %s", uri, exc)
             except Exception as exc:
@@ -527,7 +531,8 @@ class RunStore:
         out: dict[str, Any] = {"path": path, "kind": "binary", "truncated": False}
         with tempfile.TemporaryDirectory(prefix="scanflow-artifact-") as tmp:
             try:
-                local = Path(self.client.download_artifacts(run_id, path, tmp))
+                with _no_progress_bar():  # a preview is small; MLflow's bar would land in the notebook cell
+                    local = Path(self.client.download_artifacts(run_id, path, tmp))
             except Exception as exc:
                 raise RunQueryError(f"Cannot open artifact {path!r} of run {run_id}: {exc}") from None
             if local.is_dir():
@@ -600,6 +605,20 @@ class RunStore:
             rows.append(row)
         base = ["run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time", "end_time"]
         return pd.DataFrame(rows, columns=base + sorted({k for r in rows for k in r} - set(base)))
+
+
+@contextlib.contextmanager
+def _no_progress_bar() -> Iterator[None]:
+    """MLflow's artifact download progress bar off for the duration (unless the user set it either way)."""
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
 
 
 def _token(token: str | bytes | None) -> str | None:

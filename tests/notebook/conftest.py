@@ -42,6 +42,18 @@ def step_cell(shell: InteractiveShell) -> Callable[[str, str], Any]:
     return lambda line, cell: shell.run_cell_magic("scanflow", f"step {line}", cell)
 
 
+@pytest.fixture(autouse=True)
+def _close_widgets() -> Iterator[None]:
+    """No widget outlives its test (an open GraphView stays subscribed to the engine's events)."""
+    yield
+    ipywidgets.Widget.close_all()
+
+
+def step(name: str, *after: str, **extra: Any) -> dict[str, Any]:
+    """A YAML node for ``make_app``: an executor running ``step.py`` after ``after``."""
+    return {"name": name, "script": "step.py", **({"depends_on": list(after)} if after else {}), **extra}
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import ipywidgets
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
@@ -21,17 +20,9 @@ from scanflow_jupyter.notebook import Composer
 from scanflow_jupyter.notebook.widgets.composer import GROUP_HEADER, GROUP_PAD
 from scanflow_jupyter.workflow import Application, Executor, Workflow, load
 
+from .conftest import step
+
 Magic = Callable[[str], Any]
-
-
-def step(name: str, *after: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "script": "step.py", **({"depends_on": list(after)} if after else {}), **extra}
-
-
-@pytest.fixture(autouse=True)
-def _close_widgets() -> Any:
-    yield
-    ipywidgets.Widget.close_all()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import ipywidgets
 import pytest
 
 import scanflow_jupyter as sf
@@ -18,19 +17,9 @@ from scanflow_jupyter.errors import RunNotFoundError, WorkflowValidationError
 from scanflow_jupyter.notebook import GraphView
 from scanflow_jupyter.notebook.widgets.graph import mlflow_url
 
-from .conftest import wait_until
+from .conftest import step, wait_until
 
 INFO_KEYS = {"params", "state", "duration", "log_tail", "mlflow_run_id", "mlflow_url", "error"}
-
-
-def step(name: str, *after: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "script": "step.py", **({"depends_on": list(after)} if after else {}), **extra}
-
-
-@pytest.fixture(autouse=True)
-def _close_widgets() -> Any:
-    yield
-    ipywidgets.Widget.close_all()
 
 
 @pytest.fixture

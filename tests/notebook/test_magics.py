@@ -246,12 +246,12 @@ def test_status_and_runs(loaded: Any, sf: Magic) -> None:
     assert f"resume it with: %scanflow resume {second.run_id}" in repr(table)
     assert sf(f"status {first.run_id}").status == "succeeded"
 
-    runs = sf("runs")
+    runs = sf("runs --table")
     assert isinstance(runs, pd.DataFrame)
     assert list(runs.columns) == ["run_id", "workflow", "status", "started", "seconds", "steps", "mlflow_run_id"]
     assert list(runs["run_id"]) == [second.run_id, first.run_id]
     assert list(runs["steps"]) == ["1 cached, 1 failed", "2 succeeded"]
-    assert len(sf("runs -n 1")) == 1
+    assert len(sf("runs --table -n 1")) == 1
 
 
 def test_status_table_escapes_step_text(make_app: Callable[..., Any], sf: Magic, magics: Any) -> None:
@@ -266,7 +266,7 @@ def test_status_table_escapes_step_text(make_app: Callable[..., Any], sf: Magic,
 
 def test_runs_of_a_new_application_is_empty(sf: Magic) -> None:
     sf("new demo")
-    assert sf("runs").empty
+    assert sf("runs --table").empty
 
 
 # -- %%scanflow step ---------------------------------------------------------------------------------
@@ -331,7 +331,8 @@ def test_step_cell_into_a_nested_workflow(make_app: Callable[..., Any], sf: Magi
 
 
 # -- mistakes ----------------------------------------------------------------------------------------
-NEEDS_APP = ["plot", "run", "run --background", "resume", "status", "runs", "validate", "export", "export --to dot"]
+NEEDS_APP = ["plot", "run", "run --background", "resume", "status", "runs --table", "validate", "export"]
+NEEDS_APP += ["export --to dot"]
 
 
 @pytest.mark.parametrize("line", NEEDS_APP)

@@ -275,3 +275,52 @@ def test_server_errors_columns_and_artifacts(server: Populated) -> None:
     assert table["rows"][1] == ["<b>x</b>", "1"]
     assert store.preview(server.html, "plot.png")["kind"] == "image"
     assert store.preview(server.html, HTML_ARTIFACT)["text"] == "<h1>not rendered</h1>"
+
+
+# -- sorting by a metric through the sort index: NaN, ties, missing values, pages across them -------------
+@pytest.fixture(scope="module")
+def edge_store(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> tuple[str, str]:
+    """Runs whose sort metric ``score`` ties, is NaN, infinite, negative or missing, with equal start times,
+    and a filter metric ``gate`` that is NaN for some."""
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    folder = tmp_path_factory.mktemp("edges")
+    shutil.copy(mlflow_template, folder / "mlflow.db")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("edges", artifact_location=(folder / "art").as_uri())
+    nan, inf = float("nan"), float("inf")
+    scores = [0.5, 0.5, 0.5, nan, nan, None, None, None, -1.0, inf, -inf, 2.0, 0.0, 0.5, 0.25, 1.0]
+    gates = [1.0, nan, 0.0, 1.0, nan, 1.0, 0.0, nan, 1.0, 1.0, 0.0, nan, 1.0, 1.0, -1.0, 1.0]
+    for i, (score, gate) in enumerate(zip(scores, gates, strict=True)):
+        run = client.create_run(exp, run_name=f"e{i:02d}", start_time=1_700_000_000_000 + (i // 3) * 1000)
+        metrics = [Metric("gate", gate, 0, 0)] + ([Metric("score", score, 0, 0)] if score is not None else [])
+        client.log_batch(run.info.run_id, metrics=metrics, params=[Param("p", str(i % 2))])
+    return uri, exp
+
+
+@pytest.mark.parametrize("indexed", [True, False], ids=["sort-index", "no-index"])
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("", ("metrics.score DESC",)),
+        ("", ("metrics.score ASC",)),
+        ("metrics.gate > 0", ("metrics.score DESC", "params.p ASC")),
+        ("metrics.gate != 1", ("metrics.score ASC",)),
+        ("metrics.score != 0.5 OR params.p = '1'", ("metrics.score DESC", "attributes.start_time ASC")),
+        ("metrics.gate >= 0", ("metrics.gate DESC", "metrics.score DESC")),
+    ],
+)
+def test_metric_sorts_match_mlflow_across_nan_ties_and_missing(
+    edge_store: tuple[str, str], indexed: bool, text: str, order: tuple[str, ...]
+) -> None:
+    uri, exp = edge_store
+    store = RunStore(uri)
+    assert store._sql is not None and store._sql.sort_index  # created once, on the first open
+    store._sql.sort_index = indexed
+    for size in (1, 3, 100):
+        query = RunQuery(experiment_ids=(exp,), filter=text, order_by=order, page_size=size)
+        got = every_page(store, query)
+        assert got == expected(uri, exp, query.side_strings(), order), size
+        assert store.count(query) == len(got)

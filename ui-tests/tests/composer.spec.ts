@@ -4,7 +4,9 @@
  * change made in Python seen on the canvas, a cycle refused with its message, then save and "Export as Python".
  */
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
-import type { Locator, TestInfo } from '@playwright/test';
+import type { Locator } from '@playwright/test';
+
+import { attachScreenshot, openNotebook } from './helpers';
 
 const CELLS = [
   '%load_ext scanflow_jupyter',
@@ -23,31 +25,6 @@ const POSITIONS = 7;
 /** Two animation frames: what the canvas does after a redraw (fit the view) is done. */
 async function settle(page: IJupyterLabPageFixture): Promise<void> {
   await page.evaluate(() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve))));
-}
-
-/** Write a notebook of code cells straight to the server (typing through the editor is slow) and open it. */
-async function openNotebook(page: IJupyterLabPageFixture, path: string, cells: string[]): Promise<void> {
-  const notebook = {
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: {
-      kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' },
-      language_info: { name: 'python' }
-    },
-    cells: cells.map((source, index) => ({
-      cell_type: 'code',
-      id: `cell-${index}`,
-      metadata: {},
-      source,
-      outputs: [],
-      execution_count: null
-    }))
-  };
-  if (!(await page.contents.uploadContent(JSON.stringify(notebook), 'text', path))) {
-    throw new Error(`could not write ${path}`);
-  }
-  await page.notebook.openByPath(path);
-  await page.notebook.activate(path.split('/').pop()!);
 }
 
 function node(composer: Locator, address: string): Locator {
@@ -70,13 +47,6 @@ async function connect(page: IJupyterLabPageFixture, composer: Locator, source: 
   await expect(composer.locator('.react-flow__connectionline')).toHaveCount(1); // a connection is being drawn
   await page.mouse.move(to.x + to.width / 2, to.y + to.height / 2, { steps: 6 });
   await page.mouse.up();
-}
-
-async function attach(testInfo: TestInfo, name: string, target: Locator): Promise<void> {
-  const path = testInfo.outputPath(`${name}.png`);
-  await target.scrollIntoViewIfNeeded();
-  await target.screenshot({ path });
-  await testInfo.attach(name, { path, contentType: 'image/png' });
 }
 
 test('the composer edits the application the notebook holds, and refuses a cycle', async ({ page, tmpPath }, testInfo) => {
@@ -112,7 +82,7 @@ test('the composer edits the application the notebook holds, and refuses a cycle
   await expect(error).toContainText('cycle');
   await expect(error).toContainText('dependency cycle prep -> report -> train -> prep');
   await expect(composer.locator('.react-flow__edge[data-id="report->prep"]')).toHaveCount(0);
-  await attach(testInfo, 'composer-refused-cycle', composer);
+  await attachScreenshot(testInfo, 'composer-refused-cycle', composer);
 
   // A change made in Python redraws the canvas (after the cell runs).
   await page.notebook.runCell(FROM_PYTHON);
@@ -140,8 +110,8 @@ test('the composer edits the application the notebook holds, and refuses a cycle
   await composer.locator('button.sf-composer-export').click();
   const code = composer.locator('pre.sf-composer-code');
   await expect(code).toContainText("Executor(name='report', script='steps/report.py', depends_on=['train'])");
-  await attach(testInfo, 'composer', composer);
-  await attach(testInfo, 'composer-python', composer.locator('.sf-composer-code-panel'));
+  await attachScreenshot(testInfo, 'composer', composer);
+  await attachScreenshot(testInfo, 'composer-python', composer.locator('.sf-composer-code-panel'));
 });
 
 test('nested workflows: group, edit parameters and delete on the canvas', async ({ page, tmpPath }, testInfo) => {
@@ -194,5 +164,5 @@ test('nested workflows: group, edit parameters and delete on the canvas', async 
   await expect((await page.notebook.getCellOutputLocator(2))!).toContainText(
     "['prepare', 'modeling'] {'rows': Parameter(type='int', default=50, help=''), 'limit': Parameter(type='float', default=0.5, help='')}"
   );
-  await attach(testInfo, 'composer-nested', composer.locator('.sf-composer-body'));
+  await attachScreenshot(testInfo, 'composer-nested', composer.locator('.sf-composer-body'));
 });

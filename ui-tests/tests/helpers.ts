@@ -8,16 +8,9 @@ import type { Locator, Page, TestInfo } from '@playwright/test';
 /** A code cell: its source, or its source and tags (`raises-exception` lets Run All go past its error). */
 export type Cell = string | { source: string; tags: string[] };
 
-/**
- * Write a notebook of code cells to `path` (relative to the server root), open it and make it the active tab.
- * Returns its name (the tab's label).
- */
-export async function openNotebook(
-  page: IJupyterLabPageFixture,
-  path: string,
-  cells: Cell[]
-): Promise<string> {
-  const notebook = {
+/** A notebook (nbformat 4, Python 3 kernel) of code cells, as the contents API takes it. */
+export function notebookOf(cells: Cell[]): object {
+  return {
     nbformat: 4,
     nbformat_minor: 5,
     metadata: {
@@ -36,7 +29,18 @@ export async function openNotebook(
       };
     })
   };
-  if (!(await page.contents.uploadContent(JSON.stringify(notebook), 'text', path))) {
+}
+
+/**
+ * Write a notebook of code cells to `path` (relative to the server root), open it and make it the active tab.
+ * Returns its name (the tab's label).
+ */
+export async function openNotebook(
+  page: IJupyterLabPageFixture,
+  path: string,
+  cells: Cell[]
+): Promise<string> {
+  if (!(await page.contents.uploadContent(JSON.stringify(notebookOf(cells)), 'text', path))) {
     throw new Error(`could not write ${path}`);
   }
   const name = path.split('/').pop()!;

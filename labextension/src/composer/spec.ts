@@ -1,10 +1,12 @@
 /**
  * The composer's traits as the Python model sends them (`spec`, `positions`; see
  * widgets/PROTOCOL.md), read defensively: the canvas draws what it can from a partial
- * or odd value, never throws on it.
+ * or odd value, never throws on it (widgets/spec.ts reads the tree).
  */
+import { Tree, TreeNode, asRecord, readTree } from '../widgets/spec';
 
-export type NodeKind = 'executor' | 'service' | 'workflow';
+export { findNode, isGroup, walk } from '../widgets/spec';
+export type { NodeKind } from '../widgets/spec';
 
 /** Parameter types of `scanflow_jupyter.workflow.params`. */
 export const PARAM_TYPES = ['str', 'int', 'float', 'bool', 'path'] as const;
@@ -16,26 +18,15 @@ export interface ParamSpec {
   default: ParamValue | null;
 }
 
-/** One node of the tree; `nodes` is empty for a step. */
-export interface ComposerNode {
-  kind: NodeKind;
-  name: string;
-  /** `inner/step`, relative to the workflow composed ("" is the workflow itself). */
-  address: string;
-  /** Names of siblings this node runs after. */
-  dependsOn: string[];
-  nodes: ComposerNode[];
+/** One node of the tree: the graph's fields, an executor's source and parameters, a service's model URI. */
+export interface ComposerNode extends TreeNode<ComposerNode> {
   script: string | null;
   function: string | null;
   parameters: { [name: string]: ParamSpec };
   modelUri: string | null;
 }
 
-export interface ComposerSpec {
-  app: string;
-  workflow: string;
-  root: ComposerNode;
-}
+export type ComposerSpec = Tree<ComposerNode>;
 
 export interface Point {
   x: number;
@@ -44,16 +35,6 @@ export interface Point {
 
 /** `positions` trait: address -> top-left corner, relative to the nested workflow holding it. */
 export type Positions = { [address: string]: Point };
-
-function asRecord(value: unknown): { [key: string]: unknown } | null {
-  return value !== null && typeof value === 'object' && !Array.isArray(value)
-    ? (value as { [key: string]: unknown })
-    : null;
-}
-
-function asString(value: unknown, fallback: string): string {
-  return typeof value === 'string' ? value : fallback;
-}
 
 export function toParamType(value: unknown): ParamType {
   return typeof value === 'string' && (PARAM_TYPES as readonly string[]).includes(value)
@@ -79,51 +60,15 @@ function readParameters(raw: unknown): { [name: string]: ParamSpec } {
   return out;
 }
 
-function readNode(raw: unknown, prefix: string, index: number): ComposerNode | null {
-  const obj = asRecord(raw);
-  if (!obj) {
-    return null;
-  }
-  const name = asString(obj.name, `node${index}`);
-  const kind: NodeKind = obj.kind === 'workflow' || obj.kind === 'service' ? obj.kind : 'executor';
-  const address = asString(obj.address, prefix ? `${prefix}/${name}` : name);
-  const dependsOn = Array.isArray(obj.depends_on)
-    ? obj.depends_on.filter((d): d is string => typeof d === 'string')
-    : [];
-  const nodes: ComposerNode[] = [];
-  if (kind === 'workflow' && Array.isArray(obj.nodes)) {
-    obj.nodes.forEach((child, i) => {
-      const node = readNode(child, address, i);
-      if (node) {
-        nodes.push(node);
-      }
-    });
-  }
-  return {
-    kind,
-    name,
-    address,
-    dependsOn,
-    nodes,
-    script: typeof obj.script === 'string' ? obj.script : null,
-    function: typeof obj.function === 'string' ? obj.function : null,
-    parameters: kind === 'executor' ? readParameters(obj.parameters) : {},
-    modelUri: typeof obj.model_uri === 'string' ? obj.model_uri : null
-  };
-}
-
 /** Read the `spec` trait; `null` when there is nothing to draw (the default `{}`). */
 export function readComposerSpec(raw: unknown): ComposerSpec | null {
-  const obj = asRecord(raw);
-  const rootObj = obj ? asRecord(obj.root) : null;
-  if (!obj || !rootObj) {
-    return null;
-  }
-  const root = readNode({ ...rootObj, kind: 'workflow', address: '' }, '', 0);
-  if (!root) {
-    return null;
-  }
-  return { app: asString(obj.app, ''), workflow: asString(obj.workflow, root.name), root };
+  return readTree<ComposerNode>(raw, (node, obj) => ({
+    ...node,
+    script: typeof obj.script === 'string' ? obj.script : null,
+    function: typeof obj.function === 'string' ? obj.function : null,
+    parameters: node.kind === 'executor' ? readParameters(obj.parameters) : {},
+    modelUri: typeof obj.model_uri === 'string' ? obj.model_uri : null
+  }));
 }
 
 /** Read the `positions` trait, keeping only `{x: number, y: number}` entries. */
@@ -140,33 +85,6 @@ export function readPositions(raw: unknown): Positions {
     }
   }
   return out;
-}
-
-export function isGroup(node: ComposerNode): boolean {
-  return node.kind === 'workflow';
-}
-
-/** Depth-first walk of every node under `node` (not `node` itself), parents before children. */
-export function* walk(node: ComposerNode): Generator<ComposerNode> {
-  for (const child of node.nodes) {
-    yield child;
-    if (isGroup(child)) {
-      yield* walk(child);
-    }
-  }
-}
-
-/** The node at `address` ("" is the root), or null. */
-export function findNode(spec: ComposerSpec, address: string): ComposerNode | null {
-  if (address === '') {
-    return spec.root;
-  }
-  for (const node of walk(spec.root)) {
-    if (node.address === address) {
-      return node;
-    }
-  }
-  return null;
 }
 
 /** The address of the nested workflow holding `address` ("" for a top-level node). */

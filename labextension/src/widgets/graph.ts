@@ -252,11 +252,18 @@ export class GraphView extends DOMWidgetView {
   private toggleFit(): void {
     const fit = this.canvas.classList.toggle('sf-fit');
     this.fitButton.setAttribute('aria-pressed', String(fit));
+    this.updateHeight();
   }
 
+  /**
+   * The `height` trait is the most the drawing takes: a small graph takes only the room it needs, a large
+   * one scrolls. Fitted, the drawing is scaled into a box of exactly that height.
+   */
   private updateHeight(): void {
-    const height = this.model.get('height');
-    this.canvas.style.height = typeof height === 'string' && height ? height : '420px';
+    const value: unknown = this.model.get('height');
+    const height = typeof value === 'string' && value ? value : '420px';
+    this.canvas.style.maxHeight = height;
+    this.canvas.style.height = this.canvas.classList.contains('sf-fit') ? height : '';
   }
 
   private updateStatus(): void {

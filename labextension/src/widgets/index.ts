@@ -4,5 +4,8 @@
  * classes' `_model_name` / `_view_name` (see PROTOCOL.md).
  */
 export { ComposerModel, ComposerView } from './composer';
+export { DeployPanelModel, DeployPanelView } from './deploy';
 export { DriftReportModel, DriftReportView } from './drift';
 export { GraphModel, GraphView } from './graph';
+export { LabelingModel, LabelingView } from './labeling';
+export { RunBrowserModel, RunBrowserView } from './runs';

@@ -5,5 +5,7 @@ from __future__ import annotations
 from .composer import Composer
 from .drift import DriftReportView
 from .graph import GraphView
+from .labeling import LabelingWidget
+from .runs import RunBrowser
 
-__all__ = ["Composer", "DriftReportView", "GraphView"]
+__all__ = ["Composer", "DriftReportView", "GraphView", "LabelingWidget", "RunBrowser"]

@@ -25,9 +25,8 @@ import logging
 import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
-import ipywidgets
 from traitlets import Dict, Int, Unicode
 
 from ...errors import Problem, ScanflowError, WorkflowValidationError
@@ -35,7 +34,8 @@ from ...workflow import Application, Executor, Service, Workflow, edit
 from ...workflow.params import PARAM_TYPES
 from ...workflow.pycode import to_python
 from ...workflow.spec import write_atomic
-from .graph import MODULE_NAME, MODULE_VERSION
+from .base import WorkflowWidget
+from .spec import Node, node_kind, workflow_tree
 
 log = logging.getLogger(__name__)
 # Open composers: an edit on one canvas redraws the others showing the same application at once.
@@ -134,31 +134,17 @@ ViewMessage = (
 def composer_spec(app: Application, workflow: Workflow) -> ComposerSpec:
     """The ``spec`` of ``workflow``: its tree with each node's kind, address and sibling dependencies, and each
     executor's ``script``, ``function`` and ``parameters`` (``{name: {type, default}}``)."""
+    return cast(ComposerSpec, workflow_tree(app, workflow, _detail))
 
-    def node(n: Executor | Service | Workflow, prefix: str) -> ComposerNode:
-        address = f"{prefix}{n.name}"
-        out: ComposerNode
-        if isinstance(n, Workflow):
-            out = {"kind": "workflow", "name": n.name, "address": address, "depends_on": list(n.depends_on)}
-            out["nodes"] = [node(child, f"{address}/") for child in n.nodes]
-        elif isinstance(n, Service):
-            out = {"kind": "service", "name": n.name, "address": address, "depends_on": list(n.depends_on)}
-            out["model_uri"] = n.model_uri
-        else:
-            out = {"kind": "executor", "name": n.name, "address": address, "depends_on": list(n.depends_on)}
-            out["script"] = n.script
-            out["function"] = n.function
-            out["parameters"] = {k: {"type": p.type, "default": p.default} for k, p in n.parameters.items()}
-        return out
 
-    root: ComposerNode = {
-        "kind": "workflow",
-        "name": workflow.name,
-        "address": "",
-        "depends_on": [],
-        "nodes": [node(child, "") for child in workflow.nodes],
-    }
-    return {"app": app.name, "workflow": workflow.name, "root": root}
+def _detail(node: Node) -> dict[str, Any]:
+    """What the canvas shows of a node beyond the graph's fields."""
+    if isinstance(node, Service):
+        return {"model_uri": node.model_uri}
+    if isinstance(node, Executor):
+        parameters = {k: {"type": p.type, "default": p.default} for k, p in node.parameters.items()}
+        return {"script": node.script, "function": node.function, "parameters": parameters}
+    return {}
 
 
 def stub_script(name: str, parameters: Mapping[str, object]) -> str:
@@ -209,7 +195,7 @@ class _Malformed(Exception):
     """A message from the view that is not of the protocol's shape (a bug, not a user's mistake)."""
 
 
-class Composer(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is untyped (Any)
+class Composer(WorkflowWidget):
     """A canvas to compose a workflow: add steps, connect them, group them into nested workflows, edit their
     parameters, delete them; save ``scanflow.yaml``; export Python code that rebuilds the application.
 
@@ -233,10 +219,6 @@ class Composer(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is unty
 
     _model_name = Unicode("ComposerModel").tag(sync=True)
     _view_name = Unicode("ComposerView").tag(sync=True)
-    _model_module = Unicode(MODULE_NAME).tag(sync=True)
-    _view_module = Unicode(MODULE_NAME).tag(sync=True)
-    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
-    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
 
     spec = Dict(help="The workflow tree with each executor's script, function and parameters (PROTOCOL.md).").tag(
         sync=True
@@ -267,16 +249,6 @@ class Composer(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is unty
             self.comm.on_close(lambda _msg: self._unwatch())
 
     # -- the application --------------------------------------------------------------------------
-    @property
-    def app(self) -> Application:
-        """The application composed (the same object the notebook holds)."""
-        return self._app
-
-    @property
-    def workflow(self) -> str:
-        """The name of the workflow composed."""
-        return self._workflow
-
     def refresh(self) -> None:
         """Redraw from the application, after it was changed in Python. Positions of nodes that are gone are
         dropped; the rest keep their place."""
@@ -506,18 +478,12 @@ class Composer(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is unty
         lines = [f"Composer: {self._app.name} / {self._workflow}"]
         for address, node in wf.walk():
             depth = address.count("/")
-            kind = "workflow" if isinstance(node, Workflow) else "service" if isinstance(node, Service) else "step"
+            kind = {"executor": "step"}.get(node_kind(node), node_kind(node))
             after = f"  (after {', '.join(node.depends_on)})" if node.depends_on else ""
             lines.append(f"  {'  ' * depth}{node.name} [{kind}]{after}")
         if self.error:
             lines.append(self.error)
         return "\n".join(lines)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        data: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
-        if data is not None:
-            data["text/plain"] = self._text()  # what a frontend without the widget shows
-        return data
 
     def __repr__(self) -> str:
         return f"Composer(app={self._app.name!r}, workflow={self._workflow!r})"

@@ -22,48 +22,31 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
-import ipywidgets
 from traitlets import Dict, List, Unicode
 
-from ..._version import __version__
 from ...engine.backend import tail
 from ...engine.events import Event, NodeState, global_bus
 from ...engine.params_resolve import step_params
 from ...engine.state import RunState, runs_dir
 from ...errors import RunNotFoundError, ScanflowError
-from ...workflow import Application, Executor, Service, Workflow
+from ...workflow import Application, Executor, Workflow
+from .base import MODULE_NAME as MODULE_NAME  # re-exported: the other widgets import it from here
+from .base import MODULE_VERSION as MODULE_VERSION
+from .base import WorkflowWidget
+from .spec import Spec, workflow_tree
 
 if TYPE_CHECKING:
     from ...engine.runner import RunResult, WorkflowRun
 
 log = logging.getLogger(__name__)
 
-MODULE_NAME = "scanflow-jupyter"
-MODULE_VERSION = "^" + __version__
 LOG_TAIL_LINES = 20
 RUN_STATUSES = ("", "running", "succeeded", "failed", "cancelled")
-
-
-class SpecNode(TypedDict, total=False):
-    """A node of ``spec["root"]``: ``nodes`` only for ``kind == "workflow"``."""
-
-    kind: Literal["workflow", "executor", "service"]
-    name: str
-    address: str
-    depends_on: list[str]
-    nodes: list[SpecNode]
-
-
-class Spec(TypedDict):
-    """The ``spec`` trait: the workflow tree."""
-
-    app: str
-    workflow: str
-    root: SpecNode
 
 
 class StepInfo(TypedDict):
@@ -86,25 +69,7 @@ class ViewMessage(TypedDict):
 
 def workflow_spec(app: Application, workflow: Workflow) -> Spec:
     """The ``spec`` of ``workflow``: its tree with every node's kind, address and sibling dependencies."""
-
-    def node(n: Executor | Service | Workflow, prefix: str) -> SpecNode:
-        address = f"{prefix}{n.name}"
-        kind: Literal["workflow", "executor", "service"] = (
-            "workflow" if isinstance(n, Workflow) else "service" if isinstance(n, Service) else "executor"
-        )
-        out: SpecNode = {"kind": kind, "name": n.name, "address": address, "depends_on": list(n.depends_on)}
-        if isinstance(n, Workflow):
-            out["nodes"] = [node(child, f"{address}/") for child in n.nodes]
-        return out
-
-    root: SpecNode = {
-        "kind": "workflow",
-        "name": workflow.name,
-        "address": "",
-        "depends_on": [],
-        "nodes": [node(child, "") for child in workflow.nodes],
-    }
-    return {"app": app.name, "workflow": workflow.name, "root": root}
+    return cast(Spec, workflow_tree(app, workflow))
 
 
 def mlflow_url(tracking_uri: str | None, experiment_id: str | None, run_id: str | None) -> str | None:
@@ -134,7 +99,7 @@ def _blank(params: Mapping[str, str | int | float | bool]) -> StepInfo:
     }
 
 
-class GraphView(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is untyped (Any)
+class GraphView(WorkflowWidget):
     """A workflow drawn as a nested graph whose steps take the colour of their state, live.
 
     Parameters
@@ -159,10 +124,6 @@ class GraphView(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is unt
 
     _model_name = Unicode("GraphModel").tag(sync=True)
     _view_name = Unicode("GraphView").tag(sync=True)
-    _model_module = Unicode(MODULE_NAME).tag(sync=True)
-    _view_module = Unicode(MODULE_NAME).tag(sync=True)
-    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
-    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
 
     spec = Dict(help="The workflow tree (see PROTOCOL.md).").tag(sync=True)
     states = Dict(help="Step address -> state; absent means pending.").tag(sync=True)
@@ -173,7 +134,7 @@ class GraphView(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is unt
     selected = Unicode("", help="Address of the step whose details are shown.").tag(sync=True)
     run_status = Unicode("", help="'', running, succeeded, failed or cancelled.").tag(sync=True)
     message = Unicode("", help="A line to show (the run id, an error starting a run).").tag(sync=True)
-    height = Unicode("420px", help="CSS height of the drawing.").tag(sync=True)
+    height = Unicode("420px", help="Largest CSS height of the drawing; a smaller graph takes less room.").tag(sync=True)
 
     def __init__(
         self,
@@ -196,6 +157,10 @@ class GraphView(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is unt
         self._thread: threading.Thread | None = None
         self._result: RunResult | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        # Display ids of this view's outputs (see _ipython_display_), and a lock that keeps an output's first
+        # publication ahead of its update.
+        self._display_ids: list[str] = []
+        self._display_lock = threading.Lock()
         super().__init__(spec=dict(workflow_spec(app, wf)), info=self._blank_info({}), **kwargs)
         self.on_msg(self._on_msg)
         self._unsubscribe = global_bus.subscribe(self._on_event)
@@ -215,16 +180,6 @@ class GraphView(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is unt
         view = cls(app, state.workflow, **kwargs)
         view._show(state)
         return view
-
-    @property
-    def app(self) -> Application:
-        """The application drawn."""
-        return self._app
-
-    @property
-    def workflow(self) -> str:
-        """The name of the workflow drawn."""
-        return self._workflow
 
     @property
     def run_id(self) -> str | None:
@@ -442,6 +397,8 @@ class GraphView(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is unt
             self.run_status = status if status in RUN_STATUSES else "failed"
             failed = [a for a, s in self.states.items() if s == NodeState.FAILED.value]
             self.message = f"run {run_id} {status}" + (f" ({', '.join(failed)} failed)" if failed else "")
+        if not self._follow_all:
+            self._update_displays()
 
     def _show(self, state: RunState) -> None:
         """Show a run read from disk."""
@@ -523,11 +480,39 @@ class GraphView(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is unt
             lines.append(f"  {address:<28} {state:<10} {took:>8}  {error[0] if error else ''}".rstrip())
         return "\n".join(lines)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        data: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
-        if data is not None:
-            data["text/plain"] = self._text()  # what a frontend without the widget shows
-        return data
+    def _ipython_display_(self) -> None:
+        # Shown with a display id, so that the output can be replaced when the run ends: a saved notebook opened
+        # where the widget cannot render (nbviewer, GitHub, nbconvert, no kernel) then shows the final states in its
+        # text, not the pending ones of the moment the view was displayed.
+        from IPython.display import display
+
+        display_id = uuid.uuid4().hex
+        with self._display_lock:
+            self._display_ids.append(display_id)
+            data = self._repr_mimebundle_()
+            if data is not None:
+                display(data, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+
+    def _update_displays(self) -> None:
+        """Replace this view's outputs with its current representation (the widget and its text).
+
+        Done when the one run a view shows ends (a view of ``%scanflow run`` or ``resume``), not for views that
+        follow every run: in JupyterLab each update draws the widget anew (the old view stays hidden), which
+        is cheap once per run cell but would pile up under a ``%scanflow plot`` that watches many runs.
+        """
+        with self._display_lock:
+            if not self._display_ids:
+                return
+            from IPython.display import update_display
+
+            data = self._repr_mimebundle_()
+            if data is None:
+                return
+            for display_id in self._display_ids:
+                try:
+                    update_display(data, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+                except Exception:  # an engine thread must not die of a display problem
+                    log.exception("GraphView: could not update output %s", display_id)
 
     def __repr__(self) -> str:
         return f"GraphView(app={self._app.name!r}, workflow={self._workflow!r}, run_status={self.run_status!r})"

@@ -1,79 +1,39 @@
 /** Workflow trees in the wire format of PROTOCOL.md (`spec` trait), for tests. */
+import { RawNode, RawSpec, rawGroup, rawSpec, rawStep } from '../../widgets/__tests__/fixtures';
 
-export interface RawNode {
-  kind: 'executor' | 'service' | 'workflow';
-  name: string;
-  address: string;
-  depends_on: string[];
-  nodes?: RawNode[];
-}
-
-export interface RawSpec {
-  app: string;
-  workflow: string;
-  root: RawNode;
-}
+export type { RawNode, RawSpec };
 
 /** The example of PROTOCOL.md. */
 export function protocolExample(): RawSpec {
-  return {
-    app: 'tabular',
-    workflow: 'pipeline',
-    root: {
-      kind: 'workflow',
-      name: 'pipeline',
-      address: '',
-      depends_on: [],
-      nodes: [
-        { kind: 'executor', name: 'gather', address: 'gather', depends_on: [] },
-        {
-          kind: 'workflow',
-          name: 'modeling',
-          address: 'modeling',
-          depends_on: ['gather'],
-          nodes: [{ kind: 'executor', name: 'linear', address: 'modeling/linear', depends_on: [] }]
-        },
-        { kind: 'service', name: 'serve', address: 'serve', depends_on: ['modeling'] }
-      ]
-    }
-  };
+  return rawSpec('tabular', 'pipeline', [
+    step('', 'gather'),
+    group('', 'modeling', ['gather'], m => [step(m, 'linear')]),
+    step('', 'serve', ['modeling'], 'service')
+  ]);
 }
 
 function step(prefix: string, name: string, depends_on: string[] = [], kind: 'executor' | 'service' = 'executor'): RawNode {
-  return { kind, name, address: prefix ? `${prefix}/${name}` : name, depends_on };
+  return rawStep(prefix, name, depends_on, {}, kind);
 }
 
-function group(prefix: string, name: string, depends_on: string[], build: (address: string) => RawNode[]): RawNode {
-  const address = prefix ? `${prefix}/${name}` : name;
-  return { kind: 'workflow', name, address, depends_on, nodes: build(address) };
-}
+const group = rawGroup;
 
 /**
  * Three levels of nesting:
  * prep -> outer{ a -> mid{ b -> inner{ c -> d } } } -> serve
  */
 export function threeLevels(): RawSpec {
-  return {
-    app: 'deep',
-    workflow: 'main',
-    root: {
-      kind: 'workflow',
-      name: 'main',
-      address: '',
-      depends_on: [],
-      nodes: [
-        step('', 'prep'),
-        group('', 'outer', ['prep'], o => [
-          step(o, 'a'),
-          group(o, 'mid', ['a'], m => [
-            step(m, 'b'),
-            group(m, 'inner', ['b'], i => [step(i, 'c'), step(i, 'd', ['c'])])
-          ])
-        ]),
-        step('', 'serve', ['outer'], 'service')
-      ]
-    }
-  };
+  return rawSpec('deep', 'main', [
+    step('', 'prep'),
+    group('', 'outer', ['prep'], o => [
+      step(o, 'a'),
+      group(o, 'mid', ['a'], m => [
+        step(m, 'b'),
+        group(m, 'inner', ['b'], i => [step(i, 'c'), step(i, 'd', ['c'])])
+      ])
+    ]),
+    step('', 'serve', ['outer'], 'service')
+  ]);
 }
 
 /**
@@ -107,7 +67,7 @@ export function bigNested(size = 200, groups = 5): RawSpec {
       })
     );
   }
-  return { app: 'big', workflow: 'big', root: { kind: 'workflow', name: 'big', address: '', depends_on: [], nodes } };
+  return rawSpec('big', 'big', nodes);
 }
 
 /** The addresses of every step of a raw spec. */

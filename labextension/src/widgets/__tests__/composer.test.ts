@@ -1,47 +1,10 @@
 // @vitest-environment jsdom
 import { act } from 'react';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { tabular } from '../../composer/__tests__/fixtures';
 import { ComposerModel, ComposerView } from '../composer';
-
-// version.ts reads ../package.json with the bundler's `require`, relative to lib/.
-vi.mock('../../version', async () => {
-  const pkg = await import('../../../../package.json');
-  return { MODULE_NAME: pkg.name, MODULE_VERSION: pkg.version };
-});
-
-interface Sent {
-  method: string;
-  state?: { [key: string]: unknown };
-  content?: unknown;
-}
-
-/** A comm that records what the model sends. */
-class MockComm {
-  comm_id = 'comm-1';
-  target_name = 'jupyter.widget';
-  sent: Sent[] = [];
-  on_msg(): void {}
-  on_close(): void {}
-  close(): string {
-    return 'closed';
-  }
-  open(): string {
-    return 'open';
-  }
-  send(data: Sent, callbacks?: { iopub?: { status?: (msg: unknown) => void } }): string {
-    this.sent.push(JSON.parse(JSON.stringify(data)));
-    queueMicrotask(() => callbacks?.iopub?.status?.({ content: { execution_state: 'idle' } }));
-    return `msg-${this.sent.length}`;
-  }
-  updates(): { [key: string]: unknown }[] {
-    return this.sent.filter(m => m.method === 'update').map(m => m.state ?? {});
-  }
-  custom(): unknown[] {
-    return this.sent.filter(m => m.method === 'custom').map(m => m.content);
-  }
-}
+import { MockComm, modelOptions, query } from './harness';
 
 beforeAll(() => {
   (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
@@ -64,10 +27,9 @@ let view: ComposerView;
 
 async function makeView(state: { [key: string]: unknown } = {}): Promise<ComposerView> {
   comm = new MockComm();
-  const manager = { callbacks: () => ({}) } as never;
   model = new ComposerModel(
     { spec: tabular(), ...state },
-    { model_id: 'composer-1', widget_manager: manager, comm: comm as never }
+    modelOptions('composer-1', comm)
   );
   view = new ComposerView({ model } as never);
   document.body.replaceChildren(view.el);
@@ -76,11 +38,7 @@ async function makeView(state: { [key: string]: unknown } = {}): Promise<Compose
 }
 
 function q<T extends Element = Element>(selector: string): T {
-  const el = view.el.querySelector<T>(selector);
-  if (!el) {
-    throw new Error(`no ${selector}`);
-  }
-  return el;
+  return query<T>(view.el, selector);
 }
 
 async function click(el: Element): Promise<void> {

@@ -1,48 +1,12 @@
 // @vitest-environment jsdom
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { STATE_COLOURS } from '../../graph/dot';
 import { LayoutEngine, loadGraphviz } from '../../graph/render';
 import { protocolExample, threeLevels } from '../../graph/__tests__/fixtures';
 import { GraphModel, GraphView } from '../graph';
-
-// version.ts reads ../package.json with the bundler's `require`, relative to lib/.
-vi.mock('../../version', async () => {
-  const pkg = await import('../../../../package.json');
-  return { MODULE_NAME: pkg.name, MODULE_VERSION: pkg.version };
-});
-
-interface Sent {
-  method: string;
-  state?: { [key: string]: unknown };
-  content?: unknown;
-}
-
-/** A comm that records what the model sends and answers each message with an idle status. */
-class MockComm {
-  comm_id = 'comm-1';
-  target_name = 'jupyter.widget';
-  sent: Sent[] = [];
-  on_msg(): void {}
-  on_close(): void {}
-  close(): string {
-    return 'closed';
-  }
-  open(): string {
-    return 'open';
-  }
-  send(data: Sent, callbacks?: { iopub?: { status?: (msg: unknown) => void } }): string {
-    this.sent.push(JSON.parse(JSON.stringify(data)));
-    queueMicrotask(() => callbacks?.iopub?.status?.({ content: { execution_state: 'idle' } }));
-    return `msg-${this.sent.length}`;
-  }
-  updates(): { [key: string]: unknown }[] {
-    return this.sent.filter(m => m.method === 'update').map(m => m.state ?? {});
-  }
-  custom(): unknown[] {
-    return this.sent.filter(m => m.method === 'custom').map(m => m.content);
-  }
-}
+import { MockComm, modelOptions, query } from './harness';
+import baseCss from '../../../style/base.css?raw';
 
 // Counts layouts; delegates to the real WebAssembly Graphviz.
 let real: LayoutEngine;
@@ -65,10 +29,9 @@ let view: GraphView;
 
 async function makeView(state: { [key: string]: unknown } = {}): Promise<GraphView> {
   comm = new MockComm();
-  const manager = { callbacks: () => ({}) } as never;
   model = new GraphModel(
     { spec: protocolExample(), ...state },
-    { model_id: 'graph-1', widget_manager: manager, comm: comm as never }
+    modelOptions('graph-1', comm)
   );
   view = new GraphView({ model } as never);
   view.render();
@@ -78,11 +41,7 @@ async function makeView(state: { [key: string]: unknown } = {}): Promise<GraphVi
 }
 
 function q<T extends Element = Element>(selector: string): T {
-  const el = view.el.querySelector<T>(selector);
-  if (!el) {
-    throw new Error(`no ${selector}`);
-  }
-  return el;
+  return query<T>(view.el, selector);
 }
 
 function click(el: Element): void {
@@ -131,11 +90,39 @@ describe('GraphView', () => {
     expect(q('button.sf-graph-run').textContent).toBe('Run');
     expect(q('button.sf-graph-cancel').textContent).toBe('Cancel');
     expect(q('.sf-graph-status')).toBeDefined();
-    expect(q<HTMLElement>('.sf-graph-canvas').style.height).toBe('300px');
+    expect(q<HTMLElement>('.sf-graph-canvas').style.maxHeight).toBe('300px');
     expect(q('.sf-graph-canvas svg g.node[id="sf/gather"]').getAttribute('data-state')).toBe('pending');
     expect(q('.sf-graph-canvas g.cluster[id="cluster/modeling"]')).toBeDefined();
     expect(q('.sf-graph-title').textContent).toBe('tabular / pipeline');
     expect(q('.sf-graph-details').textContent).toContain('Click a step');
+  });
+
+  it('takes the height trait as a most, so a small graph leaves no empty room', async () => {
+    await makeView({ height: '300px' });
+    const canvas = q<HTMLElement>('.sf-graph-canvas');
+    expect([canvas.style.maxHeight, canvas.style.height]).toEqual(['300px', '']);
+    model.set('height', '600px');
+    expect([canvas.style.maxHeight, canvas.style.height]).toEqual(['600px', '']);
+    // Fitted, the drawing is scaled into a box of that height; unfitted, it takes its own height again.
+    click(q('button.sf-graph-fit'));
+    expect(canvas.classList.contains('sf-fit')).toBe(true);
+    expect([canvas.style.maxHeight, canvas.style.height]).toEqual(['600px', '600px']);
+    click(q('button.sf-graph-fit'));
+    expect([canvas.style.maxHeight, canvas.style.height]).toEqual(['600px', '']);
+  });
+
+  it('keeps the title row and the title whole beside a long message', async () => {
+    const style = document.createElement('style');
+    style.textContent = baseCss;
+    document.head.appendChild(style);
+    try {
+      await makeView({ message: 'x'.repeat(500) });
+      expect(getComputedStyle(q('.sf-graph-toolbar')).flexShrink).toBe('0');
+      expect(getComputedStyle(q('.sf-graph-title')).flexShrink).toBe('0');
+      expect(getComputedStyle(q('.sf-graph-status')).minWidth).toBe('0');
+    } finally {
+      style.remove();
+    }
   });
 
   it('says when there is nothing to draw', async () => {

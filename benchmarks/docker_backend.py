@@ -1,0 +1,122 @@
+"""The Docker backend's figures, each beside a baseline measured in the same run.
+
+1. Cold build and run of examples/tabular: every image built with no layer cache (``no_cache``), the tracker
+   started, the pipeline run with 2 workers.
+2. Warm re-run: the same pipeline again (``force``, so every step runs). Target: no image rebuilt. Baseline:
+   the same run with the local backend.
+3. Per-step container overhead: a chain of no-op script steps run with the Docker backend (tracking on, and
+   off), per step, against a bare ``docker run --rm IMAGE true`` of the same step image. Target: at most 1.3x.
+
+Needs a Docker engine and the base image (``make docker-engine``). Everything the benchmark creates is removed
+at the end (found by label). Usage: python benchmarks/docker_backend.py [--steps 10] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from scanflow_jupyter.deploy.docker import DockerApp
+from scanflow_jupyter.engine import run as local_run
+from scanflow_jupyter.workflow import load
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = os.environ.get("SCANFLOW_BASE_IMAGE", "scanflow/debian-python:bookworm")
+
+
+def chain_app(root: Path, n: int) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "noop.py").write_text("pass\n")
+    nodes = [{"name": f"s{i}", "script": "noop.py", **({"depends_on": [f"s{i - 1}"]} if i else {})} for i in range(n)]
+    spec = {"scanflow": 1, "name": "bench-noop", "workflows": [{"name": "main", "nodes": nodes}]}
+    (root / "scanflow.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10, help="steps in the no-op chain")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="scanflow-bench-docker-"))
+    app_dir = tmp / "tabular"
+    shutil.copytree(ROOT / "examples" / "tabular", app_dir, ignore=shutil.ignore_patterns("work", ".scanflow"))
+    app = load(app_dir)
+    app.name = "bench-tabular"  # never the name tests and notebooks use: clean-up removes by name
+    tabular = DockerApp(app, base_image=BASE)
+    noop = DockerApp(load(chain_app(tmp / "noop", args.steps)), base_image=BASE)
+    try:
+        tabular.cleanup()
+        noop.cleanup()
+        print(f"Docker backend, base image {BASE}, {os.cpu_count()} cores")
+
+        # 1. cold
+        started = time.perf_counter()
+        built = tabular.build(workflows=["pipeline"], no_cache=True)
+        build_s = time.perf_counter() - started
+        started = time.perf_counter()
+        result = tabular.run("pipeline", workers=2)
+        run_s = time.perf_counter() - started
+        print(
+            f"cold: build {len(built)} images {build_s:.1f} s (no layer cache), start tracker + run {run_s:.1f} s "
+            f"({result.status}); total {build_s + run_s:.1f} s"
+        )
+
+        # 2. warm
+        warm, rebuilt = [], []
+        for _ in range(args.repeats):
+            events: list[object] = []
+            started = time.perf_counter()
+            again = tabular.run("pipeline", workers=2, force=True, on_build=events.append)
+            warm.append(time.perf_counter() - started)
+            rebuilt += [e for e in events if getattr(e, "status", "") == "built"]
+            assert again.ok
+        started = time.perf_counter()
+        local = local_run(load(app_dir), "pipeline", workers=2, force=True)
+        local_s = time.perf_counter() - started
+        assert local.ok
+        print(
+            f"warm re-run (force, every step runs): median {statistics.median(warm):.1f} s over {len(warm)} "
+            f"(the same run, local backend: {local_s:.1f} s); images rebuilt: {len(rebuilt)} (target 0)"
+        )
+
+        # 3. per-step overhead
+        images = noop.build()
+        noop.start()
+        image = images["s0"]
+        for _ in range(2):  # warm the engine's caches for this image
+            subprocess.run(["docker", "run", "--rm", image, "true"], check=True, capture_output=True)
+        bare = []
+        for _ in range(args.repeats * args.steps):
+            started = time.perf_counter()
+            subprocess.run(["docker", "run", "--rm", image, "true"], check=True, capture_output=True)
+            bare.append(time.perf_counter() - started)
+        bare_s = statistics.median(bare)
+        for tracking in (True, False):
+            per_step = []
+            for _ in range(args.repeats):
+                started = time.perf_counter()
+                out = noop.run(force=True, tracking=tracking)
+                per_step.append((time.perf_counter() - started) / args.steps)
+                assert out.ok
+            step_s = statistics.median(per_step)
+            print(
+                f"per step, {args.steps}-step chain, tracking {'on ' if tracking else 'off'}: {step_s * 1000:.0f} ms; "
+                f"bare 'docker run --rm IMAGE true' {bare_s * 1000:.0f} ms; ratio {step_s / bare_s:.2f}x (<= 1.3x)"
+            )
+    finally:
+        tabular.cleanup()
+        noop.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

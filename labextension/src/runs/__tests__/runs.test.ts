@@ -1,0 +1,125 @@
+// @vitest-environment jsdom
+import { describe, expect, it } from 'vitest';
+
+import { lineChart, parallelCoordinates } from '../charts';
+import { columnLabel, formatValue, nextSort } from '../format';
+import { renderPreview, renderRun } from '../runview';
+import { ROW_HEIGHT, RunTable, flatten, visibleRange } from '../table';
+import { RunRow } from '../types';
+
+function row(i: number, extra: Partial<RunRow> = {}): RunRow {
+  return {
+    run_id: `r${i}`,
+    experiment_id: '1',
+    run_name: `run-${i}`,
+    status: 'FINISHED',
+    start_time: 0,
+    end_time: 1000,
+    user_id: 'me',
+    parent_run_id: null,
+    kind: '',
+    workflow: '',
+    node: '',
+    state: '',
+    children: 0,
+    values: { 'metrics.acc': i / 10 },
+    ...extra
+  };
+}
+
+const noop = { sort: () => undefined, toggleSelect: () => undefined, toggleExpand: () => undefined, open: () => undefined };
+
+describe('format', () => {
+  it('labels columns and cycles sorts', () => {
+    expect(columnLabel('tags."scanflow.workflow"')).toBe('scanflow.workflow');
+    expect(columnLabel('attributes.start_time')).toBe('start time');
+    expect(nextSort([], 'metrics.acc', false)).toEqual(['metrics.acc DESC']);
+    expect(nextSort(['metrics.acc DESC'], 'metrics.acc', false)).toEqual(['metrics.acc ASC']);
+    expect(nextSort(['metrics.acc ASC'], 'metrics.acc', false)).toEqual([]);
+    expect(nextSort(['metrics.acc DESC'], 'params.lr', true)).toEqual(['metrics.acc DESC', 'params.lr DESC']);
+    expect(formatValue('attributes.duration', 75)).toBe('1 min 15 s');
+    expect(formatValue('attributes.start_time', 0)).toBe('1970-01-01 00:00:00');
+  });
+});
+
+describe('RunTable', () => {
+  it('renders only the rows in view', () => {
+    const table = new RunTable(document, noop);
+    document.body.replaceChildren(table.node);
+    const rows = Array.from({ length: 1000 }, (_, i) => row(i));
+    table.update(flatten(rows, {}, new Set()), ['metrics.acc'], [], new Set(), new Set());
+    const rendered = Number(table.node.dataset.renderedRows);
+    expect(table.node.dataset.totalRows).toBe('1000');
+    expect(rendered).toBeGreaterThan(0);
+    expect(rendered).toBeLessThan(60);
+    expect(visibleRange(1000, 500 * ROW_HEIGHT, 10 * ROW_HEIGHT)).toEqual([494, 516]);
+  });
+
+  it('shows user text as text and children under their parent', () => {
+    const table = new RunTable(document, noop);
+    document.body.replaceChildren(table.node);
+    const parent = row(1, { run_name: '<img src=x onerror=alert(1)>', children: 1, kind: 'run', workflow: 'main' });
+    const child = row(2, { values: { 'metrics.acc': '<b>x</b>' } as never });
+    table.update(flatten([parent], { r1: [child] }, new Set(['r1'])), ['metrics.acc'], [], new Set(['r2']), new Set(['r1']));
+    const names = Array.from(table.node.querySelectorAll('.sf-runs-open')).map(b => b.textContent);
+    expect(names).toEqual(['<img src=x onerror=alert(1)>', 'run-2']);
+    expect(table.node.querySelector('img')).toBeNull();
+    expect(table.node.querySelector('b')).toBeNull();
+    const second = table.node.querySelector<HTMLElement>('[data-run-id="r2"]')!;
+    expect(second.dataset.depth).toBe('1');
+    expect(second.querySelector<HTMLInputElement>('.sf-runs-select')!.checked).toBe(true);
+  });
+});
+
+describe('run view', () => {
+  it('previews text, csv and images without interpreting HTML', () => {
+    const box = document.createElement('div');
+    renderPreview(box, { path: '<img src=x>.html', kind: 'text', text: '<script>alert(1)</script>' });
+    expect(box.querySelector('script')).toBeNull();
+    expect(box.querySelector('pre')!.textContent).toBe('<script>alert(1)</script>');
+    expect(box.querySelector('.sf-runs-preview-path')!.textContent).toBe('<img src=x>.html');
+    renderPreview(box, { path: 't.csv', kind: 'csv', rows: [['a', 'b'], ['<b>1</b>', '2']] });
+    expect(box.querySelectorAll('td')[0].textContent).toBe('<b>1</b>');
+    renderPreview(box, { path: 'p.png', kind: 'image', data_url: 'data:image/png;base64,AAAA' });
+    expect(box.querySelector('img')!.getAttribute('src')).toBe('data:image/png;base64,AAAA');
+    renderPreview(box, { path: 'p.png', kind: 'image', data_url: 'javascript:alert(1)' });
+    expect(box.querySelector('img')).toBeNull();
+  });
+
+  it('lists params, a link only for http urls, and artifacts', () => {
+    const root = document.createElement('div');
+    const paths: string[] = [];
+    renderRun(
+      root,
+      {
+        run_id: 'r1', experiment_id: '1', run_name: '<i>x</i>', status: 'FINISHED', start_time: 0, end_time: 2000,
+        user_id: 'me', artifact_uri: 'file:///a', params: { note: '<img src=x>' }, metrics: { acc: 0.5 },
+        metrics_total: 1, tags: {}, artifacts: [{ path: 'notes.txt', is_dir: false, size: 3 }],
+        mlflow_url: 'javascript:alert(1)'
+      },
+      { preview: p => paths.push(p), searchMetrics: () => undefined }
+    );
+    expect(root.querySelector('.sf-runs-run-name')!.textContent).toBe('<i>x</i>');
+    expect(root.querySelector('.sf-runs-mlflow')).toBeNull();
+    expect(root.querySelector('.sf-runs-run-params td')!.textContent).toBe('<img src=x>');
+    root.querySelector<HTMLButtonElement>('.sf-runs-artifact')!.click();
+    expect(paths).toEqual(['notes.txt']);
+  });
+});
+
+describe('charts', () => {
+  it('draws one line per run and survives long histories', () => {
+    const steps = Array.from({ length: 200000 }, (_, i) => i);
+    const svg = lineChart(document, 'loss', [
+      { label: 'a', steps, values: steps.map(s => Math.sin(s)) },
+      { label: 'b', steps: [0, 1], values: [1, 2] }
+    ]);
+    expect(svg.querySelectorAll('polyline').length).toBe(2);
+    const par = parallelCoordinates(document, ['params.lr', 'metrics.acc'], [
+      { label: 'a', values: [0.1, 0.9] },
+      { label: 'b', values: [null, 0.8] }
+    ]);
+    expect(par.querySelectorAll('polyline').length).toBe(1);
+    expect(par.querySelectorAll('.sf-runs-axis-label')[0].textContent).toBe('params.lr');
+  });
+});

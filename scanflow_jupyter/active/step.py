@@ -1,0 +1,148 @@
+"""The labeling step: samples the checker flags in a production batch join a labeling session's pool and queue.
+
+As a workflow node, after a checker step (or by an agent)::
+
+    - name: queue-for-labeling
+      function: scanflow_jupyter.active.step:queue_flagged
+      parameters:
+        model-uri: models:/digits-checker/1
+        batch: data/batch.npz
+        pool: labeling/pool.npz
+        session: digits
+      depends_on: [check]
+
+The batch's samples that score above the detector's threshold are appended to the pool file (``x`` and ``ids``,
+created if missing; a sample id already there is not added twice) and queued in the label store, most anomalous
+first, so the next labeling batch shows them before any ranked sample. A session opened on the pool file
+(``LabelingSession(load_batch(pool).x, ..., ids=load_batch(pool).ids, name=session)``) picks them up.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..checking.data import load_batch
+from ..errors import ShapeMismatchError
+from ..workflow import Executor, Parameter
+from ..workflow.params import ParamValue, infer_type
+from .store import LabelStore
+
+__all__ = ["QUEUE_FUNCTION", "labeling_node", "queue_flagged"]
+
+QUEUE_FUNCTION = f"{__name__}:queue_flagged"
+
+
+def queue_flagged(
+    model_uri: str,
+    batch: str,
+    pool: str = "labeling/pool.npz",
+    session: str = "session",
+    store: str = ".scanflow/labels.db",
+    classes: str = "",
+    limit: int = 200,
+) -> dict[str, Any]:
+    """Append the batch's samples above the detector's threshold to ``pool`` and queue them in ``session``.
+
+    Parameters
+    ----------
+    model_uri
+        A detector logged with ``detector.log_model`` (or a model folder).
+    batch
+        The production batch: ``.npy``, ``.npz`` (``x``, ``ids``) or ``.csv``.
+    pool
+        The labeling pool file (``.npz`` with ``x`` and ``ids``), created when missing.
+    session, store
+        The labeling session and its label store file.
+    classes
+        Comma-separated class names, to create the session when it does not exist yet.
+    limit
+        At most this many samples per batch (the most anomalous).
+
+    Returns
+    -------
+    dict
+        ``flagged`` (over the threshold), ``queued`` (new in the queue), ``pool_size``.
+    """
+    from ..checking.mlflow_model import load_detector
+
+    detector = load_detector(model_uri)
+    data = load_batch(batch)
+    scores = detector.score(data.x)
+    over = np.flatnonzero(scores > detector.threshold)
+    over = over[np.argsort(-scores[over], kind="stable")][:limit]
+
+    pool_file = Path(pool)
+    if pool_file.is_file():
+        existing = load_batch(pool_file)
+        if existing.x.shape[1:] != data.x.shape[1:]:
+            raise ShapeMismatchError(
+                f"the pool {pool!r} holds samples of shape {existing.x.shape[1:]}, the batch {batch!r} "
+                f"{data.x.shape[1:]}: give each kind of data a pool of its own"
+            )
+        x, ids = existing.x, list(existing.ids)
+    else:
+        x, ids = np.zeros((0, *data.x.shape[1:]), dtype=np.float32), []
+    known = set(ids)
+    new = [i for i in over if data.ids[i] not in known]
+    if new:
+        x = np.concatenate([x, data.x[new]])
+        ids = ids + [data.ids[i] for i in new]
+        pool_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = pool_file.with_name(pool_file.name + ".tmp.npz")
+        np.savez(tmp, x=x, ids=np.array(ids))
+        os.replace(tmp, pool_file)  # a reader never sees half a pool
+
+    labels = LabelStore(store)
+    labels.open_session(session, [c for c in classes.split(",") if c.strip()])
+    queued = labels.enqueue(session, [(data.ids[i], float(scores[i])) for i in over], reason="flagged by the checker")
+    result = {"flagged": len(over), "queued": queued, "pool_size": len(ids)}
+    _log(result, model_uri, batch)
+    print(f"{result['flagged']} samples over the threshold; {queued} queued for labeling in {session!r}")
+    return result
+
+
+def _log(result: dict[str, Any], model_uri: str, batch: str) -> None:
+    """Record the counts in the step's MLflow run, when there is one (a workflow step has MLFLOW_RUN_ID)."""
+    if not os.environ.get("MLFLOW_RUN_ID"):
+        return
+    import mlflow
+
+    with mlflow.start_run():  # resumes the step's own run
+        mlflow.log_metrics({f"labeling.{k}": float(v) for k, v in result.items()})
+        mlflow.log_params({"labeling.model_uri": model_uri, "labeling.batch": batch})
+
+
+def labeling_node(
+    name: str = "queue-for-labeling",
+    *,
+    model_uri: str,
+    batch: str,
+    pool: str = "labeling/pool.npz",
+    session: str = "session",
+    classes: str = "",
+    depends_on: list[str] | None = None,
+) -> Executor:
+    """A workflow node that runs :func:`queue_flagged`.
+
+    Example
+    -------
+    >>> labeling_node(model_uri="models:/digits-checker/1", batch="data/batch.npz", depends_on=["check"]).function
+    'scanflow_jupyter.active.step:queue_flagged'
+    """
+    values: dict[str, ParamValue] = {
+        "model-uri": model_uri,
+        "batch": batch,
+        "pool": pool,
+        "session": session,
+        "classes": classes,
+    }
+    return Executor(
+        name=name,
+        function=QUEUE_FUNCTION,
+        parameters={key: Parameter(type=infer_type(value), default=value) for key, value in values.items()},
+        depends_on=list(depends_on or []),
+    )

@@ -1,0 +1,49 @@
+"""The Docker backend: images, the application's network and tracker, batch runs in containers, served
+models, compose files and swarm stacks, and clean-up by label.
+
+The docker SDK is imported lazily: importing this package does not load it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from .app import DockerApp, DockerStatus, Endpoint
+    from .backend import DockerBackend
+    from .base_image import DEFAULT_BASE_IMAGE, build_base_image
+    from .client import connect
+    from .images import BuildEvent
+
+_LAZY = {
+    "DockerApp": "app",
+    "DockerStatus": "app",
+    "Endpoint": "app",
+    "DockerBackend": "backend",
+    "DEFAULT_BASE_IMAGE": "base_image",
+    "build_base_image": "base_image",
+    "connect": "client",
+    "BuildEvent": "images",
+}
+
+__all__ = [
+    "DEFAULT_BASE_IMAGE",
+    "BuildEvent",
+    "DockerApp",
+    "DockerBackend",
+    "DockerStatus",
+    "Endpoint",
+    "build_base_image",
+    "connect",
+]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'scanflow_jupyter.deploy.docker' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

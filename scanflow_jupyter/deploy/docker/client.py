@@ -1,0 +1,113 @@
+"""The Docker engine connection, the labels on everything we create, and Docker's naming rules.
+
+The docker SDK is imported here, lazily, the first time an engine is needed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from ...errors import BackendUnavailableError, DockerNameError
+
+if TYPE_CHECKING:
+    import docker
+
+LABEL_APP = "scanflow.app"  # the application an object belongs to
+LABEL_ROLE = "scanflow.role"  # step, tracker, service, network, volume, image
+LABEL_RUN = "scanflow.run_id"
+LABEL_NODE = "scanflow.node"
+LABEL_MANAGED = "scanflow.managed"  # "true" on everything this package creates
+
+START_HINT = (
+    "Start the Docker engine: 'sudo systemctl start docker', or run 'sudo dockerd &' where there is no systemd "
+    "(on Debian: 'sudo apt-get install docker.io' first). If it runs elsewhere, set DOCKER_HOST "
+    "(for example unix:///var/run/docker.sock)."
+)
+
+# A Docker object name: what the engine accepts for containers, networks and volumes.
+_OBJECT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+# An image repository path component (lower case, separators . _ __ -) and a tag.
+_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def connect(timeout: int = 120) -> docker.DockerClient:
+    """A client of the local Docker engine (``DOCKER_HOST`` or the default socket), checked with a ping.
+
+    Raises
+    ------
+    BackendUnavailableError
+        When the docker SDK is missing or no engine answers; the message says how to start one.
+    """
+    try:
+        import docker
+        import docker.errors
+    except ImportError:  # pragma: no cover - docker is a dependency
+        raise BackendUnavailableError(
+            "The docker Python package is missing: 'pip install docker>=7.1' (it is a dependency of "
+            "scanflow-jupyter, so reinstalling scanflow-jupyter also brings it)."
+        ) from None
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise BackendUnavailableError(f"No Docker engine is reachable ({_short(exc)}). {START_HINT}") from None
+    return client
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+def object_name(*parts: str) -> str:
+    """A container, network or volume name made of ``parts`` (joined by ``-``, ``/`` becomes ``-``)."""
+    name = "-".join(p.replace("/", "-") for p in parts if p)
+    check_object_name(name)
+    return name
+
+
+def check_object_name(name: str, what: str = "Docker object") -> str:
+    """Raise ``DockerNameError`` naming ``name`` when Docker would refuse it as a container/network/volume
+    name."""
+    if not _OBJECT_NAME.match(name):
+        raise DockerNameError(
+            f"{what} name {name!r} is not valid for Docker: it must start with a letter or digit and contain "
+            "only letters, digits, '_', '.' and '-'. Rename the application or node (DNS-1123 labels such as "
+            "'my-app' are always safe)."
+        )
+    return name
+
+
+def check_image_name(image: str) -> str:
+    """Raise ``DockerNameError`` when ``image`` (``repo[:tag]``) is not a valid image reference."""
+    repo, tag = image, None
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = image.rsplit(":", 1)
+    host, _, rest = repo.partition("/")
+    # A registry host (it has a '.' or ':' or is localhost) may have upper case and a port.
+    path = rest if rest and ("." in host or ":" in host or host == "localhost") else repo
+    if not _REPO.match(path) or (tag is not None and not _TAG.match(tag)):
+        raise DockerNameError(
+            f"Image name {image!r} is not valid for Docker: a repository is lower case letters, digits and "
+            "separators ('.', '_', '-', '/'), and a tag at most 128 letters, digits, '_', '.', '-'. "
+            "For example 'scanflow/tabular-gather:3f2a9c1d'."
+        )
+    return image
+
+
+def labels(app: str, role: str, **extra: str) -> dict[str, str]:
+    """The labels put on an object this package creates for application ``app``."""
+    out = {LABEL_MANAGED: "true", LABEL_APP: app, LABEL_ROLE: role}
+    out.update({f"scanflow.{k}": v for k, v in extra.items()})
+    return out
+
+
+def app_filter(app: str, role: str | None = None) -> dict[str, Any]:
+    """A ``filters`` argument selecting exactly the objects of ``app`` (and ``role``) by label."""
+    wanted = [f"{LABEL_MANAGED}=true", f"{LABEL_APP}={app}"]
+    if role is not None:
+        wanted.append(f"{LABEL_ROLE}={role}")
+    return {"label": wanted}

@@ -1,0 +1,50 @@
+"""Shared pieces of the deploy tests: the Docker engine (required in CI), the offline base image, and the
+example application with an online service added."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..conftest import EXAMPLES
+
+BASE_IMAGE = os.environ.get("SCANFLOW_BASE_IMAGE", "scanflow/debian-python:bookworm")
+
+
+def copy_tabular(target: Path) -> Path:
+    shutil.copytree(EXAMPLES / "tabular", target, ignore=shutil.ignore_patterns("work", ".scanflow", "mlruns"))
+    return target
+
+
+def with_service(app: Any, model_uri: str = "models:/tabular-linear/1", port: int = 8080) -> Any:
+    from scanflow_jupyter.workflow import Service, Workflow
+
+    app.workflows.append(
+        Workflow(name="online", kind="online", nodes=[Service(name="predictor", model_uri=model_uri, port=port)])
+    )
+    return app
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Any]:
+    """The local Docker engine with the offline base image. Without an engine: a failure in CI (CI=true),
+    a skip elsewhere."""
+    from scanflow_jupyter.deploy.docker import connect
+    from scanflow_jupyter.deploy.docker.base_image import build_base_image, has_image
+    from scanflow_jupyter.errors import BackendUnavailableError
+
+    try:
+        client = connect()
+    except BackendUnavailableError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs a Docker engine: {exc}")
+        pytest.skip(str(exc))
+    if not has_image(BASE_IMAGE):  # `make test` builds it first; build it here for a bare pytest run
+        build_base_image(BASE_IMAGE)
+    yield client
+    client.close()

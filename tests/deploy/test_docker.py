@@ -1,0 +1,238 @@
+"""The Docker backend on a real engine: build, run the example in containers with the MLflow run tree of a
+local run, serve a model and call predict, export and validate the compose file, deploy a swarm stack,
+clean up and show by label that nothing of ours is left; and the bad inputs.
+
+In CI (CI=true) a missing engine fails these tests; elsewhere they are skipped. Images are built once per
+application; the lifecycle is one test so two pytest-xdist workers never share an application.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanflow_jupyter.deploy.docker import DockerApp
+from scanflow_jupyter.errors import ImageBuildError, PortInUseError, StepFailedError, StepTimeoutError
+from scanflow_jupyter.workflow import load
+
+from .conftest import BASE_IMAGE, copy_tabular, with_service
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+STEPS = {"gather", "preprocess", "modeling", "modeling/linear", "modeling/forest", "evaluate"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_tree(uri: str, experiment: str) -> set[tuple[str, str]]:
+    """(run name, parent run name) for every run of the latest workflow run of ``experiment``."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None
+    runs = client.search_runs([exp.experiment_id], max_results=500)
+    tops = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    top = max(tops, key=lambda r: r.info.start_time)
+    by_id = {r.info.run_id: r for r in runs}
+    tree = set()
+    for r in runs:
+        chain, parent = [], r.data.tags.get("mlflow.parentRunId")
+        while parent and parent in by_id:
+            chain.append(parent)
+            parent = by_id[parent].data.tags.get("mlflow.parentRunId")
+        if chain and chain[-1] == top.info.run_id:
+            tree.add((r.info.run_name, by_id[chain[0]].info.run_name if chain[0] != top.info.run_id else "WORKFLOW"))
+    return tree
+
+
+@pytest.mark.timeout(1800)
+def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path) -> None:
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    from scanflow_jupyter.engine import run as local_run
+
+    port = free_port()
+    app = with_service(load(copy_tabular(tmp_path / "docker" / "tabular")), port=port)
+    app.name = "dk-tabular"  # notebooks/docker.ipynb deploys 'tabular', maybe at the same time
+    deployment = DockerApp(app, base_image=BASE_IMAGE)
+    bystander = engine.containers.create(BASE_IMAGE, ["true"], name=f"not-ours-{port}")  # cleanup must keep it
+    try:
+        builds: list[Any] = []
+        logs: list[tuple[str, str, str]] = []
+        result = deployment.run("pipeline", workers=2, on_build=builds.append, on_log=lambda *a: logs.append(a))
+        assert result.status == "succeeded"
+        ready = {e.node for e in builds if e.status in ("built", "cached")}
+        assert ready == {"runtime", "tracker", *(STEPS - {"modeling"})}
+        if any(e.status == "built" for e in builds):  # a cold build streamed its progress
+            assert any(e.step and e.total and e.line.startswith("Step ") for e in builds)
+        assert ("gather", "stdout", "gather: 500 rows x 6 columns -> work/gathered.csv") in logs
+
+        # The same MLflow run tree as a local run of the same application.
+        uri = deployment.tracker_uri()
+        assert uri is not None
+        docker_tree = run_tree(uri, "dk-tabular")
+        local_app = load(copy_tabular(tmp_path / "local" / "tabular"))
+        local_run(local_app, "pipeline", workers=2)
+        local_tree = run_tree(f"sqlite:///{local_app.folder}/.scanflow/mlflow.db", "tabular")
+        assert docker_tree == local_tree
+        assert {name for name, _ in docker_tree} == STEPS
+        gather = mlflow.MlflowClient(uri).search_runs(
+            [mlflow.MlflowClient(uri).get_experiment_by_name("dk-tabular").experiment_id],
+            "attributes.run_name = 'gather'",
+        )[0]
+        assert gather.data.metrics["n_rows"] == 500  # the step's own mlflow.start_run() landed in its run
+
+        # A warm re-run builds nothing and runs every step again in containers.
+        again: list[Any] = []
+        assert deployment.run("pipeline", workers=2, force=True, on_build=again.append).ok
+        assert {e.status for e in again} == {"cached"}
+
+        # Serve a model registered in the tracker and call predict.
+        mlflow.set_tracking_uri(uri)
+        rows = [[0.1, 0.2, 0.3, 0.4, 0.5], [1.0, -1.0, 0.5, 0.0, 2.0]]
+        with mlflow.start_run(run_name="register"):
+            model = LogisticRegression().fit(rows * 2, [0, 1, 0, 1])
+            mlflow.sklearn.log_model(model, name="model", registered_model_name="tabular-linear")
+        endpoint = deployment.serve("predictor")
+        assert endpoint.port == port
+        assert deployment.predict("predictor", rows) == [0, 1]
+        with pytest.raises(PortInUseError, match=rf"Port {port} is already in use on this machine.*port=N"):
+            deployment.serve("predictor")  # the running service holds it
+
+        status = deployment.status()
+        roles = {c["role"] for c in status.containers}
+        assert roles == {"tracker", "service"} and "scanflow-dk-tabular-work" in status.volumes
+
+        # The compose file is valid for docker-compose.
+        compose = tmp_path / "compose.yaml"
+        deployment.compose(compose)
+        check = subprocess.run(["docker-compose", "-f", str(compose), "config", "-q"], capture_output=True, text=True)
+        assert check.returncode == 0, check.stderr
+
+        # The swarm stack serves the same registered model.
+        swarm = engine.info()["Swarm"]["LocalNodeState"]
+        if swarm != "active":
+            subprocess.run(
+                ["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], check=True, capture_output=True
+            )
+        try:
+            replicas = deployment.deploy_swarm(tmp_path / "stack.yaml")
+            assert replicas == {"scanflow-dk-tabular_tracker": "1/1", "scanflow-dk-tabular_predictor": "1/1"}
+            assert deployment.predict("predictor", rows, port=port) == [0, 1]
+            gone = deployment.cleanup()
+            assert any(c["role"] == "swarm service" for c in gone.containers)
+        finally:
+            try:
+                deployment.cleanup()
+            finally:
+                if swarm != "active":
+                    subprocess.run(["docker", "swarm", "leave", "--force"], check=True, capture_output=True)
+    finally:
+        deployment.cleanup()
+        left = deployment.status()
+        assert left.empty, str(left)
+        for kind in ("containers", "images", "volumes", "networks"):
+            assert getattr(engine, kind).list(filters={"label": "scanflow.app=dk-tabular"}) == []
+        bystander.reload()  # still there: cleanup removes only what the application created
+        bystander.remove()
+
+
+def test_a_failing_step_reports_its_logs(engine: Any, make_app: Callable[..., Any]) -> None:
+    app = make_app(
+        [
+            {"name": "boom", "script": "step.py", "parameters": {"fail": "true"}},
+            {"name": "slow", "script": "step.py", "parameters": {"sleep": 60.0}, "timeout": 3},
+            {"name": "after", "script": "step.py", "depends_on": ["boom"]},
+        ],
+        name="dk-fail",
+    )
+    deployment = DockerApp(app, base_image=BASE_IMAGE)
+    try:
+        with pytest.raises(
+            StepFailedError, match=r"(?s)Step 'boom' exited with code 3.*something went wrong in the step"
+        ):
+            deployment.run(workers=2)
+        result = deployment.run(workers=2, check=False)
+        assert {a: s.value for a, s in result.states.items()} == {
+            "boom": "failed",
+            "slow": "failed",
+            "after": "skipped",
+        }
+        assert isinstance(result.errors["slow"], StepTimeoutError)
+        assert "ran past its timeout of 3 s" in str(result.errors["slow"])
+        assert deployment.status().containers == [
+            {"name": "scanflow-dk-fail-tracker", "role": "tracker", "node": "tracker", "status": "running"}
+        ]  # the steps' containers are gone (the timed-out one stopped), their logs kept in the run
+    finally:
+        deployment.cleanup()
+    assert deployment.status().empty
+
+
+def test_a_custom_dockerfile_is_honoured(engine: Any, make_app: Callable[..., Any]) -> None:
+    dockerfile = f"FROM {BASE_IMAGE}\nCOPY . /app\nRUN echo built-by-the-user > /built-by\nWORKDIR /app\n"
+    app = make_app(
+        [{"name": "own", "script": "step.py", "dockerfile": "Dockerfile.own", "parameters": {"x": 1}}],
+        files={"Dockerfile.own": dockerfile},
+        name="dk-custom",
+    )
+    deployment = DockerApp(app, base_image=BASE_IMAGE)
+    logs: list[tuple[str, str, str]] = []
+    try:
+        result = deployment.run(on_log=lambda *a: logs.append(a))
+        assert result.ok and ("own", "stdout", "done own") in logs
+        image = deployment.client.images.get(deployment.build(tracker=False)["own"])
+        assert "echo built-by-the-user > /built-by" in str(image.history())  # its own instruction
+    finally:
+        deployment.cleanup()
+
+
+def test_a_requirement_missing_from_pypi_names_the_pip_line(engine: Any, make_app: Callable[..., Any]) -> None:
+    app = make_app(
+        [
+            {"name": "good", "script": "step.py"},
+            {"name": "bad", "script": "step.py", "requirements": ["scanflow-no-such-package-zz9==1.0"]},
+        ],
+        name="dk-badreq",
+    )
+    deployment = DockerApp(app, base_image=BASE_IMAGE)
+    try:
+        with pytest.raises(ImageBuildError, match=r"1 image did not build \(2 others did\)") as info:
+            deployment.build(tracker=False)
+        assert "ERROR: No matching distribution found for scanflow-no-such-package-zz9==1.0" in str(info.value)
+        assert info.value.image.startswith("scanflow/dk-badreq-bad:")
+        assert [i.split(":")[0] for i in deployment.status().images] == ["scanflow/dk-badreq-good"]
+    finally:
+        deployment.cleanup()
+
+
+def test_cli_exports_a_compose_file_docker_compose_accepts(engine: Any, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scanflow_jupyter.cli import main
+
+    folder = copy_tabular(tmp_path / "tabular")
+    out = tmp_path / "compose.yaml"
+    result = CliRunner().invoke(
+        main, ["deploy", str(folder), "--to", "compose", "--base-image", BASE_IMAGE, "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    check = subprocess.run(["docker-compose", "-f", str(out), "config", "--services"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    assert sorted(check.stdout.split()) == [
+        "evaluate",
+        "gather",
+        "modeling-forest",
+        "modeling-linear",
+        "preprocess",
+        "tracker",
+    ]

@@ -241,6 +241,8 @@ def check_labeling(nb: Any) -> None:
     assert any("image/png" in o.get("data", {}) for o in curve.outputs)
     accuracy = re.search(r"accuracy after 120 labels: ([0-9.]+)%", _text(curve))
     assert accuracy and float(accuracy.group(1)) > 85, _text(curve)
+    versions = _text(_cell(nb, "import mlflow"))
+    assert "digits-labeler version 1: " in versions and "digits-labeler version 2: " in versions, versions
     assert _text(_cell(nb, "session.undo()")).startswith("119 labels;")
     assert "{'labeled': 119, 'queued': 1," in _text(_cell(nb, "again = %scanflow label"))
     mistake = _text(_cell(nb, "session.label(again.items[0]"))

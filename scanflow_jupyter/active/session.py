@@ -14,6 +14,7 @@ Example
 from __future__ import annotations
 
 import getpass
+import logging
 import math
 import threading
 import time
@@ -30,10 +31,13 @@ from ..checking.data import as_ids, as_samples
 from ..errors import LabelingError, LabelValueError
 from .rankers import Pick, RandomRanker, Ranker, make_ranker, seed_indices
 from .store import LabelStore
+from .versions import ModelVersions, modal_fit
 
 __all__ = ["CurvePoint", "LabelingSession", "Sample"]
 
 DEFAULT_STORE = Path(".scanflow") / "labels.db"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,12 @@ class LabelingSession:
         ``(x, y)`` to measure accuracy after each retrain: the learning curve.
     retrain_every
         Retrain (in the background) after this many new labels (default: the batch size); 0 never retrains by itself.
+    fit
+        How a retrain fits: ``fit(model, x, y) -> fitted model``; ``"modal"`` trains through modAL's ActiveLearner;
+        default: a plain ``fit`` of a clone.
+    registered_model
+        Log every retrain as a version of this MLflow registered model (in the current tracking URI and
+        experiment, e.g. after ``use_store(app)``), and the learning curve as metrics of the session's MLflow run.
     cold_start
         Seed with typical samples of distinct clusters until every class has a label (default). Without it, the
         first batches are drawn at random.
@@ -115,7 +125,8 @@ class LabelingSession:
         holdout: tuple[Any, Any] | None = None,
         detector: Any = None,
         retrain_every: int | None = None,
-        fit: Callable[[Any, Any, Any], Any] | None = None,
+        fit: Callable[[Any, Any, Any], Any] | str | None = None,
+        registered_model: str | None = None,
         cold_start: bool = True,
         seed: int | None = 0,
     ) -> None:
@@ -150,7 +161,9 @@ class LabelingSession:
         self.control = RandomRanker(None if seed is None else seed + 1)
         self.retrain_every = batch_size if retrain_every is None else retrain_every
         self.base_model = model
-        self._fit = fit or _plain_fit
+        self._fit = _fitter(fit)
+        self.versions = ModelVersions(name, registered_model) if registered_model else None
+        self.tracking_error: str | None = None  # the last failure to log a retrain to MLflow (labeling goes on)
         self.cold_start = cold_start
         self.seed = seed
         self._lock = threading.RLock()
@@ -355,8 +368,29 @@ class LabelingSession:
                 points.append(CurvePoint(len(control), self._accuracy(control_model), version, "control"))
             with self._lock:
                 self.curve.extend(points)
+        if self.versions is not None:
+            self._log_version(version, fitted, len(labels), point, points[-1] if len(points) > 1 else None)
         self._notify("model")
         return point
+
+    def _log_version(
+        self, version: int, fitted: Any, labels: int, point: CurvePoint | None, control: CurvePoint | None
+    ) -> None:
+        assert self.versions is not None
+        try:
+            self.versions.log(
+                version,
+                fitted,
+                labels=labels,
+                ranker=self.ranker.name,
+                accuracy=None if point is None else point.accuracy,
+                control_accuracy=None if control is None else control.accuracy,
+                control_labels=None if control is None else control.labels,
+            )
+            self.tracking_error = None
+        except Exception as exc:  # MLflow down: the labels are safe in the store, the model in memory
+            self.tracking_error = f"retrain {version} was not logged to MLflow: {type(exc).__name__}: {exc}"
+            log.warning(self.tracking_error)
 
     def _accuracy(self, model: Any) -> float:
         assert self.holdout is not None
@@ -382,6 +416,16 @@ class LabelingSession:
             f"LabelingSession({self.name!r}, ranker={self.ranker.name!r}, {p['labeled']} of {p['budget']} labeled, "
             f"model version {self.version})"
         )
+
+
+def _fitter(fit: Callable[[Any, Any, Any], Any] | str | None) -> Callable[[Any, Any, Any], Any]:
+    if fit is None:
+        return _plain_fit
+    if fit == "modal":
+        return modal_fit
+    if callable(fit):
+        return fit
+    raise LabelingError(f"fit={fit!r} is not a way to fit: pass 'modal', a function fit(model, x, y), or nothing")
 
 
 def _plain_fit(model: Any, x: Any, y: Any) -> Any:

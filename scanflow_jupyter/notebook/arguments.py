@@ -239,6 +239,14 @@ def build_parsers() -> dict[str, CommandParser]:
     p["label"].add_argument("--image-shape", type=_image_shape, metavar="HxW", help="Draw samples as images.")
     p["label"].add_argument("--store", metavar="FILE", help="The label store (default: .scanflow/labels.db).")
     p["label"].add_argument("--annotator", metavar="NAME", help="Who labels (default: the user name).")
+    p["label"].add_argument(
+        "--register",
+        metavar="MODEL",
+        help="Log every retrain as a version of this MLflow registered model (in the current tracking store).",
+    )
+    p["label"].add_argument(
+        "--modal", action="store_true", help="Retrain through modAL's ActiveLearner instead of a plain fit."
+    )
 
     p["step"] = _parser(
         "step",

@@ -66,6 +66,8 @@ def label_command(args: argparse.Namespace, namespace: Mapping[str, Any], app: A
             budget=args.budget,
             holdout=holdout,
             detector=detector,
+            registered_model=args.register,
+            fit="modal" if args.modal else None,
         )
     return LabelingWidget(session, image_shape=args.image_shape)
 

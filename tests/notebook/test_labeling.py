@@ -119,3 +119,28 @@ def test_a_scanflow_error_shows_as_one_line(shell: InteractiveShell, capsys: pyt
     shown = capsys.readouterr()
     assert "LabelValueError: 11 is no class" in shown.out + shown.err
     assert "Traceback" not in shown.out + shown.err
+
+
+def test_label_magic_registers_each_retrain_and_trains_through_modal(
+    shell: InteractiveShell, sf: Callable[[str], Any], digits: Digits, tmp_path: Path
+) -> None:
+    import mlflow
+    from modAL.models import ActiveLearner
+
+    x, y = digits
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        shell.user_ns.update(pool=x[:200], model=LogisticRegression(max_iter=300), xt=x[1500:], yt=y[1500:])
+        widget = sf("label pool model --classes 0,1,2,3,4,5,6,7,8,9 --name m --holdout xt,yt --register dg --modal")
+        for _ in range(2):
+            for item in list(widget.items):
+                widget.session.label(item["id"], int(y[int(item["id"])]))
+            widget.session.next_batch()
+        widget.session.retrain(wait=True)
+        widget.session.close()
+        versions = mlflow.MlflowClient().search_model_versions("name = 'dg'")
+    finally:
+        mlflow.set_tracking_uri(before)
+    assert isinstance(widget.session.model, ActiveLearner)
+    assert len(versions) >= 1 and widget.session.tracking_error is None

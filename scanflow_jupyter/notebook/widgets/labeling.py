@@ -136,6 +136,8 @@ class LabelingWidget(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget i
             )
         else:
             self.status = f"model version {self.session.version}"
+        if self.session.tracking_error:
+            self.status += f" ({self.session.tracking_error})"
 
     def _on_session(self, what: str) -> None:
         # Called from the retrain thread too: assigning synced traits from a thread is safe in ipywidgets 8.

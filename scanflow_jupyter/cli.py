@@ -14,6 +14,8 @@ from typing import Any, ClassVar, NoReturn
 
 import click
 
+from .cli_kubernetes import kube_options
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 APP_ARG = click.argument("app", default=".", type=click.Path(file_okay=True, dir_okay=True, path_type=Path))
@@ -294,14 +296,27 @@ def runs(app: Path, limit: int, as_json: bool) -> None:
 
 @main.command()
 @APP_ARG
-@click.option("--to", "target", type=click.Choice(["yaml", "json", "schema", "dot"]), default="yaml", show_default=True)
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["yaml", "json", "schema", "dot", "kubernetes"]),
+    default="yaml",
+    show_default=True,
+)
 @WORKFLOW_OPT
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file instead of stdout.")
+@kube_options
 @_guard
-def export(app: Path, target: str, workflow: str | None, output: Path | None) -> None:
-    """Export the application: canonical YAML, JSON, the JSON Schema of scanflow.yaml, or DOT."""
+def export(app: Path, target: str, workflow: str | None, output: Path | None, **kube: Any) -> None:
+    """Export the application: canonical YAML, JSON, the JSON Schema of scanflow.yaml, DOT, or (--to kubernetes)
+    every Kubernetes manifest and the Argo Workflows (a folder of files with -o)."""
     from .workflow import dump_json, dump_yaml, json_schema
 
+    if target == "kubernetes":
+        from .cli_kubernetes import export_kubernetes
+
+        export_kubernetes(app, output, **kube)
+        return
     if target == "schema":
         text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
     else:
@@ -450,9 +465,16 @@ def docker_stop(app: Path, everything: bool) -> None:
 
 @main.command()
 @APP_ARG
-@click.option("--to", "target", type=click.Choice(["compose", "stack", "swarm"]), default="compose", show_default=True)
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["compose", "stack", "swarm", "kubernetes"]),
+    default="compose",
+    show_default=True,
+)
 @_docker_options
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the file here (default: stdout).")
+@kube_options
 @_guard
 def deploy(
     app: Path,
@@ -461,8 +483,15 @@ def deploy(
     ca_bundle: Path | None,
     pip_index_url: str | None,
     output: Path | None,
+    **kube: Any,
 ) -> None:
-    """Export a compose file or a swarm stack, or (--to swarm) build, deploy the stack and report replicas."""
+    """Export a compose file or a swarm stack, or (--to swarm) build, deploy the stack and report replicas, or
+    (--to kubernetes) build and push the images, deploy the namespace, tracker and services on the cluster."""
+    if target == "kubernetes":
+        from .cli_kubernetes import deploy_kubernetes
+
+        deploy_kubernetes(app, output, base_image=base_image, ca_bundle=ca_bundle, pip_index_url=pip_index_url, **kube)
+        return
     deployment = _deployment(app, base_image, ca_bundle, pip_index_url)
     if target == "swarm":
         deployment.build(on_event=_build_line)
@@ -479,6 +508,10 @@ def deploy(
         output.write_text(text)
         click.echo(f"wrote {output}", err=True)
 
+
+from .cli_kubernetes import kubernetes as _kubernetes  # noqa: E402  (the group's commands use main's helpers)
+
+main.add_command(_kubernetes)
 
 if __name__ == "__main__":
     main()

@@ -15,6 +15,9 @@ The tree::
     │   ├── BackendUnavailableError    the backend's engine is not there (no daemon, no cluster)
     │   ├── ImageBuildError            a container image did not build; carries the failing line of the build
     │   ├── DockerNameError            a name Docker would refuse (container, network, volume, image)
+    │   ├── KubernetesNameError        a name Kubernetes would refuse (too long, not a DNS-1123 label)
+    │   ├── KubernetesForbiddenError   the cluster's RBAC refused an action; names verb, resource, namespace, user
+    │   ├── MissingSecretError         a Secret a deployment references (an image pull secret) is not there
     │   └── PortInUseError             a port a service should publish is taken on this machine
     ├── TrackingError                  the MLflow store could not be reached or written
     │   └── RunQueryError              a run query is invalid (a bad filter, an unknown column or sort key)
@@ -33,6 +36,11 @@ The tree::
     │   ├── LabelValueError            a label outside the session's classes
     │   ├── LabelConflictError         a sample another annotator has labeled or holds
     │   └── RankerError                a ranker that cannot rank with this model (no predict_proba, not fitted)
+    ├── AgentError                     an agent could not be built, read its sensors or act
+    │   ├── AgentDefinitionError       an agent badly put together (a rule naming an unknown sensor, a bad setting)
+    │   ├── SensorError                a sensor's reading failed (an MLflow query refused, a folder missing)
+    │   └── ActuatorError              an actuator failed after its retries (a workflow run that failed, ...)
+    │       └── ModelVersionNotFoundError  a model version to promote that the registry does not hold
     └── ParameterError                 a parameter override names an unknown parameter or has the wrong type
 
 Messages name the offender and say how to fix it.
@@ -44,6 +52,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "ActuatorError",
+    "AgentDefinitionError",
+    "AgentError",
     "BackendError",
     "BackendUnavailableError",
     "CheckerSettingsError",
@@ -53,10 +64,14 @@ __all__ = [
     "EmptyBatchError",
     "ImageBuildError",
     "InvalidDataError",
+    "KubernetesForbiddenError",
+    "KubernetesNameError",
     "LabelConflictError",
     "LabelValueError",
     "LabelingError",
+    "MissingSecretError",
     "MissingThresholdError",
+    "ModelVersionNotFoundError",
     "NonFiniteValuesError",
     "NotEnoughSamplesError",
     "ParameterError",
@@ -69,6 +84,7 @@ __all__ = [
     "RunQueryError",
     "ScanflowError",
     "SchemaVersionError",
+    "SensorError",
     "ShapeMismatchError",
     "SpecFormatError",
     "StepFailedError",
@@ -168,6 +184,27 @@ class PortInUseError(BackendError):
     """A port a service should publish is already taken on this machine."""
 
 
+class KubernetesNameError(BackendError):
+    """A name Kubernetes would refuse: longer than its limit (63 for most objects) or not a DNS-1123 label.
+    The message names the object, the name and the part of it to shorten."""
+
+
+class KubernetesForbiddenError(BackendError):
+    """The cluster refused an action (HTTP 403, RBAC). ``verb``, ``resource`` and ``namespace`` say what was
+    refused; the message quotes the API server and says how to get the permission or use another namespace."""
+
+    def __init__(self, message: str, verb: str = "", resource: str = "", namespace: str = "") -> None:
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+        super().__init__(message)
+
+
+class MissingSecretError(BackendError):
+    """A Secret a deployment references by name (an image pull secret) does not exist in its namespace. Only
+    its name is ever read or written: scanflow never reads a Secret's data."""
+
+
 class TrackingError(ScanflowError):
     """The MLflow tracking store could not be reached or written."""
 
@@ -236,3 +273,35 @@ class LabelConflictError(LabelingError):
 
 class RankerError(LabelingError):
     """A ranker that cannot rank with this model: an uncertainty ranker on a model without ``predict_proba``."""
+
+
+class AgentError(ScanflowError):
+    """An agent could not be built, read its sensors or act."""
+
+
+class AgentDefinitionError(AgentError):
+    """An agent badly put together: a rule naming a sensor or actuator the agent lacks, two parts with one name,
+    an unknown agent kind or setting in ``scanflow.yaml``."""
+
+
+class SensorError(AgentError):
+    """A sensor could not take its reading (an MLflow query the store refused, a folder that is not there).
+    ``sensor`` names it; the agent skips the rules that read it until a reading works again."""
+
+    def __init__(self, message: str, sensor: str = "") -> None:
+        self.sensor = sensor
+        super().__init__(message)
+
+
+class ActuatorError(AgentError):
+    """An actuator failed after its retries. ``actuator`` names it and ``attempts`` says how often it was tried;
+    the decision that called it is recorded as failed, with this message."""
+
+    def __init__(self, message: str, actuator: str = "", attempts: int = 1) -> None:
+        self.actuator = actuator
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class ModelVersionNotFoundError(ActuatorError):
+    """A model version to promote (or compare) that the model registry does not hold."""

@@ -14,10 +14,22 @@ from typing import Any
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from .conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# docker.ipynb builds images and runs containers: it needs an engine, and more than the default timeout.
+# digits_end_to_end.ipynb runs its Docker part when an engine is there (CI has one): more than the default too.
+LONG = {"digits_end_to_end": 900}
+PARAMS = [
+    pytest.param(p, marks=[pytest.mark.docker, pytest.mark.timeout(1200)])
+    if p.stem == "docker"
+    else pytest.param(p, marks=pytest.mark.timeout(LONG[p.stem]))
+    if p.stem in LONG
+    else p
+    for p in NOTEBOOKS
+]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -42,7 +54,7 @@ def _cell(nb: Any, start: str) -> Any:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", PARAMS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if path.stem == "docker":
         require_docker()
@@ -75,26 +87,23 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: py
         check_runs(nb)
     if path.stem == "docker":
         check_docker(nb)
+    if path.stem == "digits_end_to_end":
+        check_digits_end_to_end(nb)
 
 
 def require_docker() -> None:
-    """A Docker engine: in CI (CI=true) its absence fails the test, elsewhere it skips it."""
-    import os
+    """A Docker engine with the base and runtime images: in CI (CI=true) its absence fails the test, elsewhere
+    it skips it."""
+    from .deploy.conftest import ready_engine
 
-    from scanflow_jupyter.deploy.docker import connect
-    from scanflow_jupyter.errors import BackendUnavailableError
-
-    try:
-        connect().close()
-    except BackendUnavailableError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs a Docker engine: {exc}")
-        pytest.skip(str(exc))
+    ready_engine().close()
 
 
 def check_docker(nb: Any) -> None:
     steps = ("gather", "preprocess", "modeling/linear", "modeling/forest", "evaluate")
-    assert "image(s) ready" in _text(_cell(nb, "panel = %scanflow deploy"))
+    first = _text(_cell(nb, "panel = %scanflow deploy"))
+    assert first.rstrip().endswith("nothing (no containers, images, volumes or networks)"), first
+    assert "image(s) ready" in _text(_cell(nb, "%scanflow deploy build"))
     assert all(f"{s}: scanflow/tabular-{s.replace('/', '-')}:" in _text(_cell(nb, 'print("\\n"')) for s in steps)
     ran = _text(_cell(nb, "result = %scanflow deploy run"))
     assert re.search(r"^\S+ succeeded \{'gather': 'succeeded'", ran, re.M), ran
@@ -114,6 +123,23 @@ def check_docker(nb: Any) -> None:
         .rstrip()
         .endswith("nothing (no containers, images, volumes or networks)")
     )
+
+
+@pytest.mark.slow
+def test_docker_notebook_says_when_there_is_no_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(ROOT / "examples" / "tabular", tmp_path / "examples" / "tabular")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    nb = nbformat.read(ROOT / "notebooks" / "docker.ipynb", as_version=4)
+    notebooks = {"metadata": {"path": str(tmp_path / "notebooks")}}
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources=notebooks)
+    with pytest.raises(CellExecutionError):
+        client.execute()
+    ran = [c for c in nb.cells if c.cell_type == "code" and c.execution_count]
+    assert ran[-1].source.startswith("panel = %scanflow deploy")  # the first cell that needs an engine stopped it
+    text = _text(ran[-1])
+    assert "UsageError: No Docker engine is reachable" in text and "dockerd" in text, text
+    assert "Traceback" not in text
 
 
 def check_quickstart(nb: Any) -> None:
@@ -247,3 +273,67 @@ def check_labeling(nb: Any) -> None:
     assert "{'labeled': 119, 'queued': 1," in _text(_cell(nb, "again = %scanflow label"))
     mistake = _text(_cell(nb, "session.label(again.items[0]"))
     assert mistake.startswith("LabelValueError: 11 is not a class of session 'digits'") and "Traceback" not in mistake
+
+
+def check_digits_end_to_end(nb: Any) -> None:
+    import os
+
+    assert "succeeded" in _text(_cell(nb, "train = %scanflow run train"))
+    assert "registered models:/digits-checker/1" in _text(_cell(nb, "from scanflow_jupyter.checking import Autoenc"))
+    started = _cell(nb, '(app.folder / "work" / "incoming").mkdir')
+    assert any(WIDGET in o.get("data", {}) for o in started.outputs)  # the agent panel
+    assert "started: checker (every 1 s), improver (every 1 s), planner (every 1 s), tracker (every 2 s)" in _text(
+        started
+    )
+    assert _text(_cell(nb, "checker, improver, planner, tracker")).startswith(
+        "promote: no version of 'digits-classifier' holds 'production' yet: v1 is the first candidate -> promote done"
+    )
+    shifted = _cell(nb, "from scipy import ndimage")
+    assert any("image/png" in o.get("data", {}) for o in shifted.outputs)  # as trained / in production
+    drift = _text(_cell(nb, 'drift = checker.wait_for("drift")'))
+    assert re.match(
+        r"drift: batch work/incoming/batch-001\.npz drifted: p = \S+ <= alpha 0\.05; .* -> queue done", drift
+    )
+    assert "in run predict, below 0.7" in drift  # the tracker saw the accuracy drop
+    assert "DRIFT: p = " in _text(_cell(nb, "from scanflow_jupyter.checking import DriftReport"))
+    assert any(WIDGET in o.get("data", {}) for o in _cell(nb, "from sklearn.svm import SVC").outputs)  # the grid
+    labels = re.match(r"(\d+) samples labeled", _text(_cell(nb, "while not session.done")))
+    assert labels and int(labels.group(1)) >= 50
+    assert "-> export-labels done, retrain done, notify done" in _text(_cell(nb, "retrain = improver.wait_for"))
+    promoted = _text(_cell(nb, "decision = planner.wait_for"))
+    assert promoted.startswith("promote: candidate v2 scores ") and "production is now version 2" in promoted
+    after = _cell(nb, "after = %scanflow run predict")
+    numbers = re.search(
+        r"before ([0-9.]+)% \(version 1\), after ([0-9.]+)% \(version 2\), with (\d+) labels", _text(after)
+    )
+    assert numbers, _text(after)
+    before_pct, after_pct = float(numbers.group(1)), float(numbers.group(2))
+    assert before_pct < 70 and after_pct >= 75 and after_pct - before_pct >= 10, _text(after)
+    assert any("image/png" in o.get("data", {}) for o in after.outputs)
+    decisions = _text(_cell(nb, 'experiment = client.get_experiment_by_name("digits-agents")'))
+    rules = re.findall(r"^(\w+)\s+([\w-]+)\s+FINISHED", decisions, re.M)
+    assert sorted(rules) == sorted(
+        [("planner", "promote"), ("checker", "drift"), ("tracker", "metric-low"), ("improver", "retrain"),
+         ("planner", "promote")]
+    ), decisions  # fmt: skip
+    stopped = _text(_cell(nb, "import threading"))
+    assert "stopped: checker, improver, planner, tracker" in stopped and "agent threads left: []" in stopped
+    assert "MLflow refused the query 'metrics.accuracy >'" in _text(_cell(nb, "from scanflow_jupyter.agents import"))
+    missing = _text(_cell(nb, "by_hand = Agent("))
+    assert missing.startswith("ModelVersionNotFoundError: actuator 'promote' of agent 'by-hand' failed") and (
+        "model 'digits-classifier' has no version '99'" in missing and "(its versions are 1, 2)" in missing
+    )
+
+    engine = _text(_cell(nb, "from scanflow_jupyter.deploy.docker import connect"))
+    if engine.startswith("No Docker engine here, so the Docker part is skipped."):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI runs the Docker part of digits_end_to_end.ipynb: {engine}")
+        return
+    assert "train in Docker: succeeded {'prepare': 'succeeded', 'fit': 'succeeded'}" in _text(
+        _cell(nb, "if docker_engine:\n    from scanflow_jupyter.agents.docker")
+    )
+    docker = _text(_cell(nb, "if docker_engine:\n    tracker_client"))
+    assert "in Docker, production is version 1" in docker
+    assert "decided in its container: planner promote: no version of 'digits-classifier' holds" in docker
+    assert re.search(r"predict in Docker: succeeded, accuracy [0-9.]+% on the clean test set with version 1", docker)
+    assert docker.rstrip().endswith("network scanflow-digits"), docker  # cleaned up: what it removed

@@ -36,6 +36,9 @@ ABOVE = {
     # deploy sits beside checking: workflow, tracking, engine and errors only (the whole Docker backend loads).
     "deploy": ["checking", "active", "agents", "notebook", "cli"],
     "deploy.docker.app": ["checking", "active", "agents", "notebook", "cli"],
+    # agents sit on every layer but notebook/ and cli; their service entry point is what a container runs.
+    "agents": ["notebook", "cli"],
+    "agents.service": ["notebook", "cli"],
     "notebook": ["scanflow_jupyter.cli"],
 }
 
@@ -51,6 +54,8 @@ def test_layer_imports_point_down(layer: str) -> None:
         banned += ["docker", "mlflow"]  # the docker SDK loads when an engine is first needed
     if layer == "checking":
         banned += ["tensorflow", "keras", "mlflow"]  # imported when a detector is fitted, logged or loaded
+    if layer.startswith("agents"):
+        banned += ["tensorflow", "keras", "mlflow", "docker"]  # when an agent first reads, records, checks or deploys
     code = BLOCKER.format(banned=banned, layer=layer)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr

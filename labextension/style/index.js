@@ -5,3 +5,4 @@ import './drift.css';
 import './deploy.css';
 import './runs.css';
 import './labeling.css';
+import './agents.css';

@@ -31,7 +31,7 @@ from ..workflow import Executor, Parameter
 from ..workflow.params import ParamValue, infer_type
 from .store import LabelStore
 
-__all__ = ["QUEUE_FUNCTION", "labeling_node", "queue_flagged"]
+__all__ = ["QUEUE_FUNCTION", "labeling_node", "queue_flagged", "queue_samples"]
 
 QUEUE_FUNCTION = f"{__name__}:queue_flagged"
 
@@ -74,35 +74,59 @@ def queue_flagged(
     scores = detector.score(data.x)
     over = np.flatnonzero(scores > detector.threshold)
     over = over[np.argsort(-scores[over], kind="stable")][:limit]
+    result = queue_samples(
+        data.x[over], [data.ids[i] for i in over], [float(scores[i]) for i in over],
+        pool=pool, session=session, store=store, classes=classes, source=batch,
+    )  # fmt: skip
+    _log(result, model_uri, batch)
+    print(f"{result['flagged']} samples over the threshold; {result['queued']} queued for labeling in {session!r}")
+    return result
 
+
+def queue_samples(
+    x: Any,
+    ids: list[str],
+    scores: list[float],
+    *,
+    pool: str | os.PathLike[str],
+    session: str,
+    store: str | os.PathLike[str],
+    classes: str = "",
+    source: str = "the batch",
+    reason: str = "flagged by the checker",
+) -> dict[str, Any]:
+    """Append samples already scored (``x`` with their ``ids``, most anomalous first) to ``pool`` and queue them in
+    ``session`` with their ``scores``; what :func:`queue_flagged` does after scoring (an agent that has checked the
+    batch calls this). Returns ``flagged`` (samples given), ``queued`` (new in the queue) and ``pool_size``."""
+    samples = np.asarray(x, dtype=np.float32)
     pool_file = Path(pool)
     if pool_file.is_file():
         existing = load_batch(pool_file)
-        if existing.x.shape[1:] != data.x.shape[1:]:
+        if existing.x.shape[1:] != samples.shape[1:]:
             raise ShapeMismatchError(
-                f"the pool {pool!r} holds samples of shape {existing.x.shape[1:]}, the batch {batch!r} "
-                f"{data.x.shape[1:]}: give each kind of data a pool of its own"
+                f"the pool {os.fspath(pool)!r} holds samples of shape {existing.x.shape[1:]}, the batch "
+                f"{source!r} {samples.shape[1:]}: give each kind of data a pool of its own"
             )
-        x, ids = existing.x, list(existing.ids)
+        pool_x, pool_ids = existing.x, list(existing.ids)
     else:
-        x, ids = np.zeros((0, *data.x.shape[1:]), dtype=np.float32), []
-    known = set(ids)
-    new = [i for i in over if data.ids[i] not in known]
+        pool_x, pool_ids = np.zeros((0, *samples.shape[1:]), dtype=np.float32), []
+    known = set(pool_ids)
+    new = [i for i, sample_id in enumerate(ids) if sample_id not in known]
     if new:
-        x = np.concatenate([x, data.x[new]])
-        ids = ids + [data.ids[i] for i in new]
+        pool_x = np.concatenate([pool_x, samples[new]])
+        pool_ids = pool_ids + [ids[i] for i in new]
         pool_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = pool_file.with_name(pool_file.name + ".tmp.npz")
-        np.savez(tmp, x=x, ids=np.array(ids))
+        np.savez(tmp, x=pool_x, ids=np.array(pool_ids))
         os.replace(tmp, pool_file)  # a reader never sees half a pool
 
-    labels = LabelStore(store)
-    labels.open_session(session, [c for c in classes.split(",") if c.strip()])
-    queued = labels.enqueue(session, [(data.ids[i], float(scores[i])) for i in over], reason="flagged by the checker")
-    result = {"flagged": len(over), "queued": queued, "pool_size": len(ids)}
-    _log(result, model_uri, batch)
-    print(f"{result['flagged']} samples over the threshold; {queued} queued for labeling in {session!r}")
-    return result
+    labels = LabelStore(Path(store))
+    try:
+        labels.open_session(session, [c for c in classes.split(",") if c.strip()])
+        queued = labels.enqueue(session, list(zip(ids, scores, strict=True)), reason=reason)
+    finally:
+        labels.close()
+    return {"flagged": len(ids), "queued": queued, "pool_size": len(pool_ids)}
 
 
 def _log(result: dict[str, Any], model_uri: str, batch: str) -> None:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from .magics import ScanflowMagics, load_ipython_extension
 from .status import StatusTable
-from .widgets import Composer, DriftReportView, GraphView, LabelingWidget, RunBrowser
+from .widgets import AgentPanel, Composer, DriftReportView, GraphView, LabelingWidget, RunBrowser
 
 __all__ = [
+    "AgentPanel",
     "Composer",
     "DriftReportView",
     "GraphView",

@@ -23,6 +23,7 @@ LINE_COMMANDS = (
     "compose",
     "check",
     "label",
+    "agents",
     "deploy",
 )
 CELL_COMMANDS = ("step",)
@@ -198,24 +199,49 @@ def build_parsers() -> dict[str, CommandParser]:
 
     p["deploy"] = _parser(
         "deploy",
-        "Deploy the current application on Docker with a live panel (returns a DeployPanel: d = %scanflow deploy). "
-        "ACTION: panel (the default: buttons only), build, start, run, serve, status, stop, cleanup, compose, stack.",
+        "Deploy the current application on Docker or Kubernetes with a live panel (returns a DeployPanel: "
+        "d = %scanflow deploy). ACTION: panel (the default: buttons only), build, start, run, serve, status, stop, "
+        "cleanup, compose, stack (Docker), export, logs, cancel (Kubernetes).",
     )
     p["deploy"].add_argument(
         "action",
         metavar="ACTION",
         nargs="?",
         default="panel",
-        choices=("panel", "build", "start", "run", "serve", "status", "stop", "cleanup", "compose", "stack"),
+        choices=(
+            "panel",
+            "build",
+            "start",
+            "run",
+            "serve",
+            "status",
+            "stop",
+            "cleanup",
+            "compose",
+            "stack",
+            "export",
+            "logs",
+            "cancel",
+        ),
     )
     p["deploy"].add_argument("target", metavar="NAME", nargs="?", help="run: the workflow; serve: the service.")
-    p["deploy"].add_argument("--to", default="docker", choices=("docker",), help="The backend (default: docker).")
+    p["deploy"].add_argument(
+        "--to", default="docker", choices=("docker", "kubernetes"), help="The backend (default: docker)."
+    )
     p["deploy"].add_argument("--workers", metavar="N", type=_positive, help="run: steps at once.")
     p["deploy"].add_argument("--force", action="store_true", help="run: run every step, even cached ones.")
     p["deploy"].add_argument("--port", metavar="N", type=_positive, help="serve: the port to publish.")
     p["deploy"].add_argument("--base-image", metavar="IMAGE", help="Base of the generated images.")
     p["deploy"].add_argument("--ca-bundle", metavar="FILE", help="An extra CA bundle for pip inside builds.")
-    p["deploy"].add_argument("-o", "--output", metavar="FILE", help="compose, stack: write the file here.")
+    p["deploy"].add_argument("-o", "--output", metavar="FILE", help="compose, stack, export: write the file here.")
+    kube = "Kubernetes: "
+    p["deploy"].add_argument("--namespace", metavar="NS", help=kube + "the namespace (default: scanflow-APP).")
+    p["deploy"].add_argument("--registry", metavar="REGISTRY", help=kube + "where images are pushed and pulled.")
+    p["deploy"].add_argument("--tag", metavar="TAG", help=kube + "use images already pushed under this tag.")
+    p["deploy"].add_argument(
+        "--image-pull-secret", action="append", default=[], metavar="SECRET", help=kube + "a registry Secret."
+    )
+    p["deploy"].add_argument("--engine", choices=("argo", "jobs"), default="argo", help=kube + "how runs run.")
 
     p["label"] = _parser(
         "label",
@@ -247,6 +273,17 @@ def build_parsers() -> dict[str, CommandParser]:
     p["label"].add_argument(
         "--modal", action="store_true", help="Retrain through modAL's ActiveLearner instead of a plain fit."
     )
+
+    p["agents"] = _parser(
+        "agents",
+        "The agents of this kernel and of the current application (returns an AgentPanel: a = %scanflow agents). "
+        "ACTION: panel (the default), list, start (NAMES, or every agent scanflow.yaml declares), stop (NAMES, or "
+        "every running agent), status.",
+    )
+    p["agents"].add_argument(
+        "action", metavar="ACTION", nargs="?", default="panel", choices=("panel", "list", "start", "stop", "status")
+    )
+    p["agents"].add_argument("names", metavar="NAME", nargs="*", help="Which agents (default: see ACTION).")
 
     p["step"] = _parser(
         "step",

@@ -18,6 +18,12 @@ _PANELS: dict[str, DeployPanel] = {}  # one panel (and one deployment) per appli
 def deploy_command(args: argparse.Namespace, app: Application, workers: int) -> Any:
     """Do ``args.action``; returns the panel, or what the action gives (a RunResult, an endpoint, a file's
     text...). Mistakes become ``UsageError`` (ScanflowErrors are turned into one by the magic)."""
+    if getattr(args, "to", "docker") == "kubernetes":
+        from .deploy_kubernetes import kubernetes_command
+
+        return kubernetes_command(args, app, workers)
+    if args.action in ("export", "logs", "cancel"):
+        raise UsageError(f"%scanflow deploy {args.action} is for Kubernetes: add --to kubernetes.")
     from ..deploy.docker import DockerApp
 
     key = f"{app.folder}:{args.base_image}:{args.ca_bundle}"

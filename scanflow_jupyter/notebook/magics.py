@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from ..engine.runner import RunResult
-    from .widgets import DriftReportView, LabelingWidget, RunBrowser
+    from .widgets import AgentPanel, DriftReportView, LabelingWidget, RunBrowser
 
 NO_APP = "No application loaded: use %scanflow load PATH or %scanflow new NAME"
 
@@ -325,6 +325,11 @@ class ScanflowMagics(Magics):
         from .check import check_command
 
         return check_command(args, self.shell.user_ns if self.shell is not None else {}, self.app)
+
+    def _agents(self, args: argparse.Namespace) -> AgentPanel | None:
+        from .agents import agents_command
+
+        return agents_command(args, self.app)
 
     def _deploy(self, args: argparse.Namespace) -> Any:
         from .deploy import deploy_command

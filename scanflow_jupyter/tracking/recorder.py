@@ -131,6 +131,17 @@ def release_writer(writer: WriterProcess) -> None:
             _writers.pop(uri).close()
 
 
+def close_idle_writers(uri: str | None = None) -> int:
+    """Stop the writer processes no run is using (of the store ``uri``, or of every store); returns how many.
+    What leaves nothing behind when it is done (an agent that ran workflows, when it stops)."""
+    with _writers_lock:
+        idle = [u for u, w in _writers.items() if w.users == 0 and (uri is None or u == uri)]
+        writers = [_writers.pop(u) for u in idle]
+    for writer in writers:
+        writer.close()
+    return len(writers)
+
+
 def prewarm(config: StoreConfig) -> threading.Thread:
     """Start the store's writer process in the background (it takes about 1.5 s to import MLflow), so the
     first tracked run does not wait for it. Errors are left for that run to report."""

@@ -137,7 +137,9 @@ class Writer:
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
         uri = self.artifact_uris.pop(run_id, None) or self.client.get_run(run_id).info.artifact_uri
-        repo = get_artifact_repository(uri)
+        # An mlflow-artifacts: URI (a tracking server serving artifacts) resolves against the tracking URI:
+        # this client's, not the process's default (a local sqlite:///mlflow.db in MLflow 3).
+        repo = get_artifact_repository(uri, tracking_uri=self.client.tracking_uri)
         for path in files:
             repo.log_artifact(path, folder)  # type: ignore[no-untyped-call]
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from . import edit
 from .graph import FlatGraph, flatten
-from .model import SCHEMA_VERSION, Application, Executor, Parameter, Resources, Service, Tracker, Workflow
+from .model import SCHEMA_VERSION, AgentSpec, Application, Executor, Parameter, Resources, Service, Tracker, Workflow
 from .spec import dump_json, dump_yaml, json_schema, load, loads, save, write_schema
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AgentSpec",
     "Application",
     "Executor",
     "FlatGraph",

@@ -214,8 +214,21 @@ class Tracker(_Spec):
     experiment: str | None = None
 
 
+class AgentSpec(_Spec):
+    """An agent of the application: a built-in ``kind`` (tracker, checker, improver, planner) with its
+    ``settings``, or ``kind: custom`` with a ``factory`` (``module:function`` returning an agent). It runs in a
+    notebook (``%scanflow agents start``) or as a long-running service (``python -m scanflow_jupyter.agents``).
+    What the settings mean is the agents layer's business; the model only keeps them."""
+
+    name: str
+    kind: Literal["tracker", "checker", "improver", "planner", "custom"]
+    factory: str | None = None
+    interval: float = Field(default=10.0, gt=0)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
 class Application(_Spec):
-    """An application: a name, a folder, workflows and tracker settings; saved as ``scanflow.yaml``."""
+    """An application: a name, a folder, workflows, agents and tracker settings; saved as ``scanflow.yaml``."""
 
     scanflow: int = SCHEMA_VERSION
     name: str
@@ -223,6 +236,7 @@ class Application(_Spec):
     base_image: str | None = None
     tracker: Tracker | None = None
     workflows: list[Workflow] = Field(default_factory=list)
+    agents: list[AgentSpec] = Field(default_factory=list)
 
     _folder: Path | None = PrivateAttr(default=None)
 

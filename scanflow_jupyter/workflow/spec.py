@@ -97,10 +97,12 @@ def check_version(version: Any, source: str) -> None:
 def to_dict(app: Application) -> dict[str, Any]:
     """The canonical plain-data form: declared key order, defaults left out, parameter shorthands."""
     data: dict[str, Any] = {"scanflow": app.scanflow, "name": app.name}
-    rest = app.model_dump(exclude_defaults=True, exclude={"scanflow", "name", "workflows"})
+    rest = app.model_dump(exclude_defaults=True, exclude={"scanflow", "name", "workflows", "agents"})
     data.update(rest)
     if app.workflows:
         data["workflows"] = [_node_dict(wf) for wf in app.workflows]
+    if app.agents:  # after the workflows they act on
+        data["agents"] = [agent.model_dump(exclude_defaults=True) for agent in app.agents]
     return data
 
 

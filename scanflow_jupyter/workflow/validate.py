@@ -207,3 +207,44 @@ def _services_are_online(app: Application, _: bool) -> Iterator[Problem]:
                     f"service {node.name!r} is in batch workflow {wf.name!r}; put services in a workflow with "
                     "kind: online",
                 )
+
+
+@check
+def _agents(app: Application, _: bool) -> Iterator[Problem]:
+    for name in _duplicates([agent.name for agent in app.agents]):
+        yield Problem(f"agents[{name!r}]", f"two agents are named {name!r}; give each a unique name")
+    for agent in app.agents:
+        where = f"agents[{agent.name!r}]"
+        if not DNS_LABEL.match(agent.name) or len(agent.name) > 63:
+            yield Problem(
+                where,
+                f"agent name {agent.name!r} is not a valid DNS-1123 label (lowercase letters, digits and '-'); its "
+                f"container needs one. Rename it, for instance to {suggest_label(agent.name)!r}.",
+            )
+        if agent.kind == "custom" and agent.factory is None:
+            yield Problem(where, "a custom agent needs 'factory': the 'module:function' that returns the Agent")
+        if agent.factory is not None and agent.kind != "custom":
+            yield Problem(where, f"'factory' is only for kind: custom; a {agent.kind} agent is built in (remove it)")
+        if agent.factory is not None and not FUNCTION_REF.match(agent.factory):
+            yield Problem(where, f"factory {agent.factory!r} is not of the form 'module:function'")
+
+
+@check
+def _resources(app: Application, _: bool) -> Iterator[Problem]:
+    from .quantity import canonical_cpu, canonical_memory
+
+    for address, node in _all_nodes(app):
+        res = node.resources if isinstance(node, Executor | Service) else None
+        if res is None:
+            continue
+        for what in ("cpu", "memory"):
+            value = getattr(res, what)
+            if value is None:
+                continue
+            try:
+                canonical_cpu(value) if what == "cpu" else canonical_memory(value)
+            except ValueError as exc:
+                yield Problem(
+                    f"{address}.resources.{what}",
+                    f"{exc}; Docker and Kubernetes need a quantity, so fix it in scanflow.yaml",
+                )

@@ -3,8 +3,10 @@ example application with an online service added."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,13 @@ def with_service(app: Any, model_uri: str = "models:/tabular-linear/1", port: in
     return app
 
 
-@pytest.fixture(scope="session")
-def engine() -> Iterator[Any]:
-    """The local Docker engine with the offline base image. Without an engine: a failure in CI (CI=true),
-    a skip elsewhere."""
-    from scanflow_jupyter.deploy.docker import connect
+def ready_engine() -> Any:
+    """A client of the local Docker engine, with the offline base image and the shared runtime image built.
+    Without an engine: a failure in CI (CI=true), a skip elsewhere."""
+    from scanflow_jupyter.deploy.docker import DockerApp, connect
     from scanflow_jupyter.deploy.docker.base_image import build_base_image, has_image
     from scanflow_jupyter.errors import BackendUnavailableError
+    from scanflow_jupyter.workflow import load
 
     try:
         client = connect()
@@ -44,7 +46,19 @@ def engine() -> Iterator[Any]:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI needs a Docker engine: {exc}")
         pytest.skip(str(exc))
-    if not has_image(BASE_IMAGE):  # `make test` builds it first; build it here for a bare pytest run
-        build_base_image(BASE_IMAGE)
+    # `make test` builds the base image first; a bare pytest run builds it here. Then the shared runtime (MLflow
+    # pip-installed, a minute or two): once, under a lock, not by each pytest-xdist worker at the same time.
+    with open(Path(tempfile.gettempdir()) / "scanflow-docker-tests.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not has_image(BASE_IMAGE):
+            build_base_image(BASE_IMAGE)
+        DockerApp(load(EXAMPLES / "tabular"), base_image=BASE_IMAGE, client=client).build(workflows=[], tracker=False)
+    return client
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Any]:
+    """The local Docker engine, ready (see :func:`ready_engine`)."""
+    client = ready_engine()
     yield client
     client.close()

@@ -8,12 +8,15 @@ application; the lifecycle is one test so two pytest-xdist workers never share a
 
 from __future__ import annotations
 
+import contextlib
+import re
 import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 
 from scanflow_jupyter.deploy.docker import DockerApp
@@ -57,13 +60,16 @@ def run_tree(uri: str, experiment: str) -> set[tuple[str, str]]:
 @pytest.mark.timeout(1800)
 def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path) -> None:
     import mlflow
+    from click.testing import CliRunner
     from sklearn.linear_model import LogisticRegression
 
+    from scanflow_jupyter.cli import main
     from scanflow_jupyter.engine import run as local_run
 
     port = free_port()
     app = with_service(load(copy_tabular(tmp_path / "docker" / "tabular")), port=port)
     app.name = "dk-tabular"  # notebooks/docker.ipynb deploys 'tabular', maybe at the same time
+    app.save()  # the CLI deploys the swarm stack from the folder
     deployment = DockerApp(app, base_image=BASE_IMAGE)
     bystander = engine.containers.create(BASE_IMAGE, ["true"], name=f"not-ours-{port}")  # cleanup must keep it
     try:
@@ -86,16 +92,20 @@ def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path)
         local_tree = run_tree(f"sqlite:///{local_app.folder}/.scanflow/mlflow.db", "tabular")
         assert docker_tree == local_tree
         assert {name for name, _ in docker_tree} == STEPS
-        gather = mlflow.MlflowClient(uri).search_runs(
-            [mlflow.MlflowClient(uri).get_experiment_by_name("dk-tabular").experiment_id],
-            "attributes.run_name = 'gather'",
-        )[0]
+        tracker = mlflow.MlflowClient(uri)
+        experiment = tracker.get_experiment_by_name("dk-tabular")
+        assert experiment is not None
+        gather = tracker.search_runs([experiment.experiment_id], "attributes.run_name = 'gather'")[0]
         assert gather.data.metrics["n_rows"] == 500  # the step's own mlflow.start_run() landed in its run
+        # Its output reached the tracker's artifact store (served by the tracker, not this machine's files).
+        logs = tracker.download_artifacts(gather.info.run_id, "logs/stdout.txt", str(tmp_path))
+        assert "gather: 500 rows x 6 columns" in Path(logs).read_text()
 
-        # A warm re-run builds nothing and runs every step again in containers.
+        # A warm re-run builds nothing, and reuses every step's result (the image is part of the cache key).
         again: list[Any] = []
-        assert deployment.run("pipeline", workers=2, force=True, on_build=again.append).ok
+        rerun = deployment.run("pipeline", workers=2, on_build=again.append)
         assert {e.status for e in again} == {"cached"}
+        assert {s.value for s in rerun.states.values()} == {"cached"}
 
         # Serve a model registered in the tracker and call predict.
         mlflow.set_tracking_uri(uri)
@@ -126,9 +136,19 @@ def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path)
                 ["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], check=True, capture_output=True
             )
         try:
-            replicas = deployment.deploy_swarm(tmp_path / "stack.yaml")
-            assert replicas == {"scanflow-dk-tabular_tracker": "1/1", "scanflow-dk-tabular_predictor": "1/1"}
-            assert deployment.predict("predictor", rows, port=port) == [0, 1]
+            stack = tmp_path / "stack.yaml"
+            args = ["deploy", str(app.folder), "--to", "swarm", "--base-image", BASE_IMAGE, "-o", str(stack)]
+            deployed = CliRunner().invoke(main, args)
+            assert deployed.exit_code == 0, deployed.output
+            assert sorted(deployed.stdout.splitlines()) == [
+                "scanflow-dk-tabular_predictor\t1/1",
+                "scanflow-dk-tabular_tracker\t1/1",
+            ]
+            assert deployment.replicas() == {
+                "scanflow-dk-tabular_tracker": "1/1",
+                "scanflow-dk-tabular_predictor": "1/1",
+            }
+            assert deployment.predict("predictor", rows, port=port) == [0, 1]  # the stack serves the same model
             gone = deployment.cleanup()
             assert any(c["role"] == "swarm service" for c in gone.containers)
         finally:
@@ -211,6 +231,12 @@ def test_a_requirement_missing_from_pypi_names_the_pip_line(engine: Any, make_ap
         assert "ERROR: No matching distribution found for scanflow-no-such-package-zz9==1.0" in str(info.value)
         assert info.value.image.startswith("scanflow/dk-badreq-bad:")
         assert [i.split(":")[0] for i in deployment.status().images] == ["scanflow/dk-badreq-good"]
+        # The failed build left no untagged layer behind (it would carry no label, so clean-up would miss it).
+        layers = re.findall(r"^ ---> ([0-9a-f]{12})$", info.value.log, re.M)
+        assert layers
+        for layer in layers:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                assert engine.images.get(layer).tags, f"layer {layer} of the failed build is left"
     finally:
         deployment.cleanup()
 

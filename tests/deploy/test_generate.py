@@ -7,6 +7,7 @@ Regenerate the golden files with ``SCANFLOW_UPDATE_GOLDEN=1 pytest tests/deploy/
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from scanflow_jupyter.deploy.docker.base_image import apt_mirror
 from scanflow_jupyter.deploy.docker.client import check_image_name, check_object_name, connect
 from scanflow_jupyter.deploy.docker.dockerfile import ImageOptions
 from scanflow_jupyter.deploy.docker.images import plan
-from scanflow_jupyter.errors import BackendUnavailableError, DockerNameError
+from scanflow_jupyter.errors import BackendUnavailableError, DockerNameError, PortInUseError
 from scanflow_jupyter.workflow import load
 
 from .conftest import copy_tabular, with_service
@@ -142,6 +143,21 @@ def test_no_daemon_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
     with pytest.raises(BackendUnavailableError, match=r"No Docker engine is reachable .*dockerd"):
         connect()
+
+
+def test_a_port_in_use_is_refused_before_docker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from scanflow_jupyter.deploy.docker import DockerApp
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")  # checked before any engine is asked
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        deployment = DockerApp(with_service(load(copy_tabular(tmp_path / "tabular")), port=port))
+        with pytest.raises(
+            PortInUseError, match=rf"Port {port} is already in use on this machine.* for service 'predictor'.*port=N"
+        ):
+            deployment.serve("predictor")
 
 
 def test_apt_mirror_is_read_from_the_apt_sources(tmp_path: Path) -> None:

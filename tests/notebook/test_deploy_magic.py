@@ -38,7 +38,7 @@ def test_deploy_needs_an_application(sf: Callable[[str], Any]) -> None:
     [
         ("deploy serve", r"needs the service's name: %scanflow deploy serve NAME"),
         ("deploy launch", r"argument ACTION: invalid choice: 'launch'"),
-        ("deploy run --to kubernetes", r"argument --to: invalid choice: 'kubernetes'"),
+        ("deploy run --to swarm", r"argument --to: invalid choice: 'swarm'"),
         ("deploy run --workers 0", r"--workers"),
     ],
 )

@@ -13,28 +13,35 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .app import DockerApp, DockerStatus, Endpoint
     from .backend import DockerBackend
-    from .base_image import DEFAULT_BASE_IMAGE, build_base_image
+    from .base_image import OFFLINE_BASE_IMAGE, build_base_image
     from .client import connect
-    from .images import BuildEvent
+    from .dockerfile import DEFAULT_BASE_IMAGE, ImageOptions
+    from .images import BuildEvent, ImageSpec
 
 _LAZY = {
     "DockerApp": "app",
     "DockerStatus": "app",
     "Endpoint": "app",
     "DockerBackend": "backend",
-    "DEFAULT_BASE_IMAGE": "base_image",
+    "OFFLINE_BASE_IMAGE": "base_image",
     "build_base_image": "base_image",
     "connect": "client",
+    "DEFAULT_BASE_IMAGE": "dockerfile",
+    "ImageOptions": "dockerfile",
     "BuildEvent": "images",
+    "ImageSpec": "images",
 }
 
 __all__ = [
     "DEFAULT_BASE_IMAGE",
+    "OFFLINE_BASE_IMAGE",
     "BuildEvent",
     "DockerApp",
     "DockerBackend",
     "DockerStatus",
     "Endpoint",
+    "ImageOptions",
+    "ImageSpec",
     "build_base_image",
     "connect",
 ]

@@ -21,6 +21,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -63,7 +64,8 @@ class DockerStatus:
     def __str__(self) -> str:
         lines = [f"application {self.app!r} on Docker:"]
         lines += [
-            f"  container {c['name']} ({c['role']}{' ' + c['node'] if c['node'] else ''}): {c['status']}"
+            f"  container {c['name']} ({c['role']}{' ' + c['node'] if c['node'] not in ('', c['role']) else ''}): "
+            f"{c['status']}"
             for c in self.containers
         ]
         lines += [f"  image {i}" for i in self.images]
@@ -186,7 +188,10 @@ class DockerApp:
         try:
             return self.client.volumes.get(name)
         except docker.errors.NotFound:
-            return self.client.volumes.create(name, labels=labels(self.name, "volume"))
+            # A label that tells this volume from one made under the same name later (a cached step result
+            # lives in it). Its CreatedAt cannot: the engine reports the folder's modification time.
+            mark = labels(self.name, "volume", volume_id=uuid.uuid4().hex[:16])
+            return self.client.volumes.create(name, labels=mark)
 
     def _container(self, name: str) -> Container | None:
         import docker.errors
@@ -217,6 +222,7 @@ class DockerApp:
                 name=self.tracker_name,
                 detach=True,
                 network=self.network,
+                environment=compose_mod.TRACKER_SERVER_ENV,
                 ports={f"{compose_mod.TRACKER_PORT}/tcp": ("127.0.0.1", None)},
                 volumes={v: {"bind": p, "mode": "rw"} for v, p in volumes.items()},
                 labels=labels(self.name, "tracker"),
@@ -339,7 +345,7 @@ class DockerApp:
         specs = {s.node: s for s in self.images([wf.name], tracker=False)}
         built = build(self.client, specs.values(), on_build, self.build_network)
         data = compose_mod.data_volumes(self.name, self.options.data_dirs)
-        stamps = {vol: str(self._volume(vol).attrs.get("CreatedAt", "")) for vol in data}
+        stamps = {vol: _volume_id(self._volume(vol)) for vol in data}
         # A run tracked by the tracker, and a cache key that includes the image and the data volumes: a
         # local result is never reused for a container run, nor a result whose volume was removed since.
         twin = self.app.model_copy(deep=True)
@@ -393,7 +399,7 @@ class DockerApp:
 
         address, node = self._service(service)
         host_port = port or node.port
-        check_port_free(host_port)
+        check_port_free(host_port, address)
         self.start(on_build)
         specs = [s for s in self.images(tracker=False) if s.node == address or s.role == "runtime"]
         image = build(self.client, specs, on_build, self.build_network)[address]
@@ -625,14 +631,19 @@ class DockerApp:
         return text
 
 
-def check_port_free(port: int) -> None:
-    """Raise ``PortInUseError`` when ``port`` cannot be bound on this machine."""
+def _volume_id(volume: Any) -> str:
+    marks = volume.attrs.get("Labels") or {}
+    return str(marks.get("scanflow.volume_id") or volume.attrs.get("CreatedAt", ""))
+
+
+def check_port_free(port: int, service: str = "") -> None:
+    """Raise ``PortInUseError`` when ``port`` (for ``service``) cannot be bound on this machine."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind(("0.0.0.0", port))
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                raise PortInUseError(_port_message(port)) from None
+                raise PortInUseError(_port_message(port, service)) from None
             raise
 
 

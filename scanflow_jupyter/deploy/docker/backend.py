@@ -7,14 +7,17 @@ shared data folders as named volumes, resources as limits. Output is streamed in
 it comes (and to ``on_log``), the exit code is the container's.
 
 The local backend hands a step its MLflow run id through an inherited pipe, so creating the run overlaps
-the step's start-up. A container inherits no descriptors: here a starter thread reads the id from that pipe
-(the runner writes it right after ``submit`` returns) and then creates the container with ``MLFLOW_RUN_ID``.
+the step's start-up. A container inherits no descriptors: here a starter thread creates and starts the
+container with its stdin open, then reads the id from that pipe (the runner writes it right after ``submit``
+returns) and writes it to the container's stdin, where the launcher reads it. So here too the run is created
+while the container starts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -156,20 +159,17 @@ class DockerBackend:
         return handle
 
     def _start(self, handle: DockerHandle, fd: int | None) -> None:
+        stdin: Any = None
         try:
-            run_id: str | None = None
-            if fd is not None:
-                with os.fdopen(fd, "rb") as pipe:
-                    run_id = pipe.read().decode().strip()
-                if not run_id:
-                    handle.error = "the step's MLflow run could not be created; the step did not run"
-                    return
             task = handle.task
             with handle.lock:
                 if handle.cancelled:
                     return
             image, _custom = self.images[task.address]
             api = self.client.api
+            env = self.environment(task, None)
+            if fd is not None:  # the launcher reads the run id from its stdin, which gets it once it exists
+                env["SCANFLOW_RUN_ID_FD"] = "0"
             # The low-level API: one request to create, one to start (the high-level one inspects in between).
             host_config = api.create_host_config(
                 binds={vol: {"bind": path, "mode": "rw"} for vol, path in self.volumes.items()},
@@ -180,10 +180,11 @@ class DockerBackend:
                 image,
                 self.command(task),
                 name=handle.name,
-                environment=self.environment(task, run_id),
+                environment=env,
                 working_dir=APP_DIR,
                 labels=labels(self.app, "step", run_id=task.run_id, node=task.address),
                 host_config=host_config,
+                stdin_open=fd is not None,
             )
             with handle.lock:
                 handle.container = str(created["Id"])
@@ -195,11 +196,32 @@ class DockerBackend:
             stream = api.attach(handle.container, stream=True, logs=True, demux=True)
             handle.stream = stream
             threading.Thread(target=self._follow, args=(handle, stream), daemon=True).start()
+            if fd is not None:
+                stdin = api.attach_socket(handle.container, params={"stdin": 1, "stream": 1})
             api.start(handle.container)
         except Exception as exc:  # reported as the step's error by wait()
             handle.error = f"{type(exc).__name__}: {getattr(exc, 'explanation', None) or exc}"
         finally:
             handle.ready.set()
+            if fd is not None:
+                self._hand_run_id(fd, stdin)
+
+    @staticmethod
+    def _hand_run_id(fd: int, stdin: Any) -> None:
+        """Pass the step's MLflow run id from the runner's pipe to the container's stdin, then close it. The
+        container was started meanwhile: creating the run overlaps its start, as with a local step. Without
+        an id (the run could not be created) the launcher gets an empty stdin and exits without running."""
+        with os.fdopen(fd, "rb") as pipe:
+            run_id = pipe.read()
+        if stdin is None:
+            return
+        raw = getattr(stdin, "_sock", stdin)
+        with contextlib.suppress(OSError):  # the container is gone already (cancelled, or it failed)
+            if run_id.strip():
+                raw.sendall(run_id.strip() + b"\n")
+            raw.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):
+            stdin.close()
 
     def _follow(self, handle: DockerHandle, stream: Any) -> None:
         """Stream the container's stdout and stderr into the run's log files as they come."""

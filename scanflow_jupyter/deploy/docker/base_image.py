@@ -23,7 +23,7 @@ from pathlib import Path
 from ...errors import BackendError, ImageBuildError
 from .client import LABEL_MANAGED, LABEL_ROLE, check_image_name, connect
 
-DEFAULT_BASE_IMAGE = "scanflow/debian-python:bookworm"
+OFFLINE_BASE_IMAGE = "scanflow/debian-python:bookworm"
 PACKAGES = ("python3", "python3-venv", "python3-pip", "ca-certificates", "passwd")
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 
@@ -71,7 +71,7 @@ def _entries(text: str) -> Iterable[tuple[str, list[str]]]:
 
 
 def build_base_image(
-    name: str = DEFAULT_BASE_IMAGE,
+    name: str = OFFLINE_BASE_IMAGE,
     *,
     suite: str = "bookworm",
     mirror: str | None = None,

@@ -5,6 +5,7 @@ The docker SDK is imported here, lazily, the first time an engine is needed.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,9 @@ def connect(timeout: int = 120) -> docker.DockerClient:
         client = docker.from_env(timeout=timeout)
         client.ping()
     except docker.errors.DockerException as exc:
-        raise BackendUnavailableError(f"No Docker engine is reachable ({_short(exc)}). {START_HINT}") from None
+        host = os.environ.get("DOCKER_HOST")
+        where = f" at DOCKER_HOST={host}" if host else ""
+        raise BackendUnavailableError(f"No Docker engine is reachable{where} ({_short(exc)}). {START_HINT}") from None
     return client
 
 

@@ -47,6 +47,11 @@ def tracker_command(app: str) -> list[str]:
     ]
 
 
+# The tracker only records runs and serves artifacts: MLflow's job runner (a second process for GenAI jobs and
+# periodic tasks) would take a core from the steps, and more than halves the time the tracker takes to start.
+TRACKER_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 def tracker_volumes(app: str) -> dict[str, str]:
     """Named volume -> mount point of the tracker."""
     return {f"scanflow-{app}-mlflow-db": "/mlflow/db", f"scanflow-{app}-mlflow-artifacts": "/mlflow/artifacts"}
@@ -85,6 +90,7 @@ def _tracker(app: str, image: str) -> dict[str, Any]:
     return {
         "image": image,
         "command": tracker_command(app),
+        "environment": dict(TRACKER_SERVER_ENV),
         "volumes": [f"{vol}:{path}" for vol, path in tracker_volumes(app).items()],
         "ports": [f"127.0.0.1::{TRACKER_PORT}"],
         "labels": labels(app, "tracker"),

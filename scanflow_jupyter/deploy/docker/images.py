@@ -159,6 +159,7 @@ def plan(
 
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) :")
+_LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the engine colours what a build step writes to stderr
 
 
@@ -222,6 +223,7 @@ def _build_one(
     import docker.errors
 
     lines: list[str] = []
+    layers: list[str] = []  # the intermediate images this build made, in order
     step = total = 0
     error = ""
     kwargs: dict[str, Any] = {}
@@ -251,6 +253,9 @@ def _build_one(
                 if not line:
                     continue
                 lines.append(line)
+                layer = _LAYER.match(line)
+                if layer:
+                    layers.append(layer.group(1))
                 match = _STEP.match(line)
                 if match:
                     step, total = int(match.group(1)), int(match.group(2))
@@ -259,6 +264,7 @@ def _build_one(
         error = str(exc.explanation or exc)
     if not error:
         return
+    _drop_layers(client, layers)
     log = "\n".join(lines[-30:])
     failed = _failed_line(lines) or error
     what = {"tracker": "the MLflow tracker", "runtime": "the shared runtime"}.get(
@@ -270,6 +276,20 @@ def _build_one(
         failed,
         log,
     )
+
+
+def _drop_layers(client: docker.DockerClient, layers: list[str]) -> None:
+    """Remove the untagged layers a failed build left behind (they carry no application label, so clean-up
+    by label would not find them). A layer another image is built on is refused by the engine, and kept."""
+    import docker.errors
+
+    for layer in reversed(layers):
+        try:
+            if client.images.get(layer).tags:
+                continue
+            client.images.remove(layer, noprune=False)
+        except docker.errors.APIError:  # in use (a parent of another image), or gone already
+            continue
 
 
 def _failed_line(lines: list[str]) -> str:

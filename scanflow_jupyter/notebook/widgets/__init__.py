@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from .agents import AgentPanel
 from .composer import Composer
 from .drift import DriftReportView
 from .graph import GraphView
 from .labeling import LabelingWidget
 from .runs import RunBrowser
 
-__all__ = ["Composer", "DriftReportView", "GraphView", "LabelingWidget", "RunBrowser"]
+__all__ = ["AgentPanel", "Composer", "DriftReportView", "GraphView", "LabelingWidget", "RunBrowser"]

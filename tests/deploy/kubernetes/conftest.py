@@ -1,0 +1,132 @@
+"""Fixtures of the Kubernetes tests: the local stand-in of the API server, a real cluster when KUBECONFIG is
+set (tests marked ``k8s``), the example application, and the schemas (official Kubernetes schemas from
+kubernetes-validate, Argo's Workflow schema vendored in data/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..conftest import copy_tabular, with_service
+from .fakeapi import FakeAPI
+
+DATA = Path(__file__).parent / "data"
+GOLDEN = Path(__file__).parent / "golden"
+# Two recent Kubernetes minor versions (and the oldest one still supported upstream) whose official
+# schemas every generated manifest must satisfy.
+K8S_VERSIONS = ("1.35.0", "1.36.0", "1.37.0")
+TEST_IMAGE = os.environ.get("SCANFLOW_K8S_TEST_IMAGE", "busybox:1.36")
+
+
+@dataclass
+class ClusterCase:
+    """A cluster to test against: its connection, a namespace of the test's own, and the stand-in (None
+    on a real cluster)."""
+
+    cluster: Any
+    namespace: str
+    fake: FakeAPI | None
+
+    @property
+    def real(self) -> bool:
+        return self.fake is None
+
+
+def stand_in_cluster(fake: FakeAPI) -> Any:
+    from kubernetes import client
+
+    from scanflow_jupyter.deploy.kubernetes.client import Cluster
+
+    cfg = client.Configuration()
+    cfg.host = fake.url
+    cfg.retries = 0
+    return Cluster(client.ApiClient(cfg), source="the stand-in")
+
+
+def add_namespace(fake: FakeAPI, name: str, labels: dict[str, str] | None = None) -> None:
+    fake.put(("namespaces", "", name), {"apiVersion": "v1", "kind": "Namespace",
+                                        "metadata": {"name": name, "labels": labels or {}}})  # fmt: skip
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAPI]:
+    api = FakeAPI().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def stand_in(fake: FakeAPI) -> Any:
+    return stand_in_cluster(fake)
+
+
+def _real_cluster() -> ClusterCase:
+    if not os.environ.get("KUBECONFIG"):
+        pytest.skip("KUBECONFIG is not set: the k8s-marked tests need a live cluster (see README, 'Kubernetes')")
+    from scanflow_jupyter.deploy.kubernetes.client import connect
+
+    cluster = connect()
+    namespace = f"scanflow-test-{secrets.token_hex(3)}"
+    cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace,
+                   "labels": {"scanflow.io/test": "true"}}})  # fmt: skip
+    return ClusterCase(cluster, namespace, None)
+
+
+@pytest.fixture(params=["stand-in", pytest.param("cluster", marks=pytest.mark.k8s)])
+def case(request: pytest.FixtureRequest) -> Iterator[ClusterCase]:
+    """The same test on the stand-in, and (marker ``k8s``) on the cluster of KUBECONFIG."""
+    if request.param == "stand-in":
+        api = FakeAPI().start()
+        namespace = "scanflow-test"
+        add_namespace(api, namespace)
+        yield ClusterCase(stand_in_cluster(api), namespace, api)
+        api.stop()
+        return
+    found = _real_cluster()
+    yield found
+    found.cluster.delete("Namespace", found.namespace)
+
+
+@pytest.fixture
+def tabular_app(tmp_path: Path) -> Any:
+    """examples/tabular with an online service ``predictor`` added."""
+    from scanflow_jupyter.workflow import load
+
+    return with_service(load(copy_tabular(tmp_path / "tabular")))
+
+
+# -- schemas -----------------------------------------------------------------------------------------
+def k8s_validate(obj: dict[str, Any], version: str) -> None:
+    """Validate against the official schema of ``version`` (strict: unknown fields fail)."""
+    import kubernetes_validate
+
+    kubernetes_validate.validate(obj, version, strict=True)
+
+
+def argo_validator(version: str = K8S_VERSIONS[-1]) -> Any:
+    """A validator of Argo's Workflow schema whose Kubernetes types resolve to the official definitions of
+    ``version``."""
+    import importlib.resources
+
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schema = json.loads((DATA / "argo-workflow.schema.json").read_text())
+    defs_path = importlib.resources.files("kubernetes_validate").joinpath(
+        f"kubernetes-json-schema/v{version}-local-strict/_definitions.json"
+    )
+    definitions = json.loads(defs_path.read_text())
+    registry = Registry().with_resources(
+        [
+            (schema["$id"], Resource.from_contents(schema)),
+            (definitions["$id"], Resource.from_contents(definitions)),
+        ]
+    )
+    return jsonschema.Draft202012Validator(schema, registry=registry)

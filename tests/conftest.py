@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +90,18 @@ def seed_store(mlflow_template: Path) -> Callable[[Path], None]:
 
 
 @pytest.fixture(autouse=True)
-def _no_outer_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_outer_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    yield
+    # A test that called mlflow.set_experiment leaves MLflow's current experiment (a global, and the variable
+    # MLFLOW_EXPERIMENT_ID) pointing into its own store: the next test in this process would log into an experiment
+    # id its store does not have.
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is not None:
+        fluent._active_experiment_id = None  # type: ignore[attr-defined]
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 @pytest.fixture

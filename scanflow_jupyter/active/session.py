@@ -389,7 +389,12 @@ class LabelingSession:
             )
             self.tracking_error = None
         except Exception as exc:  # MLflow down: the labels are safe in the store, the model in memory
-            self.tracking_error = f"retrain {version} was not logged to MLflow: {type(exc).__name__}: {exc}"
+            # Stop trying (each try can wait on the store for minutes and hold up the next retrain).
+            self.versions = None
+            self.tracking_error = (
+                f"retrain {version} was not logged to MLflow ({type(exc).__name__}: {exc}); later retrains are not "
+                "logged either: reopen the session once the tracking store answers"
+            )
             log.warning(self.tracking_error)
 
     def _accuracy(self, model: Any) -> float:

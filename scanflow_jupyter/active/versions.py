@@ -12,6 +12,7 @@ to the tracking URI that was current when the session started (``use_store(app)`
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,10 +44,33 @@ class ModelVersions:
         self.session = session
         self.registered_model = registered_model
         self.tracking_uri = tracking_uri or mlflow.get_tracking_uri()
-        self.experiment_id = _current_experiment_id()
-        self.client = mlflow.MlflowClient(self.tracking_uri)
+        # The current experiment, read without reaching the store (the session opens even when MLflow is down);
+        # checked against the store at the first retrain, in the retrain thread.
+        fluent = mlflow.tracking.fluent
+        self._wanted: str | None = fluent._active_experiment_id or os.environ.get("MLFLOW_EXPERIMENT_ID")
+        self._client: Any = None
+        self._experiment: str | None = None
         self._parent: str | None = None
         self.records: list[RetrainRecord] = []
+
+    @property
+    def client(self) -> Any:
+        """MLflow's client for the store (made at the first retrain: a SQL store connects when it is made)."""
+        if self._client is None:
+            import mlflow
+
+            from ..tracking.store import StoreConfig, check_reachable
+
+            check_reachable(StoreConfig(self.tracking_uri, "", None))  # a server that is down fails in seconds
+            self._client = mlflow.MlflowClient(self.tracking_uri)
+        return self._client
+
+    @property
+    def experiment_id(self) -> str:
+        """Resolved at the first retrain, in the retrain thread (it may reach the store)."""
+        if self._experiment is None:
+            self._experiment = _experiment_id(self.client, self._wanted)
+        return self._experiment
 
     @property
     def parent_run_id(self) -> str:
@@ -168,12 +192,20 @@ def _servable(model: Any) -> tuple[Any, str | None]:
     return estimator, "cloudpickle"
 
 
-def _current_experiment_id() -> str:
-    import mlflow
+def _experiment_id(client: Any, active: str | None) -> str:
+    """MLflow's current experiment when it lives in ``client``'s store, else that store's Default experiment
+    (the current one may belong to another store that was current before)."""
+    from mlflow.exceptions import MlflowException
 
-    experiment = mlflow.get_experiment_by_name("Default")
-    active = mlflow.tracking.fluent._get_experiment_id()
-    return str(active or (experiment.experiment_id if experiment else "0"))
+    if active:
+        try:
+            experiment = client.get_experiment(active)
+            if experiment.lifecycle_stage == "active":
+                return str(active)
+        except MlflowException:
+            pass
+    default = client.get_experiment_by_name("Default")
+    return str(default.experiment_id) if default else str(client.create_experiment("Default"))
 
 
 def _quoted(text: str) -> str:

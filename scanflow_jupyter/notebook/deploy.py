@@ -48,6 +48,13 @@ def deploy_command(args: argparse.Namespace, app: Application, workers: int) -> 
         endpoint = deployment.serve(args.target, port=args.port)
         print(f"{endpoint.service} healthy at {endpoint.url}/invocations")
         return endpoint
+    return perform_shown(panel, args, workers)
+
+
+def perform_shown(panel: DeployPanel, args: argparse.Namespace, workers: int) -> Any:
+    """Show ``panel`` and do ``args.action`` (build, up, run, down, status, cleanup) through it, on any backend;
+    returns a run's result, else None. A failed run becomes a ``UsageError``."""
+    action = args.action
     display(panel)  # type: ignore[no-untyped-call]
     options: dict[str, Any] = {}
     if action == "run":
@@ -56,7 +63,7 @@ def deploy_command(args: argparse.Namespace, app: Application, workers: int) -> 
     if action == "run":
         print(f"{result.run_id} {result.status} {dict((a, s.value) for a, s in result.states.items())}")
         if not result.ok:
-            raise UsageError(panel.error)
+            raise UsageError(panel.error or f"run {result.run_id} {result.status}")
         return result
     if action in ("status", "cleanup"):
         print(result)

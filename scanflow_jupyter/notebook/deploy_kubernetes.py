@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.display import display
 
 from ..workflow import Application
+from .deploy import perform_shown
 from .widgets.deploy import DeployPanel
 
 _PANELS: dict[str, DeployPanel] = {}  # one panel (and one deployment) per application and target
@@ -62,18 +62,4 @@ def kubernetes_command(args: argparse.Namespace, app: Application, workers: int)
     if action == "cancel":
         print("\n".join(deployment.cancel(args.target)) or "nothing was running")
         return None
-    display(panel)  # type: ignore[no-untyped-call]
-    options: dict[str, Any] = {}
-    if action == "run":
-        options = {"workflow": args.target, "workers": args.workers or workers, "force": args.force}
-    result = panel.perform(action, **options)
-    if action == "run":
-        print(f"{result.run_id} {result.status} {dict((a, s.value) for a, s in result.states.items())}")
-        if not result.ok:
-            raise UsageError(panel.error or f"run {result.run_id} {result.status}")
-        return result
-    if action in ("status", "cleanup"):
-        print(result)
-        return None
-    print(panel.message)
-    return None
+    return perform_shown(panel, args, workers)

@@ -3,6 +3,7 @@ SQLite MLflow store), and retraining through modAL's ActiveLearner."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,10 @@ def test_each_retrain_is_a_registered_model_version(digits: Digits, tmp_path: Pa
 
 def test_an_unreachable_tracking_store_never_stops_labeling(digits: Digits, tmp_path: Path) -> None:
     before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'mlflow.db'}")
+    with socket.socket() as probe:  # a port nobody listens on: a tracking server that is down
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mlflow.set_tracking_uri(f"http://127.0.0.1:{port}")
     try:
         session, truth = _session(digits, tmp_path, registered_model="digits-labeled")
         _label_batches(session, truth, 3)
@@ -95,6 +99,8 @@ def test_an_unreachable_tracking_store_never_stops_labeling(digits: Digits, tmp_
         mlflow.set_tracking_uri(before)
     assert point is not None and session.version == 1  # the model retrained
     assert session.tracking_error is not None and "retrain 1 was not logged to MLflow" in session.tracking_error
+    assert "Cannot reach the MLflow tracking server" in session.tracking_error
+    assert session.versions is None  # later retrains do not wait on a store that is down
     assert len(session.labels()) == 30
 
 

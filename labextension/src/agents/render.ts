@@ -4,6 +4,7 @@
  * ../widgets/agents.ts owns the buttons. Everything from the kernel (names, reasons, errors) is set as text,
  * never as HTML.
  */
+import { el } from '../dom';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -88,20 +89,6 @@ export function readAgents(value: unknown): AgentCard[] {
 
 export function readTimeline(value: unknown): TimelineEntry[] {
   return list<TimelineEntry>(value, v => typeof v.time === 'number' && typeof v.agent === 'string');
-}
-
-export function el<K extends keyof HTMLElementTagNameMap>(
-  doc: Document,
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = doc.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /** A clock time, "14:03:27", in the browser's time zone. */

@@ -4,6 +4,7 @@
  * Pure DOM (SVG for charts and heatmaps), no widget machinery, so tests need only jsdom.
  * User text (sample ids, feature names, notes, model URIs) is set as text, never HTML.
  */
+import { el } from '../dom';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -74,20 +75,6 @@ export function readDrift(get: (name: string) => unknown): DriftData {
     imageShape: numbers(get('image_shape')),
     featureNames: Array.isArray(get('feature_names')) ? (get('feature_names') as string[]) : []
   };
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  doc: Document,
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = doc.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 function svg<K extends keyof SVGElementTagNameMap>(

@@ -3,6 +3,7 @@
  * fields), the class buttons, progress, and the learning curve. Pure DOM and SVG; the widget in
  * ../widgets/labeling.ts owns the state and the keys. User text is set as text, never HTML.
  */
+import { el } from '../dom';
 import { fmt, grey, heat, renderGrid } from '../drift/render';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -46,20 +47,6 @@ export function readCurve(value: unknown): CurvePoint[] {
     (v): v is CurvePoint =>
       typeof v === 'object' && v !== null && typeof v.labels === 'number' && typeof v.accuracy === 'number'
   );
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  doc: Document,
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = doc.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /** Why a sample was picked, in one line: "margin 0.83 · typicality 0.61". */

@@ -7,7 +7,8 @@
 import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
 import type { ObjectHash } from 'backbone';
 
-import { AgentCard, el, readAgents, readTimeline, renderAgent, renderEvents, renderTimeline } from '../agents/render';
+import { AgentCard, readAgents, readTimeline, renderAgent, renderEvents, renderTimeline } from '../agents/render';
+import { el } from '../dom';
 import { MODULE_NAME, MODULE_VERSION } from '../version';
 
 const BUSY = new Set(['acting', 'stopping']);

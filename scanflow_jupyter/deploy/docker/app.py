@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ...engine.events import Event
 from ...errors import BackendError, ImageBuildError, PortInUseError
 from ...workflow import Application, Executor, Service, Tracker, Workflow, flatten
+from ..tracker import TRACKER_PORT
 from . import compose as compose_mod
 from .backend import DockerBackend, OnLog
 from .client import LABEL_NODE, LABEL_ROLE, app_filter, check_object_name, connect, labels
@@ -223,7 +224,7 @@ class DockerApp:
                 detach=True,
                 network=self.network,
                 environment=compose_mod.TRACKER_SERVER_ENV,
-                ports={f"{compose_mod.TRACKER_PORT}/tcp": ("127.0.0.1", None)},
+                ports={f"{TRACKER_PORT}/tcp": ("127.0.0.1", None)},
                 volumes={v: {"bind": p, "mode": "rw"} for v, p in volumes.items()},
                 labels=labels(self.name, "tracker"),
                 restart_policy={"Name": "unless-stopped"},
@@ -251,7 +252,7 @@ class DockerApp:
         container = self._container(self.tracker_name)
         if container is None or container.status != "running":
             return None
-        ports = container.attrs["NetworkSettings"]["Ports"].get(f"{compose_mod.TRACKER_PORT}/tcp") or []
+        ports = container.attrs["NetworkSettings"]["Ports"].get(f"{TRACKER_PORT}/tcp") or []
         return f"http://127.0.0.1:{ports[0]['HostPort']}" if ports else None
 
     def _wait_tracker(self, container: Container) -> str:

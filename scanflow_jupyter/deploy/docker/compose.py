@@ -17,34 +17,17 @@ import yaml
 
 from ...engine.params_resolve import step_command
 from ...workflow import Application, Executor, Service, Workflow, flatten
+from ..tracker import TRACKER_PORT, server_command
 from .client import labels
 from .dockerfile import APP_DIR, LAUNCHER_PATH
 from .images import TRACKER
-
-TRACKER_PORT = 5000
 
 
 def tracker_command(app: str) -> list[str]:
     """The MLflow server of an application: SQLite and artifacts in named volumes, artifacts served."""
     allowed = ["tracker", "tracker:*", f"scanflow-{app}-tracker", f"scanflow-{app}-tracker:*"]
     allowed += ["localhost", "localhost:*", "127.0.0.1", "127.0.0.1:*"]
-    return [
-        "mlflow",
-        "server",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(TRACKER_PORT),
-        "--backend-store-uri",
-        "sqlite:////mlflow/db/mlflow.db",
-        "--artifacts-destination",
-        "/mlflow/artifacts",
-        "--serve-artifacts",
-        "--workers",
-        "1",
-        "--allowed-hosts",
-        ",".join(allowed),
-    ]
+    return server_command(allowed)
 
 
 # The tracker only records runs and serves artifacts: MLflow's job runner (a second process for GenAI jobs and

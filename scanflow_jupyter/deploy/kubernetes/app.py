@@ -33,6 +33,7 @@ import yaml
 from ...engine.events import Event, NodeState
 from ...errors import BackendError, BackendUnavailableError, ImageBuildError, ScanflowError
 from ...workflow import Application, Executor, Service, Tracker, Workflow, flatten
+from ..tracker import TRACKER_PORT
 from . import argo as argo_mod
 from . import manifests as m
 from .client import REMOVAL_ORDER, Cluster, connect
@@ -538,7 +539,7 @@ class KubernetesApp:
                 self.namespace,
                 "port-forward",
                 f"service/{m.tracker_name(self.name)}",
-                f":{m.TRACKER_PORT}",
+                f":{TRACKER_PORT}",
             ]
             # The same cluster as the API calls: the kubeconfig and the context they were given.
             if self.context:

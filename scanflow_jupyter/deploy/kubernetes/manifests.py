@@ -34,11 +34,11 @@ from ...errors import BackendError, Problem, WorkflowValidationError
 from ...workflow import Application, Executor, Resources, Service, Workflow
 from ...workflow.quantity import canonical_cpu, canonical_memory
 from ..docker.dockerfile import APP_DIR, LAUNCHER_PATH, UID
+from ..tracker import TRACKER_PORT, server_command
 from .names import app_labels, check_label, check_service_name, object_name
 
 Manifest = dict[str, Any]
 
-TRACKER_PORT = 5000
 SPEC_DIR = "/etc/scanflow"
 GPU_RESOURCE = "nvidia.com/gpu"
 # Argo Workflows >= 3.4: what the executor in each workflow pod writes (its outputs and exit code).
@@ -344,23 +344,7 @@ def tracker_command(app: str, namespace: str) -> list[str]:
     svc = tracker_name(app)
     hosts = [svc, f"{svc}.{namespace}", f"{svc}.{namespace}.svc", f"{svc}.{namespace}.svc.cluster.local"]
     allowed = [h for host in [*hosts, "localhost", "127.0.0.1"] for h in (host, f"{host}:*")]
-    return [
-        "mlflow",
-        "server",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(TRACKER_PORT),
-        "--backend-store-uri",
-        "sqlite:////mlflow/db/mlflow.db",
-        "--artifacts-destination",
-        "/mlflow/artifacts",
-        "--serve-artifacts",
-        "--workers",
-        "1",
-        "--allowed-hosts",
-        ",".join(allowed),
-    ]
+    return server_command(allowed)
 
 
 def _pod_spec(options: KubeOptions, containers: list[dict[str, Any]], volumes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,13 +19,12 @@ import time
 from collections.abc import Iterable
 from typing import Any, TypedDict
 
-import ipywidgets
 from traitlets import Dict, Float, Int, List, Unicode
 
 from ...agents import Agent, Decision, registered
 from ...agents.core import plain
 from ...errors import ScanflowError
-from .base import MODULE_NAME, MODULE_VERSION
+from .base import ScanflowWidget
 
 __all__ = ["AgentPanel"]
 
@@ -84,7 +83,7 @@ def agent_card(agent: Agent) -> dict[str, Any]:
     }
 
 
-class AgentPanel(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is untyped (Any)
+class AgentPanel(ScanflowWidget):
     """Agents at work: their readings, decisions and errors, a timeline, and buttons to start, stop and tick them.
 
     Parameters
@@ -95,10 +94,6 @@ class AgentPanel(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
 
     _model_name = Unicode("AgentPanelModel").tag(sync=True)
     _view_name = Unicode("AgentPanelView").tag(sync=True)
-    _model_module = Unicode(MODULE_NAME).tag(sync=True)
-    _view_module = Unicode(MODULE_NAME).tag(sync=True)
-    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
-    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
 
     agents = List(Dict(), help="One card per agent: state, readings, rules, decisions, errors (see PROTOCOL.md).").tag(
         sync=True

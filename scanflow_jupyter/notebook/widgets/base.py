@@ -1,5 +1,6 @@
-"""What the widgets of one workflow share: the labextension module their views come from, the application and
-workflow they show, and a text representation for frontends that cannot draw the widget.
+"""What the widgets share: the labextension module their views come from (every widget), and for the widgets of
+one workflow, the application and workflow they show and a text representation for frontends that cannot draw
+the widget.
 
 Example
 -------
@@ -22,18 +23,26 @@ MODULE_NAME = "scanflow-jupyter"
 MODULE_VERSION = "^" + __version__
 
 
-class WorkflowWidget(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is untyped (Any)
-    """A widget drawn by the scanflow-jupyter labextension that shows workflow ``_workflow`` of ``_app``.
+class ScanflowWidget(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is untyped (Any)
+    """A widget drawn by the scanflow-jupyter labextension.
 
-    A subclass sets ``_model_name`` and ``_view_name``, sets ``_app`` and ``_workflow`` before calling
-    ``super().__init__``, and writes ``_text``: what nbconvert, nbviewer or a notebook without the
-    labextension show instead of the widget (``text/plain``).
+    A subclass sets ``_model_name`` and ``_view_name``: the TypeScript model and view in
+    ``labextension/src/widgets/`` (see PROTOCOL.md).
     """
 
     _model_module = Unicode(MODULE_NAME).tag(sync=True)
     _view_module = Unicode(MODULE_NAME).tag(sync=True)
     _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
     _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
+
+
+class WorkflowWidget(ScanflowWidget):
+    """A widget drawn by the scanflow-jupyter labextension that shows workflow ``_workflow`` of ``_app``.
+
+    A subclass sets ``_model_name`` and ``_view_name``, sets ``_app`` and ``_workflow`` before calling
+    ``super().__init__``, and writes ``_text``: what nbconvert, nbviewer or a notebook without the
+    labextension show instead of the widget (``text/plain``).
+    """
 
     _app: Application
     _workflow: str

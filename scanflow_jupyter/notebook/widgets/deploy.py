@@ -19,11 +19,10 @@ import contextlib
 import threading
 from typing import Any, TypedDict
 
-import ipywidgets
 from traitlets import Dict, Int, List, Unicode
 
 from ...errors import ScanflowError
-from .graph import MODULE_NAME, MODULE_VERSION
+from .base import ScanflowWidget
 
 __all__ = ["DeployPanel"]
 
@@ -39,7 +38,7 @@ class LogLine(TypedDict):
     line: str
 
 
-class DeployPanel(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is untyped (Any)
+class DeployPanel(ScanflowWidget):
     """Build, start, run, stop and clean up an application on a backend, with progress and live logs.
 
     Parameters
@@ -52,10 +51,6 @@ class DeployPanel(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is u
 
     _model_name = Unicode("DeployPanelModel").tag(sync=True)
     _view_name = Unicode("DeployPanelView").tag(sync=True)
-    _model_module = Unicode(MODULE_NAME).tag(sync=True)
-    _view_module = Unicode(MODULE_NAME).tag(sync=True)
-    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
-    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
 
     app = Unicode(help="The application's name.").tag(sync=True)
     backend = Unicode("docker").tag(sync=True)

@@ -18,13 +18,12 @@ import math
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
-import ipywidgets
 import numpy as np
 from traitlets import Dict, Int, List, Unicode
 
 from ...checking.report import DriftReport
 from ...errors import InvalidDataError
-from .graph import MODULE_NAME, MODULE_VERSION
+from .base import ScanflowWidget
 
 __all__ = ["DriftReportView"]
 
@@ -49,7 +48,7 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class DriftReportView(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is untyped (Any)
+class DriftReportView(ScanflowWidget):
     """A checked batch, drawn: verdict, score histograms with the threshold, the most anomalous samples.
 
     Parameters
@@ -66,10 +65,6 @@ class DriftReportView(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget 
 
     _model_name = Unicode("DriftReportModel").tag(sync=True)
     _view_name = Unicode("DriftReportView").tag(sync=True)
-    _model_module = Unicode(MODULE_NAME).tag(sync=True)
-    _view_module = Unicode(MODULE_NAME).tag(sync=True)
-    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
-    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
 
     summary = Dict(help="Verdict, p-value, test, sizes, threshold and notes (see PROTOCOL.md).").tag(sync=True)
     histogram = Dict(help="edges, reference and batch counts on shared bins.").tag(sync=True)

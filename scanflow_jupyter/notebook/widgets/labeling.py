@@ -19,13 +19,12 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import ipywidgets
 import numpy as np
 from traitlets import Dict, Int, List, Unicode
 
 from ...active import LabelingSession, Sample
 from ...errors import InvalidDataError, ScanflowError
-from .graph import MODULE_NAME, MODULE_VERSION
+from .base import ScanflowWidget
 
 __all__ = ["LabelingWidget"]
 
@@ -33,7 +32,7 @@ log = logging.getLogger(__name__)
 MAX_FIELDS = 12  # tabular samples show their first (or most deviant) fields
 
 
-class LabelingWidget(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is untyped (Any)
+class LabelingWidget(ScanflowWidget):
     """The labeling grid of ``session``.
 
     Parameters
@@ -51,10 +50,6 @@ class LabelingWidget(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget i
 
     _model_name = Unicode("LabelingModel").tag(sync=True)
     _view_name = Unicode("LabelingView").tag(sync=True)
-    _model_module = Unicode(MODULE_NAME).tag(sync=True)
-    _view_module = Unicode(MODULE_NAME).tag(sync=True)
-    _model_module_version = Unicode(MODULE_VERSION).tag(sync=True)
-    _view_module_version = Unicode(MODULE_VERSION).tag(sync=True)
 
     session_name = Unicode(help="The session's name.").tag(sync=True)
     annotator = Unicode(help="Who labels here.").tag(sync=True)

@@ -186,8 +186,8 @@ class RunStore:
     ----------
     uri: the tracking URI (``sqlite:///...``, ``http://host:port``, ``postgresql://...``).
     direct: read a SQL store's tables directly (None: when possible, else MlflowClient; False: never).
-    sort_index: on a SQLite store, add the index that makes metric sorts fast if it is missing
-        (:mod:`.sqlquery` says why that is safe); False: leave the store as MLflow made it.
+    sort_index: on a SQLite store, add the indexes that make sorted pages fast (metric, param, start time)
+        if they are missing (:mod:`.sqlquery` says why that is safe); False: leave the store as MLflow made it.
 
     An unreachable tracking server is a ``TrackingError`` that says how to start one; a bad filter, column
     or sort is a ``RunQueryError`` naming it.

@@ -1,7 +1,9 @@
 """Run search straight on MLflow's SQL store (read-only), for pages that stay fast at 100,000 runs.
 
-Why: ``MlflowClient.search_runs`` with a metric sort takes seconds on SQLite at 10,000 runs (it joins a
-subquery of every run's metric and pages with OFFSET, so every page repeats the sort).
+Why: ``MlflowClient.search_runs`` with a metric sort is quadratic on SQLite: it left-joins a subquery of every
+run's value of the sort metric, which SQLite materializes without an index and scans once per matching run
+(2-6 s at 10,000 runs and 250-500 s at 100,000 here, MLflow 3.17; ``benchmarks/README.md``); and it pages
+with OFFSET, so every page repeats the sort.
 
 How it stays correct:
 
@@ -18,23 +20,33 @@ How it stays correct:
 - Paging is by key (the last row's sort values travel in the page token), not by OFFSET, so the next page
   costs what the first did, and a run added meanwhile does not shift the pages.
 
-The sort index. MLflow's tables have no index that gives runs in a metric's order, so sorting by a metric
-means reading and sorting every matching run (about 0.35 s at 100,000 runs here, growing with the store).
-On a SQLite store :class:`SqlRuns` therefore adds one index, ``scanflow_latest_metrics_sort`` on
-``latest_metrics (key, is_nan, value)``, and reads a metric-sorted page by walking it (see
-``_search_by_metric``): a page then costs about the same at 10,000 and 100,000 runs. Why that is safe:
+The sort indexes. MLflow's tables have no index that gives runs in a metric's, a param's or start time's order,
+so a sorted page means reading and sorting every matching run (0.1-0.5 s at 100,000 runs here, growing with the
+store). On a SQLite store :class:`SqlRuns` therefore adds three indexes (:data:`SORT_INDEXES`):
+``latest_metrics (key, is_nan, value)``, ``params (key, value)`` and ``runs (start_time)``, and reads a page
+sorted by a metric, a param or start time (the default order) by walking one (``SqlRuns._walk``), checking each
+run against the filter, until the page is full: a page then costs about the same at 10,000 and 100,000 runs.
+The walk is bounded (20 index entries per row wanted); a filter so selective that the bound is reached is
+answered filter-first instead (the matching runs, few by then, sorted), beyond the entries walked. The first
+two indexes serve filters too (a range of one is the set of runs with ``metrics.m > x`` or ``params.p = 'v'``).
+Why adding them is safe:
 
-- It is created once, ``CREATE INDEX IF NOT EXISTS``, through a separate short-lived write connection when the
-  store is opened and the index is missing; the connection that answers queries stays read-only. If the file
-  cannot be written (read-only, or a writer holds it longer than 2 s), nothing is created and metric sorts
-  take the unindexed plan: the same rows, only slower.
+- They are created once each, ``CREATE INDEX IF NOT EXISTS``, through a separate short-lived write connection
+  when the store is opened and one is missing (about 0.7 s for the largest at 100,000 runs, one transaction
+  per index); the connection that answers queries stays read-only. If the file cannot be written (read-only,
+  or a writer holds it longer than 2 s), nothing is created and sorted pages take the unindexed plan: the same
+  rows, only slower.
 - An index is not a copy that can fall behind: SQLite updates it in the same transaction as every write to
-  ``latest_metrics``, whoever writes (MLflow, ``mlflow gc``, a tracking server on the same file).
-- MLflow does not mind an extra index: its schema check compares the Alembic revision only, and no MLflow
-  index has this name. A migration that rebuilds ``latest_metrics`` (Alembic's batch mode on SQLite) either
-  carries the index over or drops it with the old table; in the second case the next open creates it again.
+  its table, whoever writes (MLflow, ``mlflow gc``, a tracking server on the same file). Writing costs no
+  more that we could measure (create_run + log_batch + set_terminated: 42.3 ms a run with them, 41.5 ms
+  without, medians of 6 rounds of 40 runs).
+- MLflow does not mind extra indexes: its schema check compares the Alembic revision only, and no MLflow
+  index has these names. A migration that rebuilds a table (Alembic's batch mode on SQLite) either carries
+  the index over or drops it with the old table; in the second case the next open creates it again.
   Pass ``index=False`` to leave a store exactly as MLflow made it. PostgreSQL and MySQL stores, usually
   shared and managed by someone else, are never changed.
+- The tests compare every page with ``MlflowClient.search_runs`` through the walk, through a walk cut short
+  after one entry per row (so the filter-first rest is read), and without the indexes.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ import base64
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RunQueryError
@@ -67,12 +80,34 @@ _ATTR_SQL = {
 _TABLE = {"metric": "latest_metrics", "param": "params", "tag": "tags"}
 _PARENT = "mlflow.parentRunId"
 SORT_INDEX = "scanflow_latest_metrics_sort"
-SORT_INDEX_SQL = f"CREATE INDEX IF NOT EXISTS {SORT_INDEX} ON latest_metrics (key, is_nan, value)"
+START_INDEX = "scanflow_runs_start"
+PARAM_INDEX = "scanflow_params_value"
+SORT_INDEXES = {
+    SORT_INDEX: "latest_metrics (key, is_nan, value)",  # runs in a metric's order
+    START_INDEX: "runs (start_time)",  # runs newest first: the order of every view not sorted otherwise
+    PARAM_INDEX: "params (key, value)",  # runs in a param's order, and param filters as ranges
+}
+WALK_ROWS = 20  # index entries a sorted page walks per row it wants, before reading filter-first ...
+WALK_LIMIT = 5000  # ... and at most (a page of 1,000 child runs)
 _RUN_COLUMNS = "r.run_uuid, r.experiment_id, r.name, r.status, r.start_time, r.end_time, r.user_id"
 ROW_TAGS = ("mlflow.parentRunId", "scanflow.kind", "scanflow.workflow", "scanflow.node", "scanflow.state")
 
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _WalkPlan:
+    """A walk of one of :data:`SORT_INDEXES` (see :meth:`SqlRuns._walk`): the tables it reads, the sorted
+    ``column``, the conditions of the runs it covers (``part``), the values the sort keys before ``column``
+    take for them (``lead``: the rank of a metric sort), and how many of the sort's joins it replaces."""
+
+    source: str
+    column: str
+    part: list[str]
+    lead: list[int]
+    ascending: bool
+    joins_used: int = 0
 
 
 class Unsupported(Exception):
@@ -112,11 +147,12 @@ class SqlRuns:
     def _has_sort_index(self) -> bool:
         if self.dialect != "sqlite":
             return False
-        rows = self._all("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = :n", {"n": SORT_INDEX})
-        return bool(rows)
+        names, params = self._in("n", list(SORT_INDEXES))
+        rows = self._all(f"SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ({names})", params)
+        return int(rows[0][0]) == len(SORT_INDEXES)
 
     def _create_sort_index(self) -> bool:
-        """Add :data:`SORT_INDEX` to a SQLite store, through a separate short-lived write connection.
+        """Add :data:`SORT_INDEXES` to a SQLite store, through a separate short-lived write connection.
 
         Only SQLite (the embedded store of one application); a shared PostgreSQL or MySQL store is left as
         it is. If the file is read-only or a writer holds it for longer than 2 s, the store stays
@@ -129,12 +165,13 @@ class SqlRuns:
         try:
             conn = sqlite3.connect(path, timeout=2.0)
             try:
-                with conn:
-                    conn.execute(SORT_INDEX_SQL)
+                for name, on in SORT_INDEXES.items():
+                    with conn:  # one transaction each: a writer waiting on the store waits for one index only
+                        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
             finally:
                 conn.close()
         except sqlite3.Error as exc:
-            log.info("no sort index on %s (%s): metric sorts read every matching run", path, exc)
+            log.info("no sort indexes on %s (%s): sorted pages read every matching run", path, exc)
             return False
         return self._has_sort_index()
 
@@ -171,11 +208,20 @@ class SqlRuns:
         exps, params = self._in("e", [int(e) for e in experiment_ids])
         params["s"] = f"%{search.lower()}%"
         for kind, table in _TABLE.items():
-            rows = self._all(
-                f"SELECT DISTINCT t.key FROM {table} t JOIN runs r ON r.run_uuid = t.run_uuid "
-                f"WHERE r.experiment_id IN ({exps}) AND LOWER(t.key) LIKE :s ORDER BY t.key LIMIT {limit + 1}",
-                params,
+            used = (
+                f"EXISTS (SELECT 1 FROM {table} t JOIN runs r ON r.run_uuid = t.run_uuid "
+                f"WHERE t.key = k.key AND r.experiment_id IN ({exps}))"
             )
+            # The distinct keys one index seek each (the table's primary key starts with the key), rather
+            # than a DISTINCT over every row: seconds at 100,000 runs, and the browser asks at each open.
+            distinct = (
+                f"WITH RECURSIVE k(key) AS (SELECT MIN(key) FROM {table} UNION ALL "
+                f"SELECT (SELECT MIN(key) FROM {table} WHERE key > k.key) FROM k WHERE k.key IS NOT NULL) "
+                "SELECT k.key FROM k WHERE k.key IS NOT NULL"
+                if self.dialect in ("sqlite", "postgresql")
+                else f"SELECT DISTINCT key FROM {table} k WHERE 1 = 1"
+            )
+            rows = self._all(f"{distinct} AND LOWER(k.key) LIKE :s AND {used} ORDER BY k.key LIMIT {limit + 1}", params)
             keys = [r[0] for r in rows]
             out["truncated"] = out["truncated"] or len(keys) > limit
             out[f"{kind}s"] = keys[:limit]
@@ -315,28 +361,38 @@ class SqlRuns:
     ) -> tuple[list[dict[str, Any]], list[Any] | None]:
         """One page of runs: rows without values, and the sort key of its last row if more follow.
 
-        Sorted by a metric on a store with :data:`SORT_INDEX`, the runs are read in the index's order and the
-        query stops once the page is full (:meth:`_search_by_metric`); otherwise every matching run is
-        sorted. Both give the same rows and the same page tokens."""
+        The matching runs are sorted and the page is cut after ``page_size`` rows (plus one, to know whether
+        more follow). Sorted by a metric, a param or start time (the default) on a store with
+        :data:`SORT_INDEXES`, the page is first looked for in an index's order (:meth:`_walk`); only if
+        that does not fill it is the rest read the general way, beyond the entries walked. Both give the
+        same rows and the same page tokens."""
         params: dict[str, Any] = {}
         joins, keys = self._order(order, params)
         if after is not None and len(after) != len(keys):
             raise RunQueryError("This page token belongs to another query; start again from the first page.")
-        if self.sort_index and order and order[0].column.kind == "metric":
-            rows = self._search_by_metric(
-                experiment_ids, sides, order[0].ascending, (joins, keys, params), page_size, after
-            )
-        else:
-            where = self._where(experiment_ids, sides, params)
-            if after is not None:
-                where.append(self._after(keys, after, params, 0))
+        where = self._where(experiment_ids, sides, params)
+        if after is not None:
+            where.append(self._after(keys, after, params, 0))
+        rows: list[Any] = []
+        walk = self._walk_plan(order) if self.sort_index else None
+        if walk is not None and (after is None or after[: len(walk.lead)] == walk.lead):
+            rows, floor = self._walk(walk, experiment_ids, sides, (joins, keys, params), page_size, after)
+            # The rest lies beyond the entries walked: past ``floor``, then the runs the walk does not cover.
+            lead = len(walk.lead)
+            if floor is not None:
+                where.append(self._after(keys[: lead + 1], [*walk.lead, floor], params, len(keys)))
+            elif lead:
+                where.append(self._after(keys[:lead], walk.lead, params, len(keys)))
+            else:
+                where.append(f"{walk.column} IS NULL")
+        if len(rows) <= page_size:
             select = ", ".join(f"{expr} AS s{i}" for i, (expr, _) in enumerate(keys))
             order_sql = ", ".join(f"s{i}{' DESC' if desc else ''}" for i, (_, desc) in enumerate(keys))
             sql = (
                 f"SELECT {_RUN_COLUMNS}, {select} FROM runs r {' '.join(joins)} WHERE {' AND '.join(where)} "
-                f"ORDER BY {order_sql} LIMIT {int(page_size) + 1}"
+                f"ORDER BY {order_sql} LIMIT {int(page_size) + 1 - len(rows)}"
             )
-            rows = self._all_with_glob(sql, params)
+            rows += self._all_with_glob(sql, params)
         more = len(rows) > page_size
         rows = rows[:page_size]
         out = [
@@ -354,63 +410,92 @@ class SqlRuns:
         last = list(rows[-1][7:]) if more and rows else None
         return out, last
 
-    def _search_by_metric(
+    @staticmethod
+    def _walk_plan(order: Sequence[SortKey]) -> _WalkPlan | None:
+        """How to walk an index in the order ``order`` starts with (None: no index gives it)."""
+        if not order:  # _order's keys: COALESCE(start_time, 0) DESC, run_uuid
+            return _WalkPlan("runs r", "r.start_time", ["r.start_time IS NOT NULL"], [], ascending=False)
+        first = order[0]
+        if first.column.kind == "metric":  # keys: rank (0: a value), value, ...
+            return _WalkPlan(
+                "latest_metrics o0 JOIN runs r ON r.run_uuid = o0.run_uuid",
+                "o0.value",
+                ["o0.key = :ok0", "o0.is_nan = FALSE"],
+                [0],
+                first.ascending,
+                joins_used=1,
+            )
+        if first.column.kind == "param":  # keys: rank (0: set), value, ...
+            return _WalkPlan(
+                "params o0 JOIN runs r ON r.run_uuid = o0.run_uuid",
+                "o0.value",
+                ["o0.key = :ok0"],
+                [0],
+                first.ascending,
+                joins_used=1,
+            )
+        if first.column.kind == "attribute" and first.column.key == "start_time":  # keys: rank (0: set), time, ...
+            return _WalkPlan("runs r", "r.start_time", ["r.start_time IS NOT NULL"], [0], first.ascending)
+        return None
+
+    def _walk(
         self,
+        plan: _WalkPlan,
         experiment_ids: Sequence[str],
         sides: Sequence[Sequence[dict[str, Any]]],
-        ascending: bool,
         ordering: tuple[list[str], list[tuple[str, bool]], dict[str, Any]],
         page_size: int,
         after: list[Any] | None,
-    ) -> list[Any]:
-        """Up to ``page_size + 1`` rows sorted by a metric, read through :data:`SORT_INDEX`.
+    ) -> tuple[list[Any], Any]:
+        """The first rows of a page among the runs ``plan`` covers, read in the order of one of
+        :data:`SORT_INDEXES`; and the ``floor`` it stopped at (None: it walked every run it covers).
 
         MLflow's order by a metric has three parts (``_order``'s rank): runs with a value, by value; runs
-        whose value is NaN; runs without the metric. Each part is one query; the page starts in the part of
-        the token's last row and goes on to the next part only if it is not full yet. In the first two the
-        runs come from the index (``key, is_nan, value``) in order, each checked against the filter with
-        ``EXISTS`` probes, so a page reads about ``page_size / selectivity`` index entries, however many
-        runs the store holds; the third part (rare: runs lacking the sort metric) reads the runs that lack it.
-        """
+        whose value is NaN; runs without the metric. Sorted by a metric, this walks the first part's index
+        entries (``key, is_nan, value``) in order; by a param, the runs that have it; by start time (or not
+        at all: newest first), the runs that have one. It checks each run against the filter with ``EXISTS``
+        probes, and stops once the page is full: a page reads about ``page_size / selectivity`` entries,
+        however many runs the store holds. A filter few runs pass would make it read the whole index, so
+        the walk is bounded to the entries up to ``floor``, the value :data:`WALK_ROWS` entries per row
+        wanted from the start (ties with ``floor`` included, so the rows found are exactly the first rows of
+        the whole order). When the page is not full by then, :meth:`search` reads the rest filter-first
+        (each condition a set of run ids), which is quick precisely when few runs match."""
         joins, keys, order_params = ordering
-        rest_keys, rest_joins = keys[2:], " ".join(joins[1:])
-        rest_select = ", ".join(f"{expr} AS s{i + 2}" for i, (expr, _) in enumerate(rest_keys))
-        rest_order = [f"s{i + 2}{' DESC' if desc else ''}" for i, (_, desc) in enumerate(rest_keys)]
-        direction = "" if ascending else " DESC"
+        lead = len(plan.lead)
+        rest_keys, rest_joins = keys[lead + 1 :], " ".join(joins[plan.joins_used :])
         params = dict(order_params)
-        base = self._where(experiment_ids, sides, params, correlated=True)
-        out: list[Any] = []
-        start = 0 if after is None else int(after[0])
-        for part in (0, 1, 2):
-            need = page_size + 1 - len(out)
-            if part < start or need <= 0:
-                continue
-            where = list(base)
-            part_params = dict(params)
-            if part < 2:
-                source = f"latest_metrics o0 JOIN runs r ON r.run_uuid = o0.run_uuid {rest_joins}"
-                where[:0] = ["o0.key = :ok0", f"o0.is_nan = {'TRUE' if part else 'FALSE'}"]
-                value = "o0.value"
-                order_sql = [f"o0.value{direction}", *rest_order]
-                if after is not None and part == start:
-                    where.append(f"o0.value {'>=' if ascending else '<='} :a1")  # lets the index seek
-                    where.append(self._after([(value, not ascending), *rest_keys], after[1:], part_params, 1))
-            else:
-                source = f"runs r {rest_joins}"
-                where.append(
-                    "NOT EXISTS (SELECT 1 FROM latest_metrics o0 WHERE o0.key = :ok0 AND o0.run_uuid = r.run_uuid)"
-                )
-                value = "0"
-                order_sql = rest_order
-                if after is not None and part == start:
-                    where.append(self._after(rest_keys, after[2:], part_params, 2))
-            select = f"{part} AS s0, {value} AS s1" + (f", {rest_select}" if rest_select else "")
-            sql = (
-                f"SELECT {_RUN_COLUMNS}, {select} FROM {source} WHERE {' AND '.join(where)} "
-                f"ORDER BY {', '.join(order_sql)} LIMIT {need}"
-            )
-            out += self._all_with_glob(sql, part_params)
-        return out
+        where = list(plan.part)
+        if after is not None:
+            where.append(f"{plan.column} {'>=' if plan.ascending else '<='} :a{lead}")  # lets the index seek
+        floor_sql = f"{plan.source.split(' JOIN ')[0]} WHERE {' AND '.join(where)}"
+        floor = self._floor(
+            floor_sql, plan.column, plan.ascending, min((page_size + 1) * WALK_ROWS, WALK_LIMIT), params
+        )
+        if floor is not None:
+            params["floor"] = floor
+            where.append(f"{plan.column} {'<=' if plan.ascending else '>='} :floor")
+        where += self._where(experiment_ids, sides, params, correlated=True)
+        if after is not None:
+            walked = [(plan.column, not plan.ascending), *rest_keys]
+            where.append(self._after(walked, after[lead:], params, lead))
+        select = [f"{value} AS s{i}" for i, value in enumerate(plan.lead)] + [f"{plan.column} AS s{lead}"]
+        select += [f"{e} AS s{lead + 1 + i}" for i, (e, _) in enumerate(rest_keys)]
+        order_sql = [f"{plan.column}{'' if plan.ascending else ' DESC'}"]
+        order_sql += [f"s{lead + 1 + i}{' DESC' if d else ''}" for i, (_, d) in enumerate(rest_keys)]
+        sql = (
+            f"SELECT {_RUN_COLUMNS}, {', '.join(select)} FROM {plan.source} {rest_joins} "
+            f"WHERE {' AND '.join(where)} ORDER BY {', '.join(order_sql)} LIMIT {page_size + 1}"
+        )
+        return self._all_with_glob(sql, params), floor
+
+    def _floor(self, source: str, column: str, ascending: bool, entries: int, params: dict[str, Any]) -> Any:
+        """The value of ``column`` ``entries`` index entries on in the sort order (None: fewer entries)."""
+        rows = self._all(
+            f"SELECT {column} FROM {source} ORDER BY {column}{'' if ascending else ' DESC'} "
+            f"LIMIT 1 OFFSET {int(entries)}",
+            params,
+        )
+        return rows[0][0] if rows else None
 
     def count(self, experiment_ids: Sequence[str], sides: Sequence[Sequence[dict[str, Any]]]) -> int:
         params: dict[str, Any] = {}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,16 @@ from scanflow_jupyter.errors import RunQueryError, TrackingError
 from scanflow_jupyter.notebook import GraphView, RunBrowser
 from scanflow_jupyter.notebook.widgets.runs import application_from_graph
 
-from ..tracking.runstores import HTML_ARTIFACT, HTML_PARAM, HTML_VALUE, MlflowServer, Populated, free_port, populate
+from ..tracking.runstores import (
+    HTML_ARTIFACT,
+    HTML_PARAM,
+    HTML_VALUE,
+    LoopbackProxy,
+    MlflowServer,
+    Populated,
+    free_port,
+    populate,
+)
 
 Magic = Callable[[str], Any]
 
@@ -99,6 +110,26 @@ def test_a_mistake_in_the_view_shows_and_the_page_stays(store: Populated, trait:
 def test_bad_arguments_raise(store: Populated, kwargs: dict[str, Any], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         RunBrowser(store.uri, **kwargs)
+
+
+def test_a_refused_browser_leaves_nothing_open(
+    store: Populated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipywidgets.widgets.widget import _instances
+
+    def browsers() -> set[str]:
+        return {k for k, w in _instances.items() if isinstance(w, RunBrowser)}
+
+    before = browsers()
+    with pytest.raises(RunQueryError, match="Invalid filter"):
+        RunBrowser(store.uri, filter="metrics.acc >")
+    assert browsers() == before  # the widget made before the filter was refused is closed
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    with pytest.raises(TrackingError, match="There is no MLflow store"):
+        RunBrowser(f"sqlite:///{tmp_path / 'nope.db'}")
+    gc.collect()
+    assert unraisable == []  # its __del__ (close) did not fail on the store it never opened
 
 
 def test_an_experiment_with_no_runs(store: Populated) -> None:
@@ -242,9 +273,10 @@ def test_magic_unreachable_server(sf: Magic) -> None:
         sf(f"runs --uri http://127.0.0.1:{free_port()}")
 
 
-@pytest.mark.slow
 def test_the_widget_survives_its_server_going_away(tmp_path: Path, mlflow_template: Path) -> None:
-    """The server dies (SIGKILL, as in a crash) and comes back on the same port and store."""
+    """The server goes away (its port refuses connections and open ones drop, as when the process is killed)
+    and comes back on the same port. The browser talks to a real ``mlflow server`` through a loopback proxy
+    that is cut and restored, so the server starts once."""
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
@@ -252,6 +284,7 @@ def test_the_widget_survives_its_server_going_away(tmp_path: Path, mlflow_templa
     server.folder.mkdir(parents=True)
     shutil.copy(mlflow_template, server.folder / "server.db")  # its tables made once, not at each server start
     server.start()
+    proxy = LoopbackProxy(server.port).start()
     try:
         client = MlflowClient(server.uri)
         exp = client.create_experiment("browse")
@@ -261,21 +294,24 @@ def test_the_widget_survives_its_server_going_away(tmp_path: Path, mlflow_templa
             client.log_batch(run.info.run_id, metrics=[Metric("acc", i / 10, 0, 0)], params=[Param("p0", str(i))])
             client.set_terminated(run.info.run_id, "FINISHED")
             runs.append(run.info.run_id)
-        b = RunBrowser(server.uri, experiments=["browse"], page_size=5)
+        b = RunBrowser(proxy.uri, experiments=["browse"], page_size=5)
         rows = list(b.rows)
         assert len(rows) == 5 and b.page["backend"] == "mlflow" and b.page["total"] is None and b.page["has_next"]
-        server.stop(grace=0)
+        proxy.cut()
         msg(b, event="next")
         assert "Cannot reach the MLflow tracking server" in b.error and b.rows == rows
         msg(b, event="open", run_id=runs[0])
         assert "Cannot reach the MLflow tracking server" in b.error and b.mode == "table"
-        server.start()  # the same port and store
+        msg(b, event="refresh")
+        assert "Cannot reach the MLflow tracking server" in b.error and b.rows == rows
+        proxy.restore()  # the same port and store
         msg(b, event="refresh")
         assert b.error == "" and [r["run_id"] for r in b.rows] == [r["run_id"] for r in rows]
         msg(b, event="next")
         assert b.error == "" and [r["run_id"] for r in b.rows] == runs[1::-1]  # newest first: the last two
         msg(b, event="open", run_id=runs[0])
         assert b.mode == "run" and b.run["params"] == {"p0": "0"}
-        assert b.run["mlflow_url"] == f"{server.uri}/#/experiments/{exp}/runs/{runs[0]}"
+        assert b.run["mlflow_url"] == f"{proxy.uri}/#/experiments/{exp}/runs/{runs[0]}"
     finally:
+        proxy.cut()
         server.stop(grace=0)

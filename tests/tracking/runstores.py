@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import zlib
@@ -166,6 +168,87 @@ class MlflowServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self.process = None
+
+
+class LoopbackProxy:
+    """A TCP forwarder on 127.0.0.1 in front of a server, that a test can cut and restore on the same port.
+
+    Cut, the port refuses connections and every open connection drops, which is what a client sees when the
+    server's process is killed; restored, it forwards again. A test that needs a tracking server to go away
+    and come back starts ``mlflow server`` once (about 10 s) instead of twice."""
+
+    def __init__(self, target_port: int, port: int | None = None) -> None:
+        self.target = ("127.0.0.1", target_port)
+        self.port = port or free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> LoopbackProxy:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(32)
+        listener.settimeout(0.1)  # the accept loop notices a cut within 0.1 s
+        self._listener = listener
+        self._thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        self._thread.start()
+        return self
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self._listener is listener:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            client.settimeout(None)
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open |= {client, upstream}
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._drop(src, dst)
+
+    def _drop(self, *sockets: socket.socket) -> None:
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+            with self._lock:
+                self._open.discard(sock)
+
+    def cut(self) -> None:
+        """Refuse new connections and drop the open ones."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # shutdown first: a close alone leaves the port listening until the accept in progress returns
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            open_now = list(self._open)
+        self._drop(*open_now)
+
+    def restore(self) -> None:
+        self.start()
 
 
 def ids(rows: list[dict[str, Any]]) -> list[str]:

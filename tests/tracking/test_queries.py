@@ -4,13 +4,14 @@ live ``mlflow server`` started on loopback."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from scanflow_jupyter.errors import RunQueryError, TrackingError
-from scanflow_jupyter.tracking import RunQuery, RunStore
+from scanflow_jupyter.tracking import RunQuery, RunStore, sqlquery
 from scanflow_jupyter.tracking.filters import Column, split_or
 
 from .runstores import (
@@ -141,11 +142,17 @@ def test_column_names_round_trip() -> None:
 
 
 # -- pages on SQLite ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("direct", [True, False], ids=["sql", "mlflowclient"])
+@pytest.mark.parametrize("reader", ["sql", "sql-short-walk", "mlflowclient"])
 @pytest.mark.parametrize(("text", "order"), QUERIES)
-def test_pages_match_mlflow_search(sqlite_store: Populated, direct: bool, text: str, order: tuple[str, ...]) -> None:
+def test_pages_match_mlflow_search(
+    sqlite_store: Populated, reader: str, text: str, order: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sql-short-walk``: metric-sorted pages walk the sort index one entry per row, then read filter-first."""
+    direct = reader != "mlflowclient"
     store = RunStore(sqlite_store.uri, direct=direct)
     assert store.backend == ("sql" if direct else "mlflow")
+    if reader == "sql-short-walk":
+        monkeypatch.setattr(sqlquery, "WALK_ROWS", 1)
     query = RunQuery(experiment_ids=(sqlite_store.experiment,), filter=text, order_by=order, page_size=5)
     got = every_page(store, query)
     assert len(got) == len(set(got))  # a run matching both sides of OR comes once
@@ -244,6 +251,50 @@ def test_the_sql_reader_cannot_write(sqlite_store: Populated) -> None:
         conn.execute(sqlalchemy.text("DELETE FROM runs"))
 
 
+def test_sort_indexes_are_added_once_and_only_when_the_store_can_take_them(
+    tmp_path: Path, mlflow_template: Path
+) -> None:
+    """``sort_index=False`` leaves the store as MLflow made it; a store held by a writer gets no index and gives
+    the same pages (unindexed); the next open adds the indexes."""
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(mlflow_template, db)
+    uri = f"sqlite:///{db}"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("indexes", artifact_location=(tmp_path / "art").as_uri())
+    for i in range(12):
+        run = client.create_run(exp, run_name=f"r{i}", start_time=1_700_000_000_000 + (i // 2) * 1000)
+        client.log_batch(run.info.run_id, metrics=[Metric("m", i % 5, 0, 0)], params=[Param("p", str(i % 3))])
+
+    def ours() -> set[str]:
+        with sqlite3.connect(db) as conn:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'scanflow%'")
+            return {name for (name,) in rows}
+
+    queries = [
+        RunQuery(experiment_ids=(exp,), filter="metrics.m > 0", order_by=order, page_size=4)
+        for order in [(), ("metrics.m DESC",), ("params.p ASC", "metrics.m DESC")]
+    ]
+    untouched = RunStore(uri, sort_index=False)
+    assert untouched._sql is not None and not untouched._sql.sort_index and ours() == set()
+    pages = [every_page(untouched, q) for q in queries]
+    writer = sqlite3.connect(db)
+    writer.execute("BEGIN EXCLUSIVE")  # a writer holding the store longer than the 2 s the browser waits
+    try:
+        held = RunStore(uri)
+        assert held._sql is not None and not held._sql.sort_index and ours() == set()
+        assert [every_page(held, q) for q in queries] == pages
+    finally:
+        writer.rollback()
+        writer.close()
+    indexed = RunStore(uri)
+    assert indexed._sql is not None and indexed._sql.sort_index and ours() == set(sqlquery.SORT_INDEXES)
+    assert [every_page(indexed, q) for q in queries] == pages
+    assert pages == [expected(uri, exp, q.side_strings(), q.order_by) for q in queries]
+
+
 # -- a live MLflow tracking server --------------------------------------------------------------------------
 def test_unreachable_server_is_named() -> None:
     port = free_port()
@@ -277,7 +328,7 @@ def test_server_errors_columns_and_artifacts(server: Populated) -> None:
     assert store.preview(server.html, HTML_ARTIFACT)["text"] == "<h1>not rendered</h1>"
 
 
-# -- sorting by a metric through the sort index: NaN, ties, missing values, pages across them -------------
+# -- sorting through the sort indexes: NaN, ties, missing values, equal start times, pages across them ------
 @pytest.fixture(scope="module")
 def edge_store(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) -> tuple[str, str]:
     """Runs whose sort metric ``score`` ties, is NaN, infinite, negative or missing, with equal start times,
@@ -296,11 +347,12 @@ def edge_store(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) 
     for i, (score, gate) in enumerate(zip(scores, gates, strict=True)):
         run = client.create_run(exp, run_name=f"e{i:02d}", start_time=1_700_000_000_000 + (i // 3) * 1000)
         metrics = [Metric("gate", gate, 0, 0)] + ([Metric("score", score, 0, 0)] if score is not None else [])
-        client.log_batch(run.info.run_id, metrics=metrics, params=[Param("p", str(i % 2))])
+        params = [Param("p", str(i % 2))] + ([Param("q", f"v{i % 5}")] if i % 2 else [])
+        client.log_batch(run.info.run_id, metrics=metrics, params=params)
     return uri, exp
 
 
-@pytest.mark.parametrize("indexed", [True, False], ids=["sort-index", "no-index"])
+@pytest.mark.parametrize("plan", ["walk", "short-walk", "no-index"])
 @pytest.mark.parametrize(
     ("text", "order"),
     [
@@ -310,15 +362,25 @@ def edge_store(tmp_path_factory: pytest.TempPathFactory, mlflow_template: Path) 
         ("metrics.gate != 1", ("metrics.score ASC",)),
         ("metrics.score != 0.5 OR params.p = '1'", ("metrics.score DESC", "attributes.start_time ASC")),
         ("metrics.gate >= 0", ("metrics.gate DESC", "metrics.score DESC")),
+        ("", ()),  # newest first: the start-time index
+        ("metrics.gate > 0", ("attributes.start_time DESC",)),
+        ("metrics.score != 0.5", ("attributes.start_time ASC", "metrics.score DESC")),
+        ("metrics.gate != 1", ("params.p DESC", "metrics.score ASC")),  # the param index
+        ("params.p = '1' OR metrics.score < 0.5", ("params.q ASC",)),  # q is missing from half the runs
     ],
 )
-def test_metric_sorts_match_mlflow_across_nan_ties_and_missing(
-    edge_store: tuple[str, str], indexed: bool, text: str, order: tuple[str, ...]
+def test_sorted_pages_match_mlflow_across_nan_ties_and_missing(
+    edge_store: tuple[str, str], plan: str, text: str, order: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``walk``: the index walk fills every page; ``short-walk``: it stops after one entry per row wanted, so
+    pages are finished filter-first (what a selective filter does on a big store); ``no-index``: the plan of
+    a store without the sort index."""
     uri, exp = edge_store
     store = RunStore(uri)
     assert store._sql is not None and store._sql.sort_index  # created once, on the first open
-    store._sql.sort_index = indexed
+    store._sql.sort_index = plan != "no-index"
+    if plan == "short-walk":
+        monkeypatch.setattr(sqlquery, "WALK_ROWS", 1)
     for size in (1, 3, 100):
         query = RunQuery(experiment_ids=(exp,), filter=text, order_by=order, page_size=size)
         got = every_page(store, query)

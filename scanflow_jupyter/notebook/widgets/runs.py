@@ -122,6 +122,8 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
     experiments: experiment names or ids to show (default: the application's, else all).
     filter, order_by, columns, page_size, tree: the first query (see :class:`~scanflow_jupyter.tracking.RunQuery`).
     ui_url: the MLflow UI to link runs to (default: the tracking URI when it is an MLflow server).
+    direct, sort_index: how a SQL store is read (see :class:`~scanflow_jupyter.tracking.RunStore`); with
+        ``sort_index=False`` a SQLite store is left exactly as MLflow made it (sorted pages are then slower).
 
     A bad filter, column or sort given here raises ``RunQueryError``; the same mistake made in the view is
     shown in ``error`` and the last good page stays.
@@ -173,23 +175,28 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
         tree: bool = True,
         ui_url: str | None = None,
         direct: bool | None = None,
+        sort_index: bool = True,
         **kwargs: Any,
     ) -> None:
         self._app = app
         self._loading = True  # observers wait until everything is set
         self._tokens: list[str | None] = [None]
-        self._store = RunStore(uri or store_uri(app), direct=direct)
+        self._store = RunStore(uri or store_uri(app), direct=direct, sort_index=sort_index)
         uri = self._store.uri
         base = ui_url if ui_url is not None else (uri if uri.startswith(("http://", "https://")) else "")
         super().__init__(ui_url=base, page_size=page_size, tree=tree, filter=filter, order_by=list(order_by), **kwargs)
-        self.experiments = self._store.experiments()
-        self.experiment_ids = self._pick_experiments(experiments)
-        self.available = self._available("")
-        self.columns = list(columns) if columns is not None else self._default_columns()
-        query = self._query()  # bad arguments raise here, before the widget shows
-        self._store.check_columns(query)
-        self._loading = False
-        self._load(0, raise_errors=True)
+        try:
+            self.experiments = self._store.experiments()
+            self.experiment_ids = self._pick_experiments(experiments)
+            self.available = self._available("")
+            self.columns = list(columns) if columns is not None else self._default_columns()
+            query = self._query()  # bad arguments raise here, before the widget shows
+            self._store.check_columns(query)
+            self._loading = False
+            self._load(0, raise_errors=True)
+        except BaseException:
+            self.close()  # no half-made widget left open in the kernel
+            raise
         self.on_msg(self._on_msg)
 
     # -- public API -------------------------------------------------------------------------------
@@ -583,8 +590,9 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
 
     # -- display ----------------------------------------------------------------------------------
     def close(self) -> None:
-        self._set_graph(None)
-        self._store.close()
+        if hasattr(self, "_store"):  # not when the store could not be opened (close runs from __del__ too)
+            self._set_graph(None)
+            self._store.close()
         super().close()
 
     def _text(self) -> str:

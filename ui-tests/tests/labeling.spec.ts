@@ -62,7 +62,11 @@ test('label 20 samples by keyboard, undo, retrain, reload and carry on', async (
   // The restored layout shows the notebook, not the Launcher Galata waits for by default.
   await page.reload({ waitForIsReady: false });
   await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-  await page.notebook.openByPath(`${tmpPath}/label.ipynb`);
+  // The restored layout usually reopens the notebook; opening it again through the file browser raced with the
+  // browser's own refresh after the reload (a timed-out wait in Galata's file browser helper).
+  if (!(await page.notebook.isOpen('label.ipynb'))) {
+    await page.notebook.openByPath(`${tmpPath}/label.ipynb`);
+  }
   await page.notebook.activate('label.ipynb');
   await page.notebook.run();
   const again = codeCell(page, '%load_ext scanflow_jupyter').locator('.sf-label');

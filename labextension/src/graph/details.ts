@@ -3,6 +3,7 @@
  * step (names, parameters, logs, errors, URLs) is written with `textContent` or
  * `setAttribute`, never parsed as HTML.
  */
+import { el } from '../dom';
 import { State, StepInfo } from './spec';
 
 /** A duration in seconds as a person reads it: `0.4 s`, `12.3 s`, `2 min 05 s`, `1 h 02 min`. */
@@ -41,21 +42,6 @@ export function safeHttpUrl(url: unknown): string | null {
   return typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null;
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  doc: Document,
-  tag: K,
-  className?: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = doc.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}
 
 export interface DetailsOptions {
   /** Whether `address` is a step of the drawn workflow. */

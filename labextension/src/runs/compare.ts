@@ -1,6 +1,7 @@
 /** The comparison of selected runs: params side by side (differences marked), metrics, charts. */
 import { PALETTE, lineChart, parallelCoordinates } from './charts';
-import { el, formatNumber } from './format';
+import { el } from '../dom';
+import { formatNumber } from './format';
 import { Comparison, KeyRow, Value } from './types';
 
 export interface CompareCallbacks {

@@ -103,20 +103,3 @@ export function nextSort(order: string[], column: string, add: boolean): string[
   }
   return out;
 }
-
-/** Create an element with a class and text (never HTML). */
-export function el<K extends keyof HTMLElementTagNameMap>(
-  doc: Document,
-  tag: K,
-  className = '',
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = doc.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
-}

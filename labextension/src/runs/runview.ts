@@ -1,5 +1,6 @@
 /** One run: info, params, metrics (searchable), tags, artifacts with previews. All text, never HTML. */
-import { el, formatDate, formatNumber } from './format';
+import { el } from '../dom';
+import { formatDate, formatNumber } from './format';
 import { Preview, RunDetail } from './types';
 
 export interface RunCallbacks {

@@ -2,7 +2,8 @@
  * The run table: a header of sortable columns and a virtualised body (only the rows in view, plus a
  * few either side, are in the DOM). A workflow run's child runs show under it, indented.
  */
-import { columnLabel, el, formatValue, parseSort, sortable } from './format';
+import { el } from '../dom';
+import { columnLabel, formatValue, parseSort, sortable } from './format';
 import { RunRow } from './types';
 
 export const ROW_HEIGHT = 28;

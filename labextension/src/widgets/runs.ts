@@ -6,8 +6,9 @@
 import { DOMWidgetModel, DOMWidgetView, ISerializers, WidgetModel, unpack_models } from '@jupyter-widgets/base';
 import type { ObjectHash } from 'backbone';
 
+import { el } from '../dom';
 import { renderCompare } from '../runs/compare';
-import { columnLabel, el, nextSort } from '../runs/format';
+import { columnLabel, nextSort } from '../runs/format';
 import { renderArtifacts, renderPreview, renderRun } from '../runs/runview';
 import { RunTable, flatten } from '../runs/table';
 import { Comparison, PageInfo, Preview, RunDetail, RunRow } from '../runs/types';

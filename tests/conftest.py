@@ -1,12 +1,17 @@
-"""Shared fixtures: small applications on disk, a pre-built MLflow store, and the CI rule that tests
-needing Docker or Chromium fail, never skip, when CI=true."""
+"""Shared fixtures and rules: small applications on disk, a pre-built MLflow store; the CI rule (a test that needs
+Docker, Chromium or PostgreSQL fails, never skips, when CI=true); the Docker engine lock; and the check that the
+suite writes nothing into the repository."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -142,6 +147,98 @@ def tabular(tmp_path: Path, seed_store: Callable[[Path], None]) -> Path:
     return target
 
 
+# Markers of tests that need something real (an engine, a browser, a database server). With CI=true a skip of one
+# of them is a failure: CI must prove them, and a missing engine must turn it red, not quietly green.
+REQUIRED_IN_CI = ("docker", "browser", "postgres")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Tests that need Docker or Chromium check for it themselves; in CI a missing one must fail, not skip.
     os.environ.setdefault("SCANFLOW_TEST_ROOT", str(ROOT))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    report: pytest.TestReport = yield
+    needs = [m for m in REQUIRED_IN_CI if item.get_closest_marker(m) is not None]
+    if report.skipped and needs and in_ci() and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"CI=true: a {'/'.join(needs)} test may not be skipped, and this one was: {reason}"
+    return report
+
+
+# -- one Docker engine, shared by tests that use it and by the few that change it engine-wide -------------------
+DOCKER_LOCK = Path(tempfile.gettempdir()) / "scanflow-tests-docker-engine.lock"
+
+
+@pytest.fixture(autouse=True)
+def _docker_engine_lock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every ``docker`` test holds the engine's lock shared; an ``engine_wide`` test (swarm mode, fixed names,
+    daemon settings) holds it alone, so no other test's network or container lives through its change (a
+    ``docker swarm init``/``leave`` beside a running container took its network's name resolution for good)."""
+    node = request.node
+    if node.get_closest_marker("docker") is None:
+        yield
+        return
+    exclusive = node.get_closest_marker("engine_wide") is not None
+    engine = os.environ.get("DOCKER_HOST", "default").encode()
+    path = DOCKER_LOCK.with_suffix(f".{hashlib.sha256(engine).hexdigest()[:8]}.lock")
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# -- the suite leaves the repository as it found it ---------------------------------------------------------------
+# Folders the setup makes (and tools' caches): not the tests' doing.
+TREE_ALLOWED = (".venv/", "node_modules/", ".make/", "lib/", "scanflow_jupyter/labextension/", ".yarn/",
+                "scanflow_jupyter/_version.py", "tsconfig.tsbuildinfo", "ui-tests/node_modules/")  # fmt: skip
+TREE_CACHES = ("__pycache__/", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", ".hypothesis/")
+
+
+def tree_entries() -> set[str] | None:
+    """Untracked and ignored paths of the repository (folders collapsed), minus setup outputs and caches."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--ignored", "--untracked-files=normal", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not a git checkout (an sdist): nothing to compare
+    entries = {e[3:] for e in out.split("\0") if e[:2] in ("??", "!!")}
+    return {e for e in entries if not e.startswith(TREE_ALLOWED) and not any(c in e for c in TREE_CACHES)}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller, before any xdist worker runs a test
+        session.config.stash[TREE_KEY] = tree_entries()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    before = session.config.stash.get(TREE_KEY, None)
+    if hasattr(session.config, "workerinput") or before is None:
+        return
+    after = tree_entries() or set()
+    new = sorted(after - before)
+    if new:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "The tests wrote into the repository (every store and artifact belongs under tmp_path): " + ", ".join(
+            new
+        )
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        else:
+            print(message, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+TREE_KEY = pytest.StashKey[set[str] | None]()

@@ -11,18 +11,20 @@ import baseConfig from '@jupyterlab/galata/lib/playwright-config';
 // Not 8888: `make lab` uses that, and `reuseExistingServer` would run the specs against it.
 const port = process.env.SCANFLOW_UI_PORT ?? '8899';
 const chromium = process.env.SCANFLOW_CHROMIUM ?? '/usr/bin/chromium';
+// Screenshots, traces and the report: outside the repository when run by the Python suite (tests/test_ui.py).
+const results = process.env.SCANFLOW_UI_RESULTS ?? '.';
 
 export default defineConfig({
   ...baseConfig,
   testDir: './tests',
-  outputDir: './test-results',
+  outputDir: `${results}/test-results`,
   // One JupyterLab, one kernel at a time: more workers only contend for the two cores.
   workers: 1,
   retries: 0,
   timeout: 180_000,
   expect: { timeout: 30_000 },
   // Never 'on-failure' (Galata's local default): it serves the report and waits, which hangs pytest.
-  reporter: [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
+  reporter: [['list'], ['html', { open: 'never', outputFolder: `${results}/playwright-report` }]],
   use: {
     ...baseConfig.use,
     baseURL: `http://127.0.0.1:${port}`,

@@ -4,7 +4,6 @@ container promoting a version in the tracker) runs in notebooks/digits_end_to_en
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +12,14 @@ import pytest
 from scanflow_jupyter.agents.docker import agent_dockerfile, agent_image
 from scanflow_jupyter.errors import AgentDefinitionError
 
+from ..golden import check_golden
+
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def test_agent_dockerfile_matches_its_golden_file() -> None:
     text = agent_dockerfile("scanflow/runtime:0123456789abcdef", requirements=True, data_dirs=("work",), app="digits")
-    path = GOLDEN / "agent.Dockerfile"
-    if os.environ.get("SCANFLOW_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text(), "agent.Dockerfile differs from its golden file (SCANFLOW_UPDATE_GOLDEN=1 redoes)"
+    check_golden(GOLDEN / "agent.Dockerfile", text)
 
 
 class _Built(Exception):

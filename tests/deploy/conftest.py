@@ -34,7 +34,7 @@ def with_service(app: Any, model_uri: str = "models:/tabular-linear/1", port: in
 
 def ready_engine() -> Any:
     """A client of the local Docker engine, with the offline base image and the shared runtime image built.
-    Without an engine: a failure in CI (CI=true), a skip elsewhere."""
+    Without an engine: a skip (which tests/conftest.py turns into a failure with CI=true)."""
     from scanflow_jupyter.deploy.docker import DockerApp, connect
     from scanflow_jupyter.deploy.docker.base_image import build_base_image, has_image
     from scanflow_jupyter.errors import BackendUnavailableError
@@ -43,8 +43,6 @@ def ready_engine() -> Any:
     try:
         client = connect()
     except BackendUnavailableError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs a Docker engine: {exc}")
         pytest.skip(str(exc))
     # `make test` builds the base image first; a bare pytest run builds it here. Then the shared runtime (MLflow
     # pip-installed, a minute or two): once, under a lock, not by each pytest-xdist worker at the same time.

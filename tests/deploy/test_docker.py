@@ -58,6 +58,7 @@ def run_tree(uri: str, experiment: str) -> set[tuple[str, str]]:
 
 
 @pytest.mark.timeout(1800)
+@pytest.mark.engine_wide  # `docker swarm init` / `leave`: no other test may have a network on the engine meanwhile
 def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path) -> None:
     import mlflow
     from click.testing import CliRunner

@@ -6,7 +6,6 @@ Regenerate the golden files with ``SCANFLOW_UPDATE_GOLDEN=1 pytest tests/deploy/
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from scanflow_jupyter.deploy.docker.images import plan
 from scanflow_jupyter.errors import BackendUnavailableError, DockerNameError, PortInUseError
 from scanflow_jupyter.workflow import load
 
+from ..golden import check_golden
 from .conftest import copy_tabular, with_service
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -28,11 +28,7 @@ PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 
 
 def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("SCANFLOW_UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert path.exists(), f"no golden file {path}; run with SCANFLOW_UPDATE_GOLDEN=1 to create it"
-    assert text == path.read_text(), f"{name} differs from its golden file (SCANFLOW_UPDATE_GOLDEN=1 regenerates)"
+    check_golden(GOLDEN / name, text)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ Regenerate the golden files with ``SCANFLOW_UPDATE_GOLDEN=1 pytest tests/deploy/
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from scanflow_jupyter.deploy.kubernetes.manifests import container_security, ste
 from scanflow_jupyter.errors import BackendError, KubernetesNameError, WorkflowValidationError
 from scanflow_jupyter.workflow import Executor, Resources, Workflow
 
+from ...golden import check_golden
 from .conftest import GOLDEN, K8S_VERSIONS, argo_validator, k8s_validate
 
 SETTINGS: dict[str, Any] = {
@@ -32,12 +32,7 @@ SETTINGS: dict[str, Any] = {
 
 
 def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("SCANFLOW_UPDATE_GOLDEN"):
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert path.exists(), f"no golden file {path}; run with SCANFLOW_UPDATE_GOLDEN=1 to create it"
-    assert text == path.read_text(), f"{name} differs from its golden file (SCANFLOW_UPDATE_GOLDEN=1 regenerates)"
+    check_golden(GOLDEN / name, text)
 
 
 @pytest.fixture

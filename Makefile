@@ -83,14 +83,26 @@ docker-engine: $(STAMP)/system $(STAMP)/package ## Start the Docker engine if ne
 	fi
 	@docker image inspect $(BASE_IMAGE) >/dev/null 2>&1 || $(BIN)/scanflow docker base-image --name $(BASE_IMAGE)
 
-test: setup lint test-ts docker-engine ## Set up, then run the whole suite (lint and TypeScript tests included)
+# With CI=true the suite gets a Docker engine of its own (.ci/private-dockerd: an empty data root in a temporary
+# folder, removed afterwards), so every CI run builds every image from nothing; elsewhere it may reuse this
+# machine's engine and images.
+test: setup lint test-ts ## Set up, then run the whole suite (lint and TypeScript tests included)
+ifeq ($(CI),true)
+	.ci/private-dockerd $(MAKE) --no-print-directory docker-engine test-python
+else
+	$(MAKE) --no-print-directory docker-engine test-python
+endif
+
+# The Python suite (Docker, browser and fault-injection tests included) on the engine DOCKER_HOST names.
+.PHONY: test-python
+test-python:
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 test-ts: setup ## The TypeScript unit tests (vitest, no browser)
 	jlpm test
 
-test-fast: setup ## The quick tests (no slow, Docker or browser tests)
-	$(PY) -m pytest -n 2 -m "not slow and not docker and not browser" $(PYTEST_ARGS)
+test-fast: setup ## The quick tests (no slow, Docker, browser or fault-injection tests)
+	$(PY) -m pytest -n 2 -m "not slow and not docker and not browser and not faults" $(PYTEST_ARGS)
 
 test-ui: setup ## The browser tests only (the Galata suite in ui-tests/)
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)

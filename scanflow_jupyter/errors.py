@@ -24,14 +24,18 @@ The tree::
     ├── CheckingError                  a drift detector could not fit, score, check a batch or load
     │   ├── NotEnoughSamplesError      too few reference samples to train, validate and calibrate a detector
     │   ├── InvalidDataError           data a detector cannot use (not numeric, wrong axes, unreadable batch file)
-    │   │   ├── NonFiniteValuesError   NaN or infinite values; names the offending samples
+    │   │   ├── NonFiniteValuesError   NaN or infinite values; names the offending samples (or time steps)
     │   │   ├── ShapeMismatchError     a batch's sample shape differs from the reference's
-    │   │   └── EmptyBatchError        a batch with no samples
+    │   │   ├── EmptyBatchError        a batch with no samples
+    │   │   └── SequenceError          time series a sequence detector cannot use (lengths that differ, shorter
+    │   │                              than the window, a feature constant in the reference)
     │   ├── CheckerSettingsError       an unknown or out-of-range setting of a detector or drift test (also a
     │   │                              ValueError)
     │   ├── MissingThresholdError      a detector has no calibrated threshold (not fitted, or loaded from a model
     │   │                              saved without one)
-    │   └── DriftDetectedError         a checker step was asked to fail when its batch drifts, and it did
+    │   ├── DriftDetectedError         a checker step was asked to fail when its batch drifts, and it did
+    │   ├── IntegrityCheckFailedError  a checker step was asked to fail when an integrity check fails, and one did
+    │   └── CheckPluginError           an integrity check that is not registered, or whose entry point does not load
     ├── LabelingError                  a labeling session, ranker or label store was given something it cannot use
     │   ├── LabelValueError            a label outside the session's classes
     │   ├── LabelConflictError         a sample another annotator has labeled or holds
@@ -57,12 +61,14 @@ __all__ = [
     "AgentError",
     "BackendError",
     "BackendUnavailableError",
+    "CheckPluginError",
     "CheckerSettingsError",
     "CheckingError",
     "DockerNameError",
     "DriftDetectedError",
     "EmptyBatchError",
     "ImageBuildError",
+    "IntegrityCheckFailedError",
     "InvalidDataError",
     "KubernetesForbiddenError",
     "KubernetesNameError",
@@ -85,6 +91,7 @@ __all__ = [
     "ScanflowError",
     "SchemaVersionError",
     "SensorError",
+    "SequenceError",
     "ShapeMismatchError",
     "SpecFormatError",
     "StepFailedError",
@@ -245,6 +252,11 @@ class EmptyBatchError(InvalidDataError):
     """A batch with no samples: there is nothing to score or test."""
 
 
+class SequenceError(InvalidDataError):
+    """Time series a sequence detector cannot use: sequences of different lengths, a series shorter than the
+    window, or a feature that is constant in the reference (it cannot be standardised)."""
+
+
 class CheckerSettingsError(CheckingError, ValueError):
     """An unknown or out-of-range setting of a detector or a drift test (a score kind, an architecture, a rate
     outside (0, 1)). It is also a ``ValueError``, as Python code expects of a bad argument."""
@@ -256,6 +268,14 @@ class MissingThresholdError(CheckingError):
 
 class DriftDetectedError(CheckingError):
     """A checker step was asked to fail on drift (``fail_on_drift``), and its batch drifted."""
+
+
+class IntegrityCheckFailedError(CheckingError):
+    """A checker step was asked to fail on a failed integrity check (``fail_on_checks``), and one failed."""
+
+
+class CheckPluginError(CheckingError):
+    """An integrity check that no package registers, or whose entry point does not load."""
 
 
 class LabelingError(ScanflowError):

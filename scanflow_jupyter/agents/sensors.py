@@ -26,7 +26,7 @@ from .core import Context, Sensor
 from .models import accuracy, aliases, local_model, versions
 
 if TYPE_CHECKING:
-    from ..checking import AutoencoderDetector
+    from ..checking import AutoencoderDetector, SequenceDetector
 
 __all__ = [
     "DriftCheck",
@@ -296,7 +296,7 @@ class DriftCheck(NewFiles):
         self,
         name: str,
         *,
-        detector: str | AutoencoderDetector,
+        detector: str | AutoencoderDetector | SequenceDetector,
         folder: str | Path,
         pattern: str = "*.npz",
         alpha: float = 0.05,
@@ -314,7 +314,7 @@ class DriftCheck(NewFiles):
         self.checked = 0
         self.last: dict[str, Any] = {"batch": None, "checked": 0}
 
-    def detector(self, ctx: Context) -> AutoencoderDetector:
+    def detector(self, ctx: Context) -> AutoencoderDetector | SequenceDetector:
         if self._detector is None:
             from ..checking.mlflow_model import load_detector
 
@@ -365,7 +365,8 @@ class DriftCheck(NewFiles):
             "share_over_threshold": report.share_over_threshold,
             "n": report.batch_size,
             "n_over_threshold": report.n_over_threshold,
-            "flagged": [[data.ids[i], float(scores[i])] for i in over],
+            # A sequence detector scores windows: their ids are the report's, not the batch file's rows.
+            "flagged": [[(report.batch_ids or data.ids)[i], float(scores[i])] for i in over],
             "check_run_id": run_id,
             "checked": self.checked,
         }

@@ -1,4 +1,5 @@
-"""Checking: autoencoder drift detectors with calibrated thresholds, batch drift tests, MLflow models.
+"""Checking: autoencoder drift detectors (vectors, images, time series) with calibrated thresholds, batch drift
+tests, integrity checks (a registry plugins extend), MLflow models.
 
 Importing this package imports NumPy and the workflow model only; Keras/TensorFlow load when a detector is
 fitted or loaded, MLflow when one is logged or loaded, scikit-learn when scores are computed.
@@ -19,27 +20,43 @@ True
 from __future__ import annotations
 
 from .calibration import conformal_p_values, conformal_threshold, min_calibration_samples
+from .checks import CheckResult, IntegrityCheck, IntegrityReport, IntegritySuite, available_checks
 from .data import Batch, Scaler, load_batch
 from .detector import SCORE_KINDS, AutoencoderDetector, Scores
-from .drift import DriftTestResult, drift_test
+from .drift import DriftTestResult, drift_test, fixed_reference_spread
 from .mlflow_model import DetectorModelInfo, load_detector, log_detector
 from .report import AnomalousSample, DriftReport
+from .sequence import SEQUENCE_SCORE_KINDS, SequenceDetector, SequenceScores, as_series
 from .step import checker_node
 
+# Every kind of detector: what %scanflow check, the checker step and the Checker agent accept.
+DETECTOR_TYPES = (AutoencoderDetector, SequenceDetector)
+
 __all__ = [
+    "DETECTOR_TYPES",
     "SCORE_KINDS",
+    "SEQUENCE_SCORE_KINDS",
     "AnomalousSample",
     "AutoencoderDetector",
     "Batch",
+    "CheckResult",
     "DetectorModelInfo",
     "DriftReport",
     "DriftTestResult",
+    "IntegrityCheck",
+    "IntegrityReport",
+    "IntegritySuite",
     "Scaler",
     "Scores",
+    "SequenceDetector",
+    "SequenceScores",
+    "as_series",
+    "available_checks",
     "checker_node",
     "conformal_p_values",
     "conformal_threshold",
     "drift_test",
+    "fixed_reference_spread",
     "load_batch",
     "load_detector",
     "log_detector",

@@ -174,18 +174,24 @@ class Scaler:
 
 @dataclass(frozen=True)
 class Batch:
-    """Samples read from a batch file, with their ids and (for CSV) feature names."""
+    """Samples read from a batch file, with their ids, (for CSV) feature names, and (from ``.npz`` arrays
+    ``labels`` and ``predictions``, or CSV columns of those names) the classes the integrity checks' label and
+    prior shift tests read."""
 
     x: FloatArray
     ids: list[str]
     feature_names: list[str] | None = None
+    labels: list[Any] | None = None
+    predictions: list[Any] | None = None
 
 
 def load_batch(path: str | os.PathLike[str], *, id_column: str = "id") -> Batch:
-    """Read a batch file: ``.npy`` (an array), ``.npz`` (arrays ``x`` and optionally ``ids``) or ``.csv``.
+    """Read a batch file: ``.npy`` (an array), ``.npz`` (arrays ``x`` and optionally ``ids``, ``labels``,
+    ``predictions``) or ``.csv``.
 
-    A CSV file has a header row; its ``id_column`` (when present) holds the sample ids, every other column is a
-    numeric feature. Without ids, samples are named by their row number.
+    A CSV file has a header row; its ``id_column`` (when present) holds the sample ids, columns ``labels`` and
+    ``predictions`` (when present) the classes, and every other column is a numeric feature. Without ids, samples
+    are named by their row number.
 
     Example
     -------
@@ -204,18 +210,31 @@ def load_batch(path: str | os.PathLike[str], *, id_column: str = "id") -> Batch:
     if suffix == ".npz":
         with np.load(file, allow_pickle=False) as archive:
             names = list(archive.files)
+            others = [n for n in names if n not in _SIDE_ARRAYS]
             if "x" in names:
                 key = "x"
-            elif len([n for n in names if n != "ids"]) == 1:
-                key = next(n for n in names if n != "ids")
+            elif len(others) == 1:
+                key = others[0]
             else:
                 raise InvalidDataError(f"{what} holds arrays {names}: name the samples array 'x' (and the ids 'ids')")
             x = as_samples(archive[key], what=what)
             ids = archive["ids"].tolist() if "ids" in names else None
-        return Batch(x, as_ids(ids, len(x), what=what))
+            side = {
+                n: _per_sample(archive[n].tolist(), len(x), n, what) for n in ("labels", "predictions") if n in names
+            }
+        return Batch(x, as_ids(ids, len(x), what=what), None, side.get("labels"), side.get("predictions"))
     if suffix == ".csv":
         return _load_csv(file, id_column, what)
     raise InvalidDataError(f"cannot read batch file {file.name!r}: use a .npy, .npz or .csv file")
+
+
+_SIDE_ARRAYS = ("ids", "labels", "predictions")
+
+
+def _per_sample(values: list[Any], n: int, name: str, what: str) -> list[Any]:
+    if len(values) != n:
+        raise InvalidDataError(f"{what} has {n} samples but {len(values)} {name}: give exactly one per sample")
+    return values
 
 
 def _load_csv(file: Path, id_column: str, what: str) -> Batch:
@@ -226,17 +245,20 @@ def _load_csv(file: Path, id_column: str, what: str) -> Batch:
     if header is None:
         raise EmptyBatchError(f"{what} is an empty file: there is nothing to score; write a header row and samples")
     id_at = header.index(id_column) if id_column in header else None
-    features = [name for i, name in enumerate(header) if i != id_at]
+    side_at = {name: header.index(name) for name in ("labels", "predictions") if name in header}
+    skip = {i for i in (id_at, *side_at.values()) if i is not None}
+    features = [name for i, name in enumerate(header) if i not in skip]
     ids = [row[id_at] for row in rows] if id_at is not None else None
     values: list[list[float]] = []
     for line, row in enumerate(rows, start=2):
         if len(row) != len(header):
             raise InvalidDataError(f"{what}, line {line}: {len(row)} fields, the header has {len(header)}")
         try:
-            values.append([float(v) if v.strip() else float("nan") for i, v in enumerate(row) if i != id_at])
+            values.append([float(v) if v.strip() else float("nan") for i, v in enumerate(row) if i not in skip])
         except ValueError as exc:
             raise InvalidDataError(
                 f"{what}, line {line}: {exc}; every column but {id_column!r} must be numeric"
             ) from None
     x = as_samples(np.asarray(values, np.float64).reshape(len(values), len(features)), what=what)
-    return Batch(x, as_ids(ids, len(x), what=what), features)
+    side = {name: [row[at] for row in rows] for name, at in side_at.items()}
+    return Batch(x, as_ids(ids, len(x), what=what), features, side.get("labels"), side.get("predictions"))

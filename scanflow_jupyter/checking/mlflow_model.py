@@ -5,7 +5,12 @@ with three artifacts:
 
 - ``autoencoder.keras``: the network (Keras 3 format);
 - ``detector.json``: settings, scaling, score standardisation, thresholds and training facts;
-- ``reference.npz``: the calibration scores of every kind and the training codes (the latent score's neighbours).
+- ``reference.npz``: the calibration scores of every kind, the training codes (the latent score's neighbours),
+  the input-space subspace and its points (the input score's neighbours), and the integrity checks' arrays.
+
+``detector.json`` also holds the integrity checks' fitted state (by check name: a plugin's check is found again
+through its entry point when the detector loads). A sequence detector
+(:class:`~scanflow_jupyter.checking.SequenceDetector`) saves the same three files with ``"kind": "sequence"``.
 
 The MLmodel file's ``metadata.scanflow_detector`` repeats the thresholds, so a model that lacks them is refused
 before anything is unpickled or TensorFlow is imported. The logging run gets the settings, threshold and training
@@ -29,16 +34,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import MissingThresholdError, TrackingError
+from .detector import AutoencoderDetector
 
 if TYPE_CHECKING:
-    from .detector import AutoencoderDetector
+    from .sequence import SequenceDetector
+
+    AnyDetector = AutoencoderDetector | SequenceDetector
 
 __all__ = ["DetectorModelInfo", "detector_from_files", "load_detector", "log_detector", "save_detector_files"]
 
 NETWORK_FILE = "autoencoder.keras"
 STATE_FILE = "detector.json"
 ARRAYS_FILE = "reference.npz"
-STATE_VERSION = 1
+STATE_VERSION = 2
 _SETTINGS = (
     "architecture",
     "score_kind",
@@ -46,6 +54,11 @@ _SETTINGS = (
     "hidden",
     "filters",
     "neighbors",
+    "input_neighbors",
+    "input_variance",
+    "reconstruction_margin",
+    "checks",
+    "checks_alpha",
     "false_alarm_rate",
     "scaling",
     "epochs",
@@ -75,9 +88,12 @@ class DetectorModelInfo:
         return f"models:/{self.registered_model_name}/{self.version}"
 
 
-def save_detector_files(detector: AutoencoderDetector, folder: str | Path) -> dict[str, str]:
+def save_detector_files(detector: AnyDetector, folder: str | Path) -> dict[str, str]:
     """Write a fitted detector's three files into ``folder``; returns ``{artifact name: path}``."""
-    detector._require_fitted()
+    detector.require_fitted()
+    if getattr(detector, "kind", "") == "sequence":
+        return detector.save_files(folder)  # type: ignore[union-attr]
+    assert isinstance(detector, AutoencoderDetector)
     assert detector.scaler is not None and detector.train_codes is not None
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,16 +113,22 @@ def save_detector_files(detector: AutoencoderDetector, folder: str | Path) -> di
         "thresholds": detector.thresholds,
         "facts": detector.facts,
     }
+    arrays: dict[str, Any] = {f"calibration_{k}": v for k, v in detector.calibration_scores.items()}
+    if detector.input_space is not None:
+        arrays.update(detector.input_space.to_arrays())
+    if detector.integrity is not None:
+        state["integrity"], integrity_arrays = detector.integrity.to_state()
+        arrays.update({f"integrity/{k}": v for k, v in integrity_arrays.items()})
     (out / STATE_FILE).write_text(json.dumps(state, indent=1))
-    arrays = {f"calibration_{k}": v for k, v in detector.calibration_scores.items()}
-    np.savez(out / ARRAYS_FILE, train_codes=detector.train_codes, **arrays)  # type: ignore[arg-type]
+    np.savez(out / ARRAYS_FILE, train_codes=detector.train_codes, **arrays)
     return {"network": str(out / NETWORK_FILE), "state": str(out / STATE_FILE), "arrays": str(out / ARRAYS_FILE)}
 
 
-def detector_from_files(folder: str | Path, *, source: str | None = None) -> AutoencoderDetector:
+def detector_from_files(folder: str | Path, *, source: str | None = None) -> AnyDetector:
     """Rebuild a detector from the files :func:`save_detector_files` wrote."""
+    from .checks import IntegritySuite
     from .data import Scaler
-    from .detector import AutoencoderDetector
+    from .inputspace import InputSpace
     from .networks import keras
 
     where = source or str(folder)
@@ -114,6 +136,10 @@ def detector_from_files(folder: str | Path, *, source: str | None = None) -> Aut
     state = json.loads((path / STATE_FILE).read_text())
     if not state.get("thresholds"):
         raise MissingThresholdError(_no_threshold(where, "its detector.json holds no thresholds"))
+    if state.get("kind") == "sequence":
+        from .sequence import SequenceDetector
+
+        return SequenceDetector.from_files(path, state)
     settings = dict(state["settings"])
     score = settings.pop("score_kind")
     detector = AutoencoderDetector(score=score, progress=False, **settings)
@@ -127,12 +153,18 @@ def detector_from_files(folder: str | Path, *, source: str | None = None) -> Aut
     with np.load(path / ARRAYS_FILE) as arrays:
         detector.train_codes = arrays["train_codes"]
         detector.calibration_scores = {
-            k.removeprefix("calibration_"): arrays[k].astype(np.float64) for k in arrays.files if k != "train_codes"
+            k.removeprefix("calibration_"): arrays[k].astype(np.float64)
+            for k in arrays.files
+            if k.startswith("calibration_")
         }
+        detector.input_space = InputSpace.from_arrays(arrays)
+        if "integrity" in state:
+            integrity = {k.removeprefix("integrity/"): arrays[k] for k in arrays.files if k.startswith("integrity/")}
+            detector.integrity = IntegritySuite.from_state(state["integrity"], integrity)
     return detector
 
 
-def _summary(detector: AutoencoderDetector) -> dict[str, Any]:
+def _summary(detector: AnyDetector) -> dict[str, Any]:
     """The facts logged as params and tags: settings, threshold, training facts."""
     facts = {k: v for k, v in detector.facts.items() if k not in ("sample_shape",)}
     return {
@@ -147,12 +179,13 @@ def _summary(detector: AutoencoderDetector) -> dict[str, Any]:
     }
 
 
-def _signature(detector: AutoencoderDetector) -> Any:
+def _signature(detector: AnyDetector) -> Any:
     """Input: float32 samples of the reference's shape; output: a score, a p-value and a flag per sample."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema, TensorSpec
 
-    inputs = Schema([TensorSpec(np.dtype(np.float32), (-1, *(detector.sample_shape or ())))])
+    shape = getattr(detector, "input_shape", None) or (-1, *(detector.sample_shape or ()))
+    inputs = Schema([TensorSpec(np.dtype(np.float32), tuple(shape))])
     outputs = Schema([ColSpec("double", "score"), ColSpec("double", "p_value"), ColSpec("boolean", "anomalous")])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -171,7 +204,7 @@ def _requirements() -> list[str]:
 
 
 def log_detector(
-    detector: AutoencoderDetector,
+    detector: AnyDetector,
     name: str = "detector",
     *,
     registered_model_name: str | None = None,
@@ -194,7 +227,7 @@ def log_detector(
     >>> info.registered_uri                                                  # doctest: +SKIP
     'models:/digits-checker/1'
     """
-    detector._require_fitted()
+    detector.require_fitted()
     import mlflow
 
     summary = _summary(detector)
@@ -242,7 +275,7 @@ def log_detector(
     )
 
 
-def load_detector(model_uri: str, *, tracking_uri: str | None = None) -> AutoencoderDetector:
+def load_detector(model_uri: str, *, tracking_uri: str | None = None) -> AnyDetector:
     """Load a detector from an MLflow model URI (``models:/name/version``, ``runs:/id/name``, ``models:/m-...``)
     or a local model folder.
 

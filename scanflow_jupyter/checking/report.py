@@ -15,9 +15,29 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["AnomalousSample", "DriftReport"]
+from .checks.base import CheckResult
+
+__all__ = ["AnomalousSample", "DriftReport", "calibration_notes"]
 
 TOP_FEATURES = 5
+SMALL_REFERENCE = 10  # calibration samples per batch sample below which a report says so
+
+
+def calibration_notes(batch_size: int, reference_size: int, alpha: float = 0.05, test: str = "savage") -> list[str]:
+    """The caveat a report carries when its calibration set is small beside the batch: the spread of one fixed
+    calibration set's own false-alarm rate (simulated for these sizes, see
+    :func:`~scanflow_jupyter.checking.drift.fixed_reference_spread`)."""
+    if reference_size >= SMALL_REFERENCE * batch_size:
+        return []
+    from .drift import fixed_reference_spread
+
+    low, _, high = fixed_reference_spread(reference_size, batch_size, alpha, test)
+    return [
+        f"the calibration set ({reference_size} samples) is less than {SMALL_REFERENCE} times the batch "
+        f"({batch_size}): the false-alarm rate is {alpha:.0%} on average over calibration sets, but one set's own "
+        f"rate varies: for sets of this size, 8 in 10 lie between {low:.1%} and {high:.1%} (simulated); fit on "
+        "more reference data (or check smaller batches) for a tighter one"
+    ]
 
 
 @dataclass(frozen=True)
@@ -85,6 +105,13 @@ class DriftReport:
         The calibration scores and the batch's scores, for histograms.
     notes
         Caveats a reader should see beside the verdict (a small calibration set, say).
+    checks
+        The integrity checks' results (schema, ranges, missing values, ...); see :attr:`failed_checks`.
+    batch_ids
+        The id of every scored sample, in the order of ``batch_scores`` (for sequences: the windows).
+    timeline
+        For a sequence batch, the time plot: see :meth:`SequenceDetector.check
+        <scanflow_jupyter.checking.SequenceDetector.check>`; None for other data.
     """
 
     drift: bool
@@ -108,10 +135,22 @@ class DriftReport:
     feature_names: list[str] | None = None
     model_uri: str | None = None
     notes: list[str] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    batch_ids: list[str] | None = None
+    timeline: dict[str, Any] | None = None
 
     @property
     def verdict(self) -> str:
         return "drift" if self.drift else "no drift"
+
+    @property
+    def failed_checks(self) -> list[str]:
+        """The names of the integrity checks that failed on this batch."""
+        return [c.check for c in self.checks if not c.passed]
+
+    @property
+    def checks_passed(self) -> bool:
+        return not self.failed_checks
 
     @property
     def top_ids(self) -> list[str]:
@@ -129,16 +168,19 @@ class DriftReport:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["checks"] = [c.to_dict() for c in self.checks]
         data["verdict"] = self.verdict
         data["top_ids"] = self.top_ids
+        data["failed_checks"] = self.failed_checks
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DriftReport:
-        fields = {k: v for k, v in data.items() if k not in ("verdict", "top_ids")}
+        fields = {k: v for k, v in data.items() if k not in ("verdict", "top_ids", "failed_checks")}
         fields["top"] = [
             AnomalousSample(**{**s, "top_features": [tuple(t) for t in s["top_features"]]}) for s in data["top"]
         ]
+        fields["checks"] = [CheckResult.from_dict(c) for c in data.get("checks", [])]
         return cls(**fields)
 
     def to_json(self) -> str:
@@ -154,9 +196,21 @@ class DriftReport:
                 f"{self.n_over_threshold} of {self.batch_size} samples ({self.share_over_threshold:.1%}) score above "
                 f"the threshold {self.threshold:.4g} ({self.false_alarm_rate:.0%} expected without drift)",
                 f"most anomalous: {ids}" if self.top else "most anomalous: (none requested)",
+                *self._check_lines(),
                 *(f"note: {note}" for note in self.notes),
             ]
         )
+
+    def _check_lines(self) -> list[str]:
+        ran = [c for c in self.checks if not c.skipped]
+        if not ran:
+            return []
+        if self.checks_passed:
+            return [f"integrity: {len(ran)} checks passed ({', '.join(c.check for c in ran)})"]
+        return [
+            f"integrity: {len(self.failed_checks)} of {len(ran)} checks FAILED",
+            *(f"  {c.message}" for c in self.checks if not c.passed),
+        ]
 
     def __str__(self) -> str:
         return self.summary()

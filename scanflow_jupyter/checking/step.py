@@ -12,9 +12,11 @@ The engine starts the step with ``MLFLOW_RUN_ID`` set, so the results land in th
 agent calls :func:`check` in-process; it logs into the active run, or starts one.
 
 Logged: metrics ``drift.p_value``, ``drift.detected`` (1 or 0), ``drift.share_over_threshold``,
-``drift.n_over_threshold``, ``drift.batch_size``; params ``check.model_uri``, ``check.batch``, ``check.alpha``,
-``check.test``; tags ``scanflow.check.verdict`` and ``scanflow.check.top_ids``; the whole report as the
-artifact ``check/drift_report.json``.
+``drift.n_over_threshold``, ``drift.batch_size``, and for the integrity checks ``integrity.failed`` (how many
+failed) and ``integrity.CHECK.passed`` (1 or 0, one per check that ran); params ``check.model_uri``,
+``check.batch``, ``check.alpha``, ``check.test``; tags ``scanflow.check.verdict``, ``scanflow.check.top_ids`` and
+``scanflow.check.failed_checks``; the whole report (integrity results included) as the artifact
+``check/drift_report.json``. The same step checks sequence detectors' batches (a ``.npy`` series).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import os
 import time
 from typing import Any
 
-from ..errors import DriftDetectedError
+from ..errors import DriftDetectedError, IntegrityCheckFailedError
 from ..workflow import Executor, Parameter
 from ..workflow.params import ParamValue, infer_type
 from .data import load_batch
@@ -47,22 +49,30 @@ CHECK_FUNCTION = f"{__name__}:check"
 
 def report_metrics(report: DriftReport) -> dict[str, float]:
     """The metrics a checked batch logs: p-value, verdict (1 or 0), threshold share and counts."""
-    return {
+    metrics = {
         "drift.p_value": report.p_value,
         "drift.detected": 1.0 if report.drift else 0.0,
         "drift.share_over_threshold": report.share_over_threshold,
         "drift.n_over_threshold": float(report.n_over_threshold),
         "drift.batch_size": float(report.batch_size),
     }
+    ran = [c for c in report.checks if not c.skipped]
+    if ran:
+        metrics["integrity.failed"] = float(len(report.failed_checks))
+        metrics.update({f"integrity.{c.check}.passed": 1.0 if c.passed else 0.0 for c in ran})
+    return metrics
 
 
 def report_tags(report: DriftReport) -> dict[str, str]:
     """The tags a checked batch logs: the verdict and the ids of its most anomalous samples."""
     ids = ",".join(report.top_ids)
-    return {
+    tags = {
         "scanflow.check.verdict": report.verdict,
         "scanflow.check.top_ids": ids if len(ids) <= _TAG_LIMIT else ids[: _TAG_LIMIT - 3] + "...",
     }
+    if report.checks:
+        tags["scanflow.check.failed_checks"] = ",".join(report.failed_checks)
+    return tags
 
 
 def log_report(report: DriftReport, *, artifact_file: str = REPORT_ARTIFACT) -> None:
@@ -116,6 +126,7 @@ def checker_node(
     test: str = "savage",
     top: int = 10,
     fail_on_drift: bool = False,
+    fail_on_checks: bool = False,
     depends_on: list[str] | None = None,
 ) -> Executor:
     """A workflow node that checks ``batch`` with the detector at ``model_uri`` (it calls :func:`check`).
@@ -134,6 +145,7 @@ def checker_node(
         "test": test,
         "top": top,
         "fail-on-drift": fail_on_drift,
+        "fail-on-checks": fail_on_checks,
     }
     return Executor(
         name=name,
@@ -150,6 +162,7 @@ def check(
     test: str = "savage",
     top: int = 10,
     fail_on_drift: bool = False,
+    fail_on_checks: bool = False,
 ) -> dict[str, Any]:
     """Check the batch file ``batch`` with the detector at ``model_uri`` and log the outcome to MLflow.
 
@@ -168,11 +181,14 @@ def check(
     fail_on_drift
         Raise :class:`~scanflow_jupyter.errors.DriftDetectedError` (the step fails, and the steps after it are
         skipped) when the batch drifted, after logging.
+    fail_on_checks
+        Raise :class:`~scanflow_jupyter.errors.IntegrityCheckFailedError` when an integrity check failed (a value
+        far out of range, a schema change, label shift, ...), after logging.
 
     Returns
     -------
     dict
-        ``verdict``, ``p_value``, ``share_over_threshold``, ``top_ids`` and ``run_id``.
+        ``verdict``, ``p_value``, ``share_over_threshold``, ``top_ids``, ``failed_checks`` and ``run_id``.
 
     Example
     -------
@@ -185,7 +201,16 @@ def check(
 
     detector = load_detector(model_uri)
     data = load_batch(batch)
-    report = detector.check(data.x, ids=data.ids, alpha=alpha, test=test, top=top, model_uri=model_uri)  # type: ignore[arg-type]
+    report = detector.check(
+        data.x,
+        ids=data.ids,
+        alpha=alpha,
+        test=test,  # type: ignore[arg-type]  # checked by the drift test, with the fix
+        top=top,
+        model_uri=model_uri,
+        labels=data.labels,
+        predictions=data.predictions,
+    )
     started = mlflow.active_run() is None
     # With MLFLOW_RUN_ID set (a workflow step), start_run() resumes the step's run instead of making one.
     run = mlflow.start_run() if started else mlflow.active_run()
@@ -204,10 +229,17 @@ def check(
             f"the batch {batch!r} drifted (p = {report.p_value:.4g} <= alpha {alpha:g}; "
             f"{report.share_over_threshold:.1%} of samples above the threshold); see the run {run.info.run_id}"
         )
+    if fail_on_checks and report.failed_checks:
+        lines = "; ".join(c.message for c in report.checks if not c.passed)
+        raise IntegrityCheckFailedError(
+            f"the batch {batch!r} failed {len(report.failed_checks)} integrity check(s): {lines}; see the run "
+            f"{run.info.run_id}, fix the data upstream, or drop fail_on_checks to log and go on"
+        )
     return {
         "verdict": report.verdict,
         "p_value": report.p_value,
         "share_over_threshold": report.share_over_threshold,
         "top_ids": report.top_ids,
+        "failed_checks": report.failed_checks,
         "run_id": run.info.run_id,
     }

@@ -1,8 +1,9 @@
 """``%scanflow check DETECTOR BATCH``: check a batch for drift and draw the report.
 
-``DETECTOR`` is a variable holding a fitted :class:`~scanflow_jupyter.checking.AutoencoderDetector`, or a
-model URI (``models:/name/version``, ``runs:/...``) or model folder, resolved in the current application's
-store. ``BATCH`` is a variable (an array, a pandas DataFrame whose index gives the ids, or a
+``DETECTOR`` is a variable holding a fitted :class:`~scanflow_jupyter.checking.AutoencoderDetector` or
+:class:`~scanflow_jupyter.checking.SequenceDetector` (its report draws a time plot), or a model URI
+(``models:/name/version``, ``runs:/...``) or model folder, resolved in the current application's store.
+``BATCH`` is a variable (an array, a pandas DataFrame whose index gives the ids, or a
 :class:`~scanflow_jupyter.checking.Batch`), or a ``.npy``/``.npz``/``.csv`` file (relative to the working
 directory, else to the application folder).
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from ..checking import AutoencoderDetector, Batch, load_batch
+from ..checking import DETECTOR_TYPES, AutoencoderDetector, Batch, SequenceDetector, load_batch
 from ..errors import InvalidDataError
 from ..workflow import Application
 from .widgets import DriftReportView
@@ -29,10 +30,20 @@ def check_command(args: argparse.Namespace, namespace: Mapping[str, Any], app: A
     tracking_uri = _store_uri(app)
     detector, model_uri = _detector(args.detector, namespace, tracking_uri)
     batch = _batch(args.batch, namespace, app, args.id_column)
-    report = detector.check(batch.x, ids=batch.ids, alpha=args.alpha, test=args.test, top=args.top, model_uri=model_uri)
+    report = detector.check(
+        batch.x,
+        ids=batch.ids,
+        alpha=args.alpha,
+        test=args.test,
+        top=args.top,
+        model_uri=model_uri,
+        labels=batch.labels,
+        predictions=batch.predictions,
+    )
     if args.log:
         _log(report, args, app, model_uri)
-    return DriftReportView(report, samples=batch.x, image_shape=args.image_shape)
+    samples = None if isinstance(detector, SequenceDetector) else batch.x  # a sequence report has its time plot
+    return DriftReportView(report, samples=samples, image_shape=args.image_shape)
 
 
 def _store_uri(app: Application | None) -> str | None:
@@ -45,13 +56,14 @@ def _store_uri(app: Application | None) -> str | None:
 
 def _detector(
     name: str, namespace: Mapping[str, Any], tracking_uri: str | None
-) -> tuple[AutoencoderDetector, str | None]:
+) -> tuple[AutoencoderDetector | SequenceDetector, str | None]:
     value = namespace.get(name) if name.isidentifier() else None
-    if isinstance(value, AutoencoderDetector):
+    if isinstance(value, DETECTOR_TYPES):
         return value, None
     if value is not None and not isinstance(value, str):
         raise UsageError(
-            f"%scanflow check: the variable {name!r} is a {type(value).__name__}, not an AutoencoderDetector; "
+            f"%scanflow check: the variable {name!r} is a {type(value).__name__}, not an AutoencoderDetector or "
+            "SequenceDetector; "
             "pass a fitted detector, or a model URI such as models:/digits-checker/1"
         )
     uri = value if isinstance(value, str) else name

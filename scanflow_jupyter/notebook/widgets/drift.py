@@ -2,8 +2,10 @@
 
 It shows the verdict, histograms of the reference (calibration) scores and the batch's scores with the
 threshold, and the batch's most anomalous samples: for images, the sample beside its reconstruction-error
-heatmap; for tabular data, its most deviant features. The view draws the histograms itself; the report's
-score lists never cross the wire, only the counts on shared bins.
+heatmap; for tabular data, its most deviant features; for a sequence batch, a time plot of the series with its
+per-step error and the windows above the threshold shaded. Then the integrity checks, each passed or failed with
+its message. The view draws the histograms itself; the report's score lists never cross the wire, only the counts
+on shared bins.
 
 Example
 -------
@@ -71,6 +73,8 @@ class DriftReportView(ScanflowWidget):
     samples = List(Dict(), help="The most anomalous samples, most anomalous first.").tag(sync=True)
     image_shape = List(Int(), help="(height, width) to draw samples as images; empty for tabular data.").tag(sync=True)
     feature_names = List(Unicode(), help="Feature names of tabular samples (may be empty).").tag(sync=True)
+    checks = List(Dict(), help="Integrity checks: check, passed, skipped, message.").tag(sync=True)
+    timeline = Dict(help="A sequence batch's time plot (empty for other data); see PROTOCOL.md.").tag(sync=True)
 
     def __init__(
         self,
@@ -83,7 +87,8 @@ class DriftReportView(ScanflowWidget):
         super().__init__(**kwargs)
         self._report = report
         size = int(np.prod(report.sample_shape)) if report.sample_shape else 0
-        shape = _image_shape(report.sample_shape, image_shape, size)
+        # A sequence report's windows are drawn in its time plot, never as images.
+        shape = [] if report.timeline else _image_shape(report.sample_shape, image_shape, size)
         values = _sample_values(report, samples)
         self.image_shape = shape
         self.feature_names = list(report.feature_names or [])
@@ -121,6 +126,10 @@ class DriftReportView(ScanflowWidget):
                 }
             )
         self.samples = [dict(card) for card in cards]
+        self.checks = [
+            {"check": c.check, "passed": c.passed, "skipped": c.skipped, "message": c.message} for c in report.checks
+        ]
+        self.timeline = dict(report.timeline or {})
 
     @property
     def report(self) -> DriftReport:

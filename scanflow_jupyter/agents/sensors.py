@@ -300,7 +300,7 @@ class DriftCheck(NewFiles):
         folder: str | Path,
         pattern: str = "*.npz",
         alpha: float = 0.05,
-        test: str = "savage",
+        test: str = "tail",
         limit: int = 200,
         record: bool = True,
     ) -> None:

@@ -409,7 +409,7 @@ class AutoencoderDetector:
         *,
         ids: Sequence[Any] | None = None,
         alpha: float = 0.05,
-        test: TestName = "savage",
+        test: TestName = "tail",
         top: int = 10,
         n_permutations: int = 1999,
         seed: int | None = 0,
@@ -429,7 +429,7 @@ class AutoencoderDetector:
         alpha
             False-alarm rate of the batch verdict (see :func:`~scanflow_jupyter.checking.drift_test`).
         test
-            ``savage`` (default), ``mann-whitney`` or ``ks``.
+            ``tail`` (default: the upper tail's Savage scores), ``savage``, ``mann-whitney`` or ``ks``.
         top
             How many of the highest-scoring samples the report describes.
         labels, predictions
@@ -487,7 +487,7 @@ class AutoencoderDetector:
             sample_shape=list(x.shape[1:]),
             feature_names=self.feature_names,
             model_uri=model_uri,
-            notes=calibration_notes(len(x), int(reference.size), alpha),
+            notes=calibration_notes(len(x), int(reference.size), alpha, test),
             checks=integrity,
         )
 

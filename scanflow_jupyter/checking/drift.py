@@ -9,8 +9,13 @@ Small batches give less power, never more false alarms: the verdict accounts for
 
 The statistics are one-sided (drift makes scores higher):
 
-- ``savage`` (default): the sum of the batch's Savage (exponential) scores of the pooled ranks. It weighs the
-  upper tail most, the locally most powerful rank test when a fraction of the batch is anomalous.
+- ``tail`` (the detectors' default): the Savage scores truncated to the pooled top ``TAIL`` (10%): each score
+  minus the score at the pooled 90th percentile, and 0 below it (a truncated product of conformal p-values, as
+  in Zaykin's method). Only the upper tail counts, so a few anomalous samples in a large batch are not diluted by
+  the rest: on digits, with 5% of a batch from a new class, it found 88% of drifting batches against 67% for
+  ``savage`` (``benchmarks/README.md``).
+- ``savage`` (this function's default): the sum of the batch's Savage (exponential) scores of the pooled ranks.
+  It weighs the upper tail most, the locally most powerful rank test for a shift of the whole distribution.
 - ``mann-whitney``: the sum of the batch's ranks; best for a shift of the whole batch.
 - ``ks``: the one-sided Kolmogorov-Smirnov distance between the two empirical distributions.
 
@@ -34,8 +39,9 @@ from ..errors import CheckerSettingsError
 
 __all__ = ["DriftTestResult", "drift_test", "fixed_reference_spread"]
 
-TestName = Literal["savage", "mann-whitney", "ks"]
-TESTS: tuple[str, ...] = ("savage", "mann-whitney", "ks")
+TestName = Literal["tail", "savage", "mann-whitney", "ks"]
+TESTS: tuple[str, ...] = ("tail", "savage", "mann-whitney", "ks")
+TAIL = 0.1  # the pooled share of the upper tail the ``tail`` test scores
 _CHUNK_CELLS = 2_000_000  # random keys drawn at once (16 MB of float64)
 
 
@@ -78,7 +84,8 @@ def drift_test(
     alpha
         The false-alarm rate per batch: drift is declared when ``p_value <= alpha``.
     test
-        ``savage`` (tail-weighted ranks), ``mann-whitney`` (ranks) or ``ks``.
+        ``tail`` (the upper tail's Savage scores), ``savage`` (tail-weighted ranks), ``mann-whitney`` (ranks) or
+        ``ks``.
     n_permutations
         Random splits drawn; 1999 makes ``alpha (B + 1)`` whole for the usual levels.
     seed
@@ -137,17 +144,25 @@ def drift_test(
 def _rank_scores(pooled: npt.NDArray[np.float64], test: str) -> npt.NDArray[np.float64]:
     """Score of each pooled value from its rank (ascending), averaged over ties."""
     size = pooled.size
-    if test == "savage":
-        # a(i) = sum_{j = N - i + 1}^{N} 1/j: the expected i-th order statistic of N unit exponentials.
-        by_rank = np.cumsum(1.0 / np.arange(size, 0, -1, dtype=np.float64))
-    else:
-        by_rank = np.arange(1, size + 1, dtype=np.float64)
+    by_rank = _by_rank(size, test)
     order = np.argsort(pooled, kind="stable")
     _, starts, counts = np.unique(pooled[order], return_index=True, return_counts=True)
     averaged = np.repeat(np.add.reduceat(by_rank, starts) / counts, counts)
     weights = np.empty(size, dtype=np.float64)
     weights[order] = averaged
     return weights
+
+
+def _by_rank(size: int, test: str) -> npt.NDArray[np.float64]:
+    """The score of each rank 1..size (ascending) for a rank test."""
+    if test in ("savage", "tail"):
+        # a(i) = sum_{j = N - i + 1}^{N} 1/j: the expected i-th order statistic of N unit exponentials.
+        by_rank = np.cumsum(1.0 / np.arange(size, 0, -1, dtype=np.float64))
+        if test == "tail":
+            floor = by_rank[min(size - 1, math.floor(size * (1.0 - TAIL)))]
+            by_rank = np.maximum(0.0, by_rank - floor)
+        return by_rank
+    return np.arange(1, size + 1, dtype=np.float64)
 
 
 def _random_subsets(size: int, m: int, rows: int, rng: np.random.Generator) -> npt.NDArray[np.intp]:
@@ -199,7 +214,7 @@ def _permutation_p(perms: npt.NDArray[np.float64], statistic: float) -> float:
 
 @functools.lru_cache(maxsize=64)
 def fixed_reference_spread(
-    n_reference: int, batch_size: int, alpha: float, test: str = "savage", sets: int = 200, batches: int = 200
+    n_reference: int, batch_size: int, alpha: float, test: str = "tail", sets: int = 200, batches: int = 200
 ) -> tuple[float, float, float]:
     """How far one fixed reference set's own false-alarm rate can sit from ``alpha``: the 10th, 50th and 90th
     percentiles, over random reference sets of ``n_reference`` scores, of the rate at which batches of
@@ -208,6 +223,8 @@ def fixed_reference_spread(
     The test's guarantee is on average over reference sets; a detector keeps one. Rank tests depend on the scores'
     ranks only, so uniform scores give the answer for any distribution (simulated with the normal approximation of
     the rank statistic, seeded; ``ks`` uses the Savage numbers as a guide).
+
+    >>> low, median, high = fixed_reference_spread(242, 200, 0.05, "tail")
 
     Example
     -------
@@ -218,11 +235,7 @@ def fixed_reference_spread(
     rng = np.random.default_rng(12345)
     n, m = n_reference, batch_size
     size = n + m
-    kind = "mann-whitney" if test == "mann-whitney" else "savage"
-    if kind == "savage":
-        by_rank = np.cumsum(1.0 / np.arange(size, 0, -1, dtype=np.float64))
-    else:
-        by_rank = np.arange(1, size + 1, dtype=np.float64)
+    by_rank = _by_rank(size, test if test in ("tail", "mann-whitney") else "savage")
     mean = m * by_rank.mean()
     var = m * n / (size * (size - 1)) * float(((by_rank - by_rank.mean()) ** 2).sum())
     critical = statistics.NormalDist().inv_cdf(1.0 - alpha)  # p <= alpha exactly when z >= this

@@ -23,7 +23,7 @@ TOP_FEATURES = 5
 SMALL_REFERENCE = 10  # calibration samples per batch sample below which a report says so
 
 
-def calibration_notes(batch_size: int, reference_size: int, alpha: float = 0.05, test: str = "savage") -> list[str]:
+def calibration_notes(batch_size: int, reference_size: int, alpha: float = 0.05, test: str = "tail") -> list[str]:
     """The caveat a report carries when its calibration set is small beside the batch: the spread of one fixed
     calibration set's own false-alarm rate (simulated for these sizes, see
     :func:`~scanflow_jupyter.checking.drift.fixed_reference_spread`)."""

@@ -123,7 +123,7 @@ def checker_node(
     model_uri: str,
     batch: str,
     alpha: float = 0.05,
-    test: str = "savage",
+    test: str = "tail",
     top: int = 10,
     fail_on_drift: bool = False,
     fail_on_checks: bool = False,
@@ -159,7 +159,7 @@ def check(
     model_uri: str,
     batch: str,
     alpha: float = 0.05,
-    test: str = "savage",
+    test: str = "tail",
     top: int = 10,
     fail_on_drift: bool = False,
     fail_on_checks: bool = False,
@@ -175,7 +175,7 @@ def check(
     alpha
         The batch false-alarm rate: drift is declared when the p-value is at most ``alpha``.
     test
-        ``savage`` (default), ``mann-whitney`` or ``ks``.
+        ``tail`` (default), ``savage``, ``mann-whitney`` or ``ks``.
     top
         How many of the most anomalous samples to name.
     fail_on_drift

@@ -186,7 +186,10 @@ def build_parsers() -> dict[str, CommandParser]:
         "--alpha", type=_unit, default=0.05, help="The false-alarm rate of the verdict (default: 0.05)."
     )
     p["check"].add_argument(
-        "--test", choices=("savage", "mann-whitney", "ks"), default="savage", help="The drift test (default: savage)."
+        "--test",
+        choices=("tail", "savage", "mann-whitney", "ks"),
+        default="tail",
+        help="The drift test (default: tail, the upper tail's Savage scores).",
     )
     p["check"].add_argument(
         "--top", type=_positive, default=10, metavar="N", help="How many anomalous samples to show (default: 10)."

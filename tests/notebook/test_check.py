@@ -150,3 +150,33 @@ def test_checker_node_helper_makes_a_function_step() -> None:
     node = checker_node(model_uri="models:/digits-checker/1", batch="batch.npz", fail_on_drift=True, depends_on=["a"])
     assert node.function == "scanflow_jupyter.checking.step:check" and node.depends_on == ["a"]
     assert node.parameters["alpha"].type == "float" and node.parameters["fail-on-drift"].default is True
+
+
+def test_view_carries_the_integrity_checks(fitted: AutoencoderDetector, digits: Digits) -> None:
+    batch, ids = _drifted(digits, 0.0)
+    broken = batch.copy()
+    broken[:3, 20] = 4.0  # far outside every pixel's [0, 1]
+    view = DriftReportView(fitted.check(broken, ids=ids))
+    failed = [c for c in view.checks if not c["passed"]]
+    assert [c["check"] for c in failed] == ["ranges"]
+    assert failed[0]["message"].startswith("ranges: FAILED: feature '20' has 3 values far outside")
+    assert view.timeline == {}
+
+
+def test_check_magic_draws_a_sequence_batch_as_a_time_plot(shell: InteractiveShell, sf: Callable[[str], Any]) -> None:
+    from scanflow_jupyter.checking import SequenceDetector
+
+    t = np.arange(3000)
+    rng = np.random.default_rng(0)
+    series = np.c_[np.sin(t / 2), np.cos(t / 3)] + rng.normal(0, 0.05, (3000, 2))
+    detector = SequenceDetector(window=16, filters=(8, 8), code_size=4, epochs=3, progress=False).fit(series)
+    batch = series[:640].copy()
+    batch[300:305, 0] += 5.0
+    shell.user_ns.update(seq=detector, batch=batch)
+    view = sf("check seq batch --top 2")
+    assert isinstance(view, DriftReportView)
+    assert view.image_shape == [] and view.samples[0]["values"] is None
+    timeline = view.timeline
+    assert len(timeline["windows"]) == 40 and timeline["features"] == ["0", "1"]
+    assert any(w["over"] and w["start"] <= 300 < w["end"] for w in timeline["windows"])
+    assert view.summary["batch_size"] == 40

@@ -1,6 +1,8 @@
 /**
- * Drawing a drift report: the verdict, score histograms with the threshold, and the
- * most anomalous samples (images beside their error heatmaps, or tabular features).
+ * Drawing a drift report: the verdict, score histograms with the threshold, the
+ * integrity checks, and the most anomalous samples (images beside their error heatmaps,
+ * or tabular features); for a sequence batch, a time plot with the windows above the
+ * threshold shaded.
  * Pure DOM (SVG for charts and heatmaps), no widget machinery, so tests need only jsdom.
  * User text (sample ids, feature names, notes, model URIs) is set as text, never HTML.
  */
@@ -43,12 +45,44 @@ export interface SampleCard {
   top_features: [string, number][];
 }
 
+/** One integrity check's outcome (its message names the check and the features). */
+export interface CheckLine {
+  check: string;
+  passed: boolean;
+  skipped: boolean;
+  message: string;
+}
+
+/** A window of a sequence batch: steps [start, end), its score, whether it is above the threshold. */
+export interface TimeWindow {
+  start: number;
+  end: number;
+  score: number | null;
+  over: boolean;
+  id: string;
+}
+
+/** A sequence batch's time plot, as `SequenceDetector.check` builds it (Python side). */
+export interface Timeline {
+  sequence_id: string;
+  length: number;
+  steps: number[];
+  labels: string[] | null;
+  features: string[];
+  values: (number | null)[][];
+  error: (number | null)[];
+  windows: TimeWindow[];
+  downsampled: boolean;
+}
+
 export interface DriftData {
   summary: DriftSummary | null;
   histogram: Histogram | null;
   samples: SampleCard[];
   imageShape: number[];
   featureNames: string[];
+  checks: CheckLine[];
+  timeline: Timeline | null;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -57,6 +91,50 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function numbers(value: unknown): number[] {
   return Array.isArray(value) ? value.filter((v): v is number => typeof v === 'number') : [];
+}
+
+function orNull(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function readChecks(value: unknown): CheckLine[] {
+  if (!Array.isArray(value)) {
+    return [];
+  }
+  return value.filter(isRecord).map(c => ({
+    check: String(c.check ?? ''),
+    passed: c.passed === true,
+    skipped: c.skipped === true,
+    message: String(c.message ?? '')
+  }));
+}
+
+function readTimeline(value: unknown): Timeline | null {
+  if (!isRecord(value) || !Array.isArray(value.steps) || !Array.isArray(value.values)) {
+    return null;
+  }
+  const steps = numbers(value.steps);
+  if (steps.length < 2) {
+    return null;
+  }
+  const windows = Array.isArray(value.windows) ? value.windows.filter(isRecord) : [];
+  return {
+    sequence_id: String(value.sequence_id ?? ''),
+    length: typeof value.length === 'number' ? value.length : steps[steps.length - 1] + 1,
+    steps,
+    labels: Array.isArray(value.labels) ? value.labels.map(String) : null,
+    features: Array.isArray(value.features) ? value.features.map(String) : [],
+    values: value.values.map(line => (Array.isArray(line) ? line.map(orNull) : [])),
+    error: Array.isArray(value.error) ? value.error.map(orNull) : [],
+    windows: windows.map(w => ({
+      start: Number(w.start),
+      end: Number(w.end),
+      score: orNull(w.score),
+      over: w.over === true,
+      id: String(w.id ?? '')
+    })),
+    downsampled: value.downsampled === true
+  };
 }
 
 /** Read the model's traits defensively: a missing or malformed part is drawn as absent. */
@@ -73,7 +151,9 @@ export function readDrift(get: (name: string) => unknown): DriftData {
         : null,
     samples: Array.isArray(samples) ? (samples.filter(isRecord) as unknown as SampleCard[]) : [],
     imageShape: numbers(get('image_shape')),
-    featureNames: Array.isArray(get('feature_names')) ? (get('feature_names') as string[]) : []
+    featureNames: Array.isArray(get('feature_names')) ? (get('feature_names') as string[]) : [],
+    checks: readChecks(get('checks')),
+    timeline: readTimeline(get('timeline'))
   };
 }
 
@@ -330,6 +410,131 @@ export function renderSample(
   return card;
 }
 
+/** The integrity checks: one line each, passed, failed or skipped, with its message (text). */
+export function renderChecks(doc: Document, checks: CheckLine[]): HTMLElement {
+  const list = el(doc, 'ul', 'sf-drift-checks');
+  list.setAttribute('aria-label', 'Integrity checks');
+  for (const check of checks) {
+    const state = check.skipped ? 'skip' : check.passed ? 'pass' : 'fail';
+    const item = el(doc, 'li', `sf-drift-check sf-drift-check-${state}`);
+    item.dataset.check = check.check;
+    item.append(el(doc, 'span', 'sf-drift-check-mark', state === 'fail' ? '✗ ' : state === 'pass' ? '✓ ' : '– '));
+    item.append(el(doc, 'span', 'sf-drift-check-message', check.message));
+    list.append(item);
+  }
+  return list;
+}
+
+const TIME = { width: 720, height: 250, left: 44, right: 10, top: 10, split: 150, gap: 14, bottom: 30 };
+
+function path(points: [number, number | null][], x: (t: number) => number, y: (v: number) => number): string {
+  let d = '';
+  let drawing = false;
+  for (const [t, v] of points) {
+    if (v === null) {
+      drawing = false;
+      continue;
+    }
+    d += `${drawing ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`;
+    drawing = true;
+  }
+  return d;
+}
+
+/**
+ * A sequence batch as a time plot: its features on top, the per-step reconstruction error
+ * below, and every window above the threshold shaded across both (its id and score as a
+ * tooltip). Feature names, window ids and time labels are text.
+ */
+export function renderTimeline(doc: Document, timeline: Timeline): SVGSVGElement {
+  const { width, height, left, right, top, split, gap, bottom } = TIME;
+  const chart = svg(doc, 'svg', {
+    class: 'sf-drift-timeline',
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+    'aria-label': 'The batch over time, its per-step error, and the windows above the threshold'
+  });
+  const t0 = 0;
+  const t1 = Math.max(1, timeline.length);
+  const plotW = width - left - right;
+  const x = (t: number): number => left + ((t - t0) / (t1 - t0)) * plotW;
+  const finite = (vs: (number | null)[]): number[] => vs.filter((v): v is number => v !== null);
+  const all = timeline.values.flatMap(finite);
+  const lo = all.length ? Math.min(...all) : 0;
+  const hi = all.length ? Math.max(...all) : 1;
+  const span = hi > lo ? hi - lo : 1;
+  const yTop = (v: number): number => top + (split - top) * (1 - (v - lo) / span);
+  const errors = finite(timeline.error);
+  const errHi = errors.length ? Math.max(...errors) : 1;
+  const errTop = split + gap;
+  const errBottom = height - bottom;
+  const yErr = (v: number): number => errBottom - (errBottom - errTop) * (errHi > 0 ? v / errHi : 0);
+
+  const shading = svg(doc, 'g', { class: 'sf-drift-windows' });
+  for (const w of timeline.windows) {
+    if (!w.over) {
+      continue;
+    }
+    const rect = svg(doc, 'rect', {
+      class: 'sf-drift-window-over',
+      x: x(w.start).toFixed(1),
+      y: top,
+      width: Math.max(1, x(w.end) - x(w.start)).toFixed(1),
+      height: errBottom - top
+    });
+    rect.dataset.start = String(w.start);
+    const tip = svg(doc, 'title', {});
+    tip.textContent = `${w.id}: score ${fmt(w.score)}`;
+    rect.append(tip);
+    shading.append(rect);
+  }
+  chart.append(shading);
+  timeline.values.forEach((line, i) => {
+    const points = line.map((v, j): [number, number | null] => [timeline.steps[j] ?? j, v]);
+    const series = svg(doc, 'path', { class: `sf-drift-series sf-drift-series-${i % 6}`, d: path(points, x, yTop) });
+    const tip = svg(doc, 'title', {});
+    tip.textContent = timeline.features[i] ?? String(i);
+    series.append(tip);
+    chart.append(series);
+  });
+  const errorPoints = timeline.error.map((v, j): [number, number | null] => [timeline.steps[j] ?? j, v]);
+  chart.append(svg(doc, 'path', { class: 'sf-drift-error', d: path(errorPoints, x, yErr) }));
+  chart.append(
+    svg(doc, 'line', { class: 'sf-drift-axis', x1: left, y1: split, x2: width - right, y2: split }),
+    svg(doc, 'line', { class: 'sf-drift-axis', x1: left, y1: errBottom, x2: width - right, y2: errBottom })
+  );
+  const label = (text: string, attrs: Record<string, string | number>): void => {
+    const node = svg(doc, 'text', { class: 'sf-drift-label', ...attrs });
+    node.textContent = text;
+    chart.append(node);
+  };
+  const first = timeline.labels?.[0] ?? String(timeline.steps[0]);
+  const last = timeline.labels?.[timeline.labels.length - 1] ?? String(timeline.length - 1);
+  label(first, { x: left, y: height - bottom + 14, 'text-anchor': 'start' });
+  label(last, { x: width - right, y: height - bottom + 14, 'text-anchor': 'end' });
+  label(timeline.downsampled ? 'time (averaged per point)' : 'time', {
+    x: left + plotW / 2,
+    y: height - 4,
+    'text-anchor': 'middle'
+  });
+  label('error', { x: left - 4, y: errTop + 8, 'text-anchor': 'end' });
+  label(fmt(hi), { x: left - 4, y: top + 8, 'text-anchor': 'end' });
+  label(fmt(lo), { x: left - 4, y: split - 2, 'text-anchor': 'end' });
+  return chart;
+}
+
+function timelineLegend(doc: Document, timeline: Timeline): HTMLElement {
+  const box = el(doc, 'div', 'sf-drift-legend sf-drift-timeline-legend');
+  const keys: [string, string][] = timeline.features.map((name, i) => [`sf-drift-key-series-${i % 6}`, name]);
+  keys.push(['sf-drift-key-error', 'error per step'], ['sf-drift-key-window', 'window above the threshold']);
+  for (const [cls, text] of keys) {
+    const item = el(doc, 'span', 'sf-drift-key');
+    item.append(el(doc, 'span', `sf-drift-swatch ${cls}`), doc.createTextNode(text));
+    box.append(item);
+  }
+  return box;
+}
+
 /** The whole report into `root` (its previous content replaced). */
 export function renderDrift(root: HTMLElement, data: DriftData): void {
   const doc = root.ownerDocument;
@@ -339,13 +544,23 @@ export function renderDrift(root: HTMLElement, data: DriftData): void {
     return;
   }
   root.append(renderVerdict(doc, data.summary));
+  if (data.timeline) {
+    const figure = el(doc, 'div', 'sf-drift-figure sf-drift-time-figure');
+    figure.append(renderTimeline(doc, data.timeline), timelineLegend(doc, data.timeline));
+    root.append(figure);
+  }
   if (data.histogram) {
     const figure = el(doc, 'div', 'sf-drift-figure');
     figure.append(renderHistogram(doc, data.histogram, data.summary.threshold), legend(doc));
     root.append(figure);
   }
+  if (data.checks.length) {
+    root.append(el(doc, 'div', 'sf-drift-section', 'Integrity checks'));
+    root.append(renderChecks(doc, data.checks));
+  }
   if (data.samples.length) {
-    root.append(el(doc, 'div', 'sf-drift-section', 'Most anomalous samples'));
+    const title = data.timeline ? 'Most anomalous windows' : 'Most anomalous samples';
+    root.append(el(doc, 'div', 'sf-drift-section', title));
     const list = el(doc, 'div', 'sf-drift-samples');
     for (const sample of data.samples) {
       list.append(renderSample(doc, sample, data.imageShape, data.featureNames));

@@ -1,6 +1,7 @@
 /**
  * The drift report widget: a checked batch's verdict, score histograms with the
- * threshold, and its most anomalous samples. Read-only; redrawn when a trait changes.
+ * threshold, its integrity checks and its most anomalous samples (for a sequence batch,
+ * a time plot with the anomalous windows shaded). Read-only; redrawn when a trait changes.
  * Python side: `scanflow_jupyter/notebook/widgets/drift.py`; contract: PROTOCOL.md.
  */
 import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
@@ -23,7 +24,9 @@ export class DriftReportModel extends DOMWidgetModel {
       histogram: {},
       samples: [],
       image_shape: [],
-      feature_names: []
+      feature_names: [],
+      checks: [],
+      timeline: {}
     };
   }
 
@@ -42,7 +45,11 @@ export class DriftReportModel extends DOMWidgetModel {
 export class DriftReportView extends DOMWidgetView {
   render(): void {
     this.el.classList.add('sf-drift');
-    this.listenTo(this.model, 'change:summary change:histogram change:samples change:image_shape', this.draw);
+    this.listenTo(
+      this.model,
+      'change:summary change:histogram change:samples change:image_shape change:checks change:timeline',
+      this.draw
+    );
     this.draw();
   }
 

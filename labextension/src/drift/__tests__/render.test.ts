@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
 
-import { DriftData, SampleCard, fmt, heat, readDrift, renderDrift, renderHistogram } from '../render';
+import { DriftData, SampleCard, fmt, heat, readDrift, renderDrift, renderHistogram, renderTimeline } from '../render';
 
 function summary(drift: boolean): Record<string, unknown> {
   return {
@@ -125,5 +125,91 @@ describe('renderDrift', () => {
     expect(fmt(null)).toBe('n/a');
     expect(fmt(0.000123456)).toBe('0.0001235');
     expect(heat(0)).toBe('rgb(255,255,217)');
+  });
+
+  it('lists the integrity checks, failed ones marked, messages as text', () => {
+    const root = document.createElement('div');
+    const evil = '<img src=x onerror="window.pwned=1">';
+    renderDrift(
+      root,
+      data({
+        summary: summary(false),
+        histogram: null,
+        samples: [],
+        checks: [
+          { check: 'schema', passed: true, skipped: false, message: 'schema: passed (3 features)' },
+          { check: 'ranges', passed: false, skipped: false, message: `ranges: FAILED: feature ${evil} is far out` },
+          { check: 'label_shift', passed: true, skipped: true, message: 'label_shift: skipped' }
+        ]
+      })
+    );
+    const items = [...root.querySelectorAll('.sf-drift-check')];
+    expect(items.map(i => i.getAttribute('data-check'))).toEqual(['schema', 'ranges', 'label_shift']);
+    expect(items[1].classList.contains('sf-drift-check-fail')).toBe(true);
+    expect(items[2].classList.contains('sf-drift-check-skip')).toBe(true);
+    const message = items[1].querySelector('.sf-drift-check-message')?.textContent;
+    expect(message).toBe(`ranges: FAILED: feature ${evil} is far out`);
+    expect(root.querySelector('img')).toBeNull();
+  });
+
+  it('draws a sequence batch as a time plot with the windows above the threshold shaded', () => {
+    const root = document.createElement('div');
+    const steps = Array.from({ length: 64 }, (_, i) => i);
+    const timeline = {
+      sequence: 0,
+      sequence_id: '0',
+      length: 64,
+      steps,
+      labels: null,
+      features: ['left', '<b>right</b>'],
+      values: [steps.map(t => Math.sin(t / 4)), steps.map(t => (t === 10 ? null : Math.cos(t / 4)))],
+      error: steps.map(t => (t >= 32 && t < 48 ? 3 : 0.1)),
+      threshold: 2.5,
+      windows: [
+        { start: 0, end: 16, score: 0.3, over: false, id: '0-15' },
+        { start: 16, end: 32, score: 0.4, over: false, id: '16-31' },
+        { start: 32, end: 48, score: 4.2, over: true, id: '32-47' },
+        { start: 48, end: 64, score: 0.2, over: false, id: '48-63' }
+      ],
+      downsampled: false
+    };
+    renderDrift(root, data({ summary: summary(true), histogram: null, samples: [card('32-47', true, 2)], timeline }));
+    const chart = root.querySelector('svg.sf-drift-timeline');
+    expect(chart).not.toBeNull();
+    const shaded = chart!.querySelectorAll('rect.sf-drift-window-over');
+    expect(shaded).toHaveLength(1);
+    expect(shaded[0].getAttribute('data-start')).toBe('32');
+    expect(shaded[0].querySelector('title')?.textContent).toBe('32-47: score 4.2');
+    expect(chart!.querySelectorAll('path.sf-drift-series')).toHaveLength(2);
+    // A missing value breaks the line instead of drawing it at zero.
+    const second = chart!.querySelectorAll('path.sf-drift-series')[1].getAttribute('d') ?? '';
+    expect(second.match(/M/g)).toHaveLength(2);
+    expect(chart!.querySelector('path.sf-drift-error')).not.toBeNull();
+    expect(root.querySelector('b')).toBeNull();
+    expect(root.querySelector('.sf-drift-timeline-legend')?.textContent).toContain('<b>right</b>');
+    expect(root.textContent).toContain('Most anomalous windows');
+  });
+
+  it('labels the time axis with the timestamps it was given', () => {
+    const chart = renderTimeline(document, {
+      sequence_id: '0',
+      length: 3,
+      steps: [0, 1, 2],
+      labels: ['09:00', '09:01', '09:02'],
+      features: ['a'],
+      values: [[1, 2, 3]],
+      error: [0, 0, 1],
+      windows: [],
+      downsampled: false
+    });
+    const labels = [...chart.querySelectorAll('.sf-drift-label')].map(l => l.textContent);
+    expect(labels).toContain('09:00');
+    expect(labels).toContain('09:02');
+  });
+
+  it('ignores a malformed timeline', () => {
+    expect(data({ timeline: { steps: [1] } }).timeline).toBeNull();
+    expect(data({ timeline: 'x' }).timeline).toBeNull();
+    expect(data({}).checks).toEqual([]);
   });
 });

@@ -42,7 +42,7 @@ def test_check_logs_the_verdict_to_mlflow(
     assert metrics["drift.detected"] == 1.0 and metrics["drift.p_value"] == out["p_value"]
     assert metrics["drift.batch_size"] == 200.0
     assert metrics["drift.share_over_threshold"] == out["share_over_threshold"] > 0.1
-    assert params["check.model_uri"] == uri and params["check.alpha"] == "0.05" and params["check.test"] == "savage"
+    assert params["check.model_uri"] == uri and params["check.alpha"] == "0.05" and params["check.test"] == "tail"
     assert tags["scanflow.check.verdict"] == "drift" and tags["scanflow.check.top_ids"] == ",".join(out["top_ids"])
     report = DriftReport.from_dict(mlflow.artifacts.load_dict(f"runs:/{out['run_id']}/check/drift_report.json"))
     assert report.top_ids == out["top_ids"] and report.model_uri == uri and report.batch_size == 200

@@ -8,7 +8,9 @@ A ranker picks ``n`` samples of a pool for a model and says, for each, what made
   :class:`~scanflow_jupyter.checking.AutoencoderDetector`: what the production model has never seen.
 - :class:`HybridRanker` (the default): uncertainty weighted by how typical a sample is of the pool (so outliers do
   not crowd the batch), plus novelty when a detector is given, then a diversity step that spreads the batch over
-  clusters, so it is not ten near-duplicates.
+  clusters, so it is not ten near-duplicates. Its uncertainty is that of the sample's neighbourhood: the model's
+  probabilities averaged with those of the sample's nearest pool neighbours, so a region the model is unsure of
+  outranks one odd sample the model happens to be unsure of.
 - :class:`RandomRanker`: the control.
 
 Before the model can rank (no labels, or a class the user named has none yet), :func:`seed_indices` picks
@@ -35,12 +37,16 @@ __all__ = [
     "Ranker",
     "UncertaintyRanker",
     "make_ranker",
+    "measure_of",
+    "pool_neighbors",
     "seed_indices",
+    "typicality",
 ]
 
 Measure = Literal["margin", "entropy", "least_confidence"]
 MEASURES: tuple[Measure, ...] = ("margin", "entropy", "least_confidence")
 FloatArray = npt.NDArray[np.float64]
+SMOOTHING = 0.5  # the hybrid ranker's default weight of the neighbours' probabilities
 
 
 @dataclass(frozen=True)
@@ -149,21 +155,19 @@ def _standardize(values: FloatArray) -> FloatArray:
     return (values - values.mean()) / spread if spread > 0 else np.zeros_like(values)
 
 
-def typicality(pool: FloatArray, neighbors: int = 10, *, exact_up_to: int = 5000, seed: int = 0) -> FloatArray:
-    """How typical each sample is of the pool, on (0, 1]: the inverse of its mean distance to its nearest
-    neighbours, scaled by the pool's median. Outliers score low.
-
-    Up to ``exact_up_to`` samples the neighbours are exact. A larger pool is projected on its first 50 principal
-    components and each sample is compared with a random reference set of ``exact_up_to`` samples: an
-    estimate of the same density, in seconds instead of minutes (70,000 x 784 digits-like data: about 5 s).
-    """
+def pool_neighbors(
+    pool: FloatArray, neighbors: int = 10, *, exact_up_to: int = 5000, seed: int = 0
+) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """Each sample's typicality (see :func:`typicality`) and the pool rows of its ``neighbors`` nearest other
+    samples (shape ``(n, neighbors)``; for a pool larger than ``exact_up_to``, among a random reference set)."""
     from sklearn.neighbors import NearestNeighbors
 
     k = min(neighbors + 1, len(pool))
     if k < 2:
-        return np.ones(len(pool))
+        return np.ones(len(pool)), np.arange(len(pool), dtype=np.intp)[:, None]
     if len(pool) <= exact_up_to:
-        dist, _ = NearestNeighbors(n_neighbors=k).fit(pool).kneighbors(pool)
+        dist, idx = NearestNeighbors(n_neighbors=k).fit(pool).kneighbors(pool)
+        rows = idx[:, 1:]
         mean = dist[:, 1:].mean(axis=1)
     else:
         from sklearn.decomposition import PCA
@@ -173,10 +177,34 @@ def typicality(pool: FloatArray, neighbors: int = 10, *, exact_up_to: int = 5000
         components = min(50, pool.shape[1])
         reduced = PCA(n_components=components, svd_solver="randomized", random_state=seed).fit(pool[sample])
         projected = reduced.transform(pool).astype(np.float32)
-        dist, _ = NearestNeighbors(n_neighbors=k).fit(projected[sample]).kneighbors(projected)
+        dist, idx = NearestNeighbors(n_neighbors=k).fit(projected[sample]).kneighbors(projected)
         mean = dist[:, 1:].mean(axis=1)  # a reference sample finds itself first; others lose one neighbour
+        rows = sample[idx[:, 1:]]
     scale = np.median(mean) or 1.0
-    return np.asarray(1.0 / (1.0 + mean / scale), dtype=np.float64)
+    return np.asarray(1.0 / (1.0 + mean / scale), dtype=np.float64), np.asarray(rows, dtype=np.intp)
+
+
+def typicality(pool: FloatArray, neighbors: int = 10, *, exact_up_to: int = 5000, seed: int = 0) -> FloatArray:
+    """How typical each sample is of the pool, on (0, 1]: the inverse of its mean distance to its nearest
+    neighbours, scaled by the pool's median. Outliers score low.
+
+    Up to ``exact_up_to`` samples the neighbours are exact. A larger pool is projected on its first 50 principal
+    components and each sample is compared with a random reference set of ``exact_up_to`` samples: an
+    estimate of the same density, in seconds instead of minutes (70,000 x 784 digits-like data: about 5 s).
+    """
+    return pool_neighbors(pool, neighbors, exact_up_to=exact_up_to, seed=seed)[0]
+
+
+def measure_of(probabilities: FloatArray, measure: Measure) -> FloatArray:
+    """modAL's uncertainty measures computed from class probabilities (higher is more uncertain, as
+    :func:`uncertainty` gives them): ``1 - margin``, entropy, or ``1 - max``."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 0.0, 1.0)
+    if measure == "margin":
+        top = np.sort(p, axis=1)
+        return np.asarray(1.0 - (top[:, -1] - (top[:, -2] if p.shape[1] > 1 else 0.0)))
+    if measure == "entropy":
+        return np.asarray(-(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1))
+    return np.asarray(1.0 - p.max(axis=1))
 
 
 def _diverse(
@@ -211,6 +239,10 @@ class HybridRanker:
         with weight ``novelty_weight``, so samples unlike the production reference rank higher.
     density_power
         How much typicality counts (0: not at all). Plain uncertainty chases outliers a person cannot teach from.
+    smoothing
+        The weight of the neighbours' probabilities in a sample's uncertainty (0: the sample's own, as modAL's
+        measures; 1: the neighbours' only). On digits, 0.5 brought the labels needed for 95% down (see
+        ``benchmarks/README.md``).
     shortlist
         The diversity step clusters the ``shortlist * n`` best samples into ``n`` clusters and takes the best of each.
     """
@@ -225,18 +257,22 @@ class HybridRanker:
         detector: Any = None,
         novelty_weight: float = 0.5,
         density_power: float = 0.5,
+        smoothing: float = SMOOTHING,
         shortlist: int = 5,
         seed: int | None = 0,
     ) -> None:
         if measure not in MEASURES:
             raise RankerError(f"unknown uncertainty measure {measure!r}: use one of {', '.join(MEASURES)}")
+        if not 0.0 <= smoothing <= 1.0:
+            raise RankerError(f"smoothing must lie in [0, 1], got {smoothing}")
         self.measure: Measure = measure
         self.detector = detector
         self.novelty_weight = novelty_weight
         self.density_power = density_power
+        self.smoothing = smoothing
         self.shortlist = shortlist
         self.seed = seed
-        self._typicality: tuple[int, FloatArray] | None = None
+        self._typicality: tuple[int, FloatArray, npt.NDArray[np.intp]] | None = None
         self._lock = threading.Lock()
 
     def prepare(self, pool: FloatArray) -> None:
@@ -244,16 +280,28 @@ class HybridRanker:
         labeled, so the first ranked batch does not wait for it)."""
         self._typical(pool)
 
-    def _typical(self, pool: FloatArray) -> FloatArray:
+    def _neighbors(self, pool: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
         # The pool does not change within a session: computed once (a k-NN pass over the pool).
         with self._lock:
             if self._typicality is None or self._typicality[0] != id(pool):
-                self._typicality = (id(pool), typicality(pool))
-            return self._typicality[1]
+                self._typicality = (id(pool), *pool_neighbors(pool))
+            return self._typicality[1], self._typicality[2]
+
+    def _typical(self, pool: FloatArray) -> FloatArray:
+        return self._neighbors(pool)[0]
+
+    def _uncertainty(self, model: Any, pool: FloatArray, candidates: npt.NDArray[np.intp]) -> FloatArray:
+        if not self.smoothing:
+            return uncertainty(model, pool[candidates], self.measure)
+        rows = self._neighbors(pool)[1][candidates]
+        needed, inverse = np.unique(np.r_[candidates, rows.ravel()], return_inverse=True)
+        probabilities = _probabilities(model, pool[needed], "hybrid")[inverse]
+        own, around = probabilities[: len(candidates)], probabilities[len(candidates) :].reshape(*rows.shape, -1)
+        return measure_of((1.0 - self.smoothing) * own + self.smoothing * around.mean(axis=1), self.measure)
 
     def pick(self, model: Any, pool: FloatArray, candidates: npt.NDArray[np.intp], n: int) -> list[Pick]:
         x = pool[candidates]
-        unsure = uncertainty(model, x, self.measure)
+        unsure = self._uncertainty(model, pool, candidates)
         typical = self._typical(pool)[candidates]
         scores = unsure * typical**self.density_power
         parts = {self.measure: unsure, "typicality": typical}

@@ -367,7 +367,7 @@ class AutoencoderDetector:
 
     def score(self, samples: Any) -> npt.NDArray[np.float64]:
         """The detector's score (``score`` kind) of each sample; higher is more anomalous."""
-        return self.scores(samples).get(self.score_kind)
+        return self._score_of(self._prepare(samples))
 
     def reconstruction_error(self, samples: Any) -> npt.NDArray[np.float64]:
         """Mean squared reconstruction error of each sample (in scaled units)."""
@@ -446,7 +446,7 @@ class AutoencoderDetector:
         x = self._prepare(batch)
         sample_ids = as_ids(ids, len(x))
         integrity = self.integrity.run(x, labels=labels, predictions=predictions).results if self.integrity else []
-        scores = self._scores_of(x).get(self.score_kind)
+        scores = self._score_of(x)
         reference = self.calibration_scores[self.score_kind]
         result = drift_test(reference, scores, alpha=alpha, test=test, n_permutations=n_permutations, seed=seed)
         p_values = conformal_p_values(reference, scores)
@@ -610,6 +610,16 @@ class AutoencoderDetector:
         distance = self.input_space.distance(x)
         combined = np.maximum(z_rec - self.reconstruction_margin, self._standardized("input", distance))
         return Scores(reconstruction, latent, distance, combined)
+
+    def _score_of(self, x: FloatArray) -> npt.NDArray[np.float64]:
+        """The ``score`` kind alone: the combined score needs no latent neighbours (the costlier half of scoring)."""
+        if self.score_kind != "combined" or self.input_space is None:
+            return self._scores_of(x).get(self.score_kind)
+        fn = self._forward_fn()[1]
+        reconstruction = np.concatenate([np.asarray(fn(x[i : i + _CHUNK])[0]) for i in range(0, len(x), _CHUNK)])
+        z_rec = self._standardized("reconstruction", reconstruction.astype(np.float64))
+        distance = self.input_space.distance(x)
+        return np.asarray(np.maximum(z_rec - self.reconstruction_margin, self._standardized("input", distance)))
 
     def _standardized(self, kind: str, values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         mean, std = self.standardization[kind]

@@ -24,11 +24,11 @@ def test_measures_match_modal(fitted: tuple[LogisticRegression, np.ndarray], mea
     np.testing.assert_allclose(measure_of(model.predict_proba(x), measure), uncertainty(model, x, measure))  # type: ignore[arg-type]
 
 
-def test_without_smoothing_the_hybrid_ranks_by_the_samples_own_uncertainty(
+def test_by_default_the_hybrid_ranks_by_the_samples_own_uncertainty(
     fitted: tuple[LogisticRegression, np.ndarray],
 ) -> None:
     model, x = fitted
-    plain = HybridRanker(smoothing=0.0, seed=0).pick(model, x, np.arange(len(x)), 5)
+    plain = HybridRanker(seed=0).pick(model, x, np.arange(len(x)), 5)
     for pick in plain:
         assert pick.why["margin"] == pytest.approx(float(uncertainty(model, x[[pick.index]], "margin")[0]))
 

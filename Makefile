@@ -96,7 +96,7 @@ endif
 # The Python suite (Docker, browser and fault-injection tests included) on the engine DOCKER_HOST names.
 .PHONY: test-python
 test-python:
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --durations=30 $(PYTEST_ARGS)
 
 test-ts: setup ## The TypeScript unit tests (vitest, no browser)
 	jlpm test

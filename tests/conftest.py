@@ -175,22 +175,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 DOCKER_LOCK = Path(tempfile.gettempdir()) / "scanflow-tests-docker-engine.lock"
 
 
-@pytest.fixture(autouse=True)
-def _docker_engine_lock(request: pytest.FixtureRequest) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
     """Every ``docker`` test holds the engine's lock shared; an ``engine_wide`` test (swarm mode, fixed names,
     daemon settings) holds it alone, so no other test's network or container lives through its change (a
-    ``docker swarm init``/``leave`` beside a running container took its network's name resolution for good)."""
-    node = request.node
-    if node.get_closest_marker("docker") is None:
-        yield
-        return
-    exclusive = node.get_closest_marker("engine_wide") is not None
+    ``docker swarm init``/``leave`` beside a running container took its network's name resolution for good).
+
+    Taken around the whole protocol (setup, call, teardown) and outside pytest-timeout's clock: waiting for the
+    engine is not the test's time."""
+    if item.get_closest_marker("docker") is None:
+        return (yield)
+    exclusive = item.get_closest_marker("engine_wide") is not None
     engine = os.environ.get("DOCKER_HOST", "default").encode()
     path = DOCKER_LOCK.with_suffix(f".{hashlib.sha256(engine).hexdigest()[:8]}.lock")
     with open(path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         try:
-            yield
+            return (yield)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

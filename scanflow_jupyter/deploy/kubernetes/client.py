@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 FIELD_MANAGER = "scanflow-jupyter"
 APPLY_PATCH = "application/apply-patch+yaml"
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+GONE = 410  # a watch from a resource version the server no longer keeps
 ARGO_INSTALL_HINT = (
     "Install Argo Workflows (see https://argo-workflows.readthedocs.io/en/latest/quick-start/: create the 'argo' "
     "namespace and apply the release's install.yaml), or run the workflow as plain Jobs (engine='jobs', "
@@ -388,35 +390,57 @@ class Cluster:
         resource_version: str | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(event type, object)`` for each change of the matching objects, for at most ``timeout``
-        seconds (the server ends the watch then; the caller watches again if it needs more)."""
-        from kubernetes import watch
+        seconds (the server ends the watch then; the caller watches again if it needs more).
 
-        kwargs: dict[str, Any] = {"timeout_seconds": max(1, int(timeout)), "_request_timeout": timeout + 10}
+        Watching from ``resource_version`` replays the changes since then. When the server no longer keeps
+        them (``410 Gone``: "too old resource version"), the objects are listed again, each is yielded as
+        ``ADDED`` with its current state, and the watch goes on from the list's version: a caller sees the
+        state it missed, never an error. An object deleted meanwhile is simply absent from that list.
+        """
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        end = time.monotonic() + timeout
+        base: dict[str, Any] = {}
         if selector:
-            kwargs["label_selector"] = selector
+            base["label_selector"] = selector
         if field:
-            kwargs["field_selector"] = field
-        if resource_version:
-            kwargs["resource_version"] = resource_version
+            base["field_selector"] = field
         if kind == "Workflow":
             api = self._api("CustomObjectsApi")
             func, args = api.list_namespaced_custom_object, ["argoproj.io", "v1alpha1", namespace, "workflows"]
         else:
             _info, func = self._method("list", kind)
             args = [namespace]
-        w = watch.Watch()
-        events = self._call("watch", kind, "", namespace, w.stream, func, *args, **kwargs)
-        try:
-            while True:
-                try:
-                    event = next(events)
-                except StopIteration:
-                    return
-                except Exception as exc:
-                    raise self._translate(exc, "watch", kind, "", namespace) from None
-                yield str(event["type"]), dict(event["raw_object"])
-        finally:
-            w.stop()
+        since = resource_version
+        while True:
+            left = end - time.monotonic()
+            kwargs = {**base, "timeout_seconds": max(1, int(left)), "_request_timeout": max(1.0, left) + 10}
+            if since:
+                kwargs["resource_version"] = since
+            w = watch.Watch()
+            events = self._call("watch", kind, "", namespace, w.stream, func, *args, **kwargs)
+            try:
+                while True:
+                    try:
+                        event = next(events)
+                    except StopIteration:
+                        return
+                    except ApiException as exc:
+                        if exc.status != GONE:
+                            raise self._translate(exc, "watch", kind, "", namespace) from None
+                        break  # the changes since ``since`` are gone: list again, below
+                    except Exception as exc:
+                        raise self._translate(exc, "watch", kind, "", namespace) from None
+                    yield str(event["type"]), dict(event["raw_object"])
+            finally:
+                w.stop()
+            listed = self.list_full(kind, namespace, selector, field)
+            for obj in listed.get("items") or []:
+                yield "ADDED", dict(obj)
+            since = str((listed.get("metadata") or {}).get("resourceVersion") or "") or None
+            if time.monotonic() >= end:
+                return
 
     def logs(self, pod: str, namespace: str, container: str | None = None, tail: int | None = None) -> str:
         """What the pod's container wrote (stdout and stderr, interleaved as the runtime keeps them)."""

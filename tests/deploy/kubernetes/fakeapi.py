@@ -22,7 +22,8 @@ launcher with a step's ``--sleep S`` and ``--fail true`` options (like tests/con
 ``release`` cleared, no running program ends: a test holds a step in Running while it acts, then sets it.
 
 Requests that impersonate a user (``Impersonate-User``) are refused, as a cluster refuses a user no Role
-allows anything, and so is everything in ``forbidden_namespaces``.
+allows anything, and so is everything in ``forbidden_namespaces``, and every verb in ``forbidden_verbs`` (a
+Role that lacks them).
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ class FakeAPI:
         self.cond = threading.Condition()
         self.argo = argo
         self.forbidden_namespaces: set[str] = set()
+        self.forbidden_verbs: set[str] = set()  # refused everywhere: "watch", say
         self.requests: list[tuple[str, str, str]] = []  # (method, path, user)
         self.accepts: list[str] = []  # each request's Accept header, in the order of ``requests``
         self.bodies: list[bytes] = []  # what each answer sent back (not the streams), in order
@@ -624,7 +626,7 @@ class _Handler(BaseHTTPRequestHandler):
         user = self.headers.get("Impersonate-User")
         self.fake.requests.append((self.command, self.path, user or ADMIN))
         self.fake.accepts.append(self.headers.get("Accept") or "")
-        if user is None and ns not in self.fake.forbidden_namespaces:
+        if user is None and ns not in self.fake.forbidden_namespaces and verb not in self.fake.forbidden_verbs:
             return False
         group = RESOURCES[plural][0]
         resource = f"{plural}.{group}" if group else plural

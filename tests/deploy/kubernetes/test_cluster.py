@@ -163,6 +163,23 @@ def test_secrets_are_checked_by_metadata_only(fake: FakeAPI, stand_in: Cluster) 
     assert answer["kind"] == "PartialObjectMetadata" and "data" not in answer  # the secret's data never came
 
 
+def test_a_watch_from_a_forgotten_version_lists_again_and_goes_on(fake: FakeAPI, stand_in: Cluster) -> None:
+    """410 Gone ("too old resource version"): the watch yields the state it missed, listed again, then the
+    changes after it, instead of an error."""
+    add_namespace(fake, "ml")
+    first = stand_in.apply(config_map("settings", "ml", {}, n="0"))["metadata"]["resourceVersion"]
+    stand_in.apply(config_map("settings", "ml", {}, n="1"))
+    fake.compact()
+    events = stand_in.watch("ConfigMap", "ml", resource_version=first, timeout=30)
+    kind, obj = next(events)
+    assert (kind, obj["data"]) == ("ADDED", {"n": "1"})
+    stand_in.apply(config_map("settings", "ml", {}, n="2"))
+    kind, obj = next(events)
+    assert (kind, obj["data"]) == ("MODIFIED", {"n": "2"})
+    events.close()
+    assert fake.expired == [int(first)]
+
+
 def _kubeconfig(path: Path, server: str) -> Path:
     path.write_text(
         yaml.safe_dump(

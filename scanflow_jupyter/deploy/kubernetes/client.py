@@ -2,9 +2,9 @@
 API server's refusals turned into errors a person can act on.
 
 Objects travel as plain dicts in the API's shape. Typed calls (``create_namespaced_job``...) still check
-them against the client's models on the way out, which refuse unknown fields. ``apply`` is a server-side
-apply (``kubectl apply --server-side``): one request creates or updates, and fields another manager owns
-are left alone.
+them against the client's models on the way out, which refuse unknown fields (a ``BackendError`` naming
+each). ``apply`` is a server-side apply (``kubectl apply --server-side``): one request creates or updates,
+and fields another manager owns are left alone. A watch that expired (410 Gone) lists again and goes on.
 
 The ``kubernetes`` package is imported here, lazily, when a cluster is first needed.
 """
@@ -155,6 +155,26 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
+def model_problems(exc: BaseException) -> list[str]:
+    """``field: problem`` for each error of a pydantic ``ValidationError`` the client raised for a body
+    (``spec.template.spec.containers[0].name: Field required``); empty for any other error."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return []
+    try:
+        found = errors(include_url=False, include_input=False)
+    except TypeError:
+        return []
+    out = []
+    for error in found:
+        loc = list(error.get("loc") or ())
+        if loc and isinstance(loc[0], int):  # the argument's position in the call, not a field
+            loc = loc[1:]
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        out.append(f"{field or 'the body'}: {error.get('msg', '')}")
+    return out
+
+
 def status_of(exc: Any) -> dict[str, Any]:
     """The ``Status`` object the API server sent with an error (empty if it sent none)."""
     body = getattr(exc, "body", None)
@@ -251,6 +271,16 @@ class Cluster:
             return fn(*args, **kwargs)
         except (ApiException, HTTPError, OSError) as exc:
             raise self._translate(exc, verb, kind, name, namespace) from None
+        except ValueError as exc:  # the client's own check of a body against its models (pydantic)
+            problems = model_problems(exc)
+            if not problems:
+                raise
+            what = f"{kind} {name!r}" if name else kind
+            where = f" in namespace {namespace!r}" if namespace else ""
+            raise BackendError(
+                f"The kubernetes client refused to {verb} {what}{where}, before sending it: {'; '.join(problems)}. "
+                "The object has a field the Kubernetes API does not know, or a value of the wrong type."
+            ) from None
 
     @staticmethod
     def _json(response: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -285,6 +286,19 @@ def test_an_invalid_object_is_reported_with_the_servers_causes(fake: FakeAPI, st
     add_namespace(fake, "ml")
     with pytest.raises(BackendError, match=r"rejected ConfigMap 'x{300}' .* as invalid: .*must be no more than 253"):
         stand_in.apply(config_map("x" * 300, "ml", {}))
+
+
+def test_a_body_the_client_refuses_is_reported_by_field(fake: FakeAPI, stand_in: Cluster) -> None:
+    """The official client checks a typed call's body against its models before sending it: its refusal is a
+    BackendError naming each field, not the client's own exception."""
+    add_namespace(fake, "ml")
+    job = shell_job("probe", "ml", "echo hi", {})
+    job["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    field = re.escape("spec.template.spec.containers[0].imagePullPolicyy")
+    refused = rf"refused to create Job 'probe' in namespace 'ml', before sending it: {field}: Extra inputs are not"
+    with pytest.raises(BackendError, match=refused):
+        stand_in.create(job)
+    assert not [r for r in fake.requests if r[0] == "POST"]
 
 
 def test_a_run_into_a_missing_namespace_is_not_blamed_on_argo(

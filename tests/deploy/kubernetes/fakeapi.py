@@ -35,7 +35,7 @@ import secrets
 import shlex
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -225,7 +225,7 @@ class FakeAPI:
             self.events.clear()
             self.cond.notify_all()
 
-    def wait_until(self, condition: Any, what: str, timeout: float = 30.0) -> None:
+    def wait_until(self, condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
         """Wait until ``condition()`` (checked under the store's lock after each change) holds; fails the
         test naming ``what`` if it does not within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
@@ -970,9 +970,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self._body()
         if body is not None:
-            options = [c.as_dict() for c in causes(body, self.fake.schema_version)]
-            if options or not isinstance(body, dict) or body.get("kind") != "DeleteOptions":
-                detail = "; ".join(c["message"] for c in options) or "the body is not a DeleteOptions object"
+            if not isinstance(body, dict) or body.get("kind", "DeleteOptions") != "DeleteOptions":
+                self._send(400, _status(400, "BadRequest", f"the body is not a DeleteOptions object: {body!r:.80}"))
+                return
+            options = causes({"apiVersion": "v1", "kind": "DeleteOptions", **body}, self.fake.schema_version)
+            if options:
+                detail = "; ".join(c.as_dict()["message"] for c in options)
                 self._send(400, _status(400, "BadRequest", f"invalid DeleteOptions: {detail}"))
                 return
         obj = self.fake.remove((plural, ns, name))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 from typing import Any
 
@@ -63,50 +64,50 @@ def ml(fake: FakeAPI) -> FakeAPI:
 
 
 # -- objects the schemas refuse ----------------------------------------------------------------------------
+QUALIFIED = {"configmaps": "ConfigMap", "jobs": "Job.batch", "workflows": "Workflow.argoproj.io"}
+
+
 @pytest.mark.parametrize(
-    ("verb", "body", "key", "field", "message"),
+    ("verb", "body", "key", "field", "reason", "message"),
     [
         pytest.param(
             "apply", config_map("settings", NS, {}, mode="fast") | {"data": {"retries": 3}},
-            ("configmaps", NS, "settings"), "data.retries", "3 is not of type 'string', 'null'", id="wrong-type",
+            ("configmaps", NS, "settings"), "data.retries", "FieldValueTypeInvalid",
+            "3 is not of type 'string', 'null'", id="wrong-type",
         ),
         pytest.param(
             "apply", job(imagePullPolicyy="Always"), ("jobs", NS, "probe"),
-            "spec.template.spec.containers[0].imagePullPolicyy",
+            "spec.template.spec.containers[0].imagePullPolicyy", "FieldValueUnknown",
             "Additional properties are not allowed ('imagePullPolicyy' was unexpected)", id="unknown-field",
         ),
         pytest.param(
             "apply", without_name(), ("jobs", NS, "probe"), "spec.template.spec.containers[0].name",
-            "'name' is a required property", id="missing-field",
+            "FieldValueRequired", "'name' is a required property", id="missing-field",
         ),
         pytest.param(
             "create", misspelt_workflow(), ("workflows", NS, "wf"), "spec.templates[0].retryStratgy",
-            "Additional properties are not allowed ('retryStratgy' was unexpected)", id="argo-workflow",
+            "FieldValueUnknown", "Additional properties are not allowed ('retryStratgy' was unexpected)",
+            id="argo-workflow",
         ),
     ],
 )  # fmt: skip
 def test_an_object_the_schema_refuses_is_refused_with_the_schemas_words(
-    ml: FakeAPI, stand_in: Cluster, verb: str, body: dict[str, Any], key: tuple[str, str, str], field: str, message: str
+    ml: FakeAPI,
+    stand_in: Cluster,
+    verb: str,
+    body: dict[str, Any],
+    key: tuple[str, str, str],
+    field: str,
+    reason: str,
+    message: str,
 ) -> None:
-    with pytest.raises(BackendError, match=rf"rejected .* as invalid: {field_pattern(field, message)}"):
+    with pytest.raises(BackendError, match=rf"rejected .* as invalid: {re.escape(f'{field}: {message}')}"):
         getattr(stand_in, verb)(body)
     assert ml.get(key) is None  # nothing was stored
     status = status_of_last_answer(ml)
     assert (status["kind"], status["code"], status["reason"]) == ("Status", 422, "Invalid")
-    assert status["message"] == f'{status["details"]["kind"]}{group(key)} "{key[2]}" is invalid: {field}: {message}'
-    assert status["details"]["causes"] == [
-        {"reason": status["details"]["causes"][0]["reason"], "field": field, "message": f"{field}: {message}"}
-    ]
-
-
-def field_pattern(field: str, message: str) -> str:
-    import re
-
-    return re.escape(f"{field}: {message}")
-
-
-def group(key: tuple[str, str, str]) -> str:
-    return {"jobs": ".batch", "workflows": ".argoproj.io"}.get(key[0], "")
+    assert status["message"] == f'{QUALIFIED[key[0]]} "{key[2]}" is invalid: {field}: {message}'
+    assert status["details"]["causes"] == [{"reason": reason, "field": field, "message": f"{field}: {message}"}]
 
 
 def test_every_problem_is_listed_at_once(ml: FakeAPI, stand_in: Cluster) -> None:
@@ -232,3 +233,13 @@ def test_a_watch_that_falls_behind_a_compaction_gets_410(ml: FakeAPI, stand_in: 
     ml.wait_until(lambda: ml.watching == 0, "the watch end")
     reader.join(10)
     assert [getattr(e, "status", None) for e in raised] == [410] and ml.expired == [int(since)]
+
+
+def test_delete_options_are_checked_too(ml: FakeAPI, stand_in: Cluster) -> None:
+    stand_in.apply(config_map("settings", NS, {}))
+    path = f"/api/v1/namespaces/{NS}/configmaps/settings"
+    code, answer = send(ml, "DELETE", path, {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": 1})
+    assert (code, answer["reason"]) == (400, "BadRequest")
+    assert "propagationPolicy: 1 is not of type 'string', 'null'" in answer["message"]
+    assert stand_in.get("ConfigMap", "settings", NS) is not None
+    assert stand_in.delete("ConfigMap", "settings", NS) is True  # the client's own DeleteOptions pass

@@ -156,6 +156,14 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # IPython's profile and history (the magics' shell, the notebooks' kernels) in a scratch folder, not ~/.ipython.
+    if "IPYTHONDIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="scanflow-tests-ipython-")
+        os.environ["IPYTHONDIR"] = folder
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     os.environ.setdefault("SCANFLOW_TEST_ROOT", str(ROOT))
 

@@ -4,6 +4,7 @@ suite writes nothing into the repository."""
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import os
@@ -161,7 +162,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if "IPYTHONDIR" not in os.environ:
         folder = tempfile.mkdtemp(prefix="scanflow-tests-ipython-")
         os.environ["IPYTHONDIR"] = folder
-        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+        # At exit, after IPython's own exit handler (registered later, so run earlier) has saved its history.
+        atexit.register(shutil.rmtree, folder, True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

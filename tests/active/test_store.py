@@ -89,8 +89,9 @@ def test_exports(store: LabelStore, tmp_path: Path) -> None:
     csv = store.to_csv("digits", tmp_path / "labels.csv").read_text()
     assert csv.splitlines()[0].startswith("seq,session,sample_id,label,annotator,time,source,undone")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    try:
-        with mlflow.start_run() as run:
+    try:  # an experiment of its own: the Default one keeps its artifacts in ./mlruns of the working directory
+        experiment = mlflow.MlflowClient().create_experiment("labels", (tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment) as run:
             name = store.log_to_mlflow("digits")
         files = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "labels")}
     finally:
@@ -108,6 +109,8 @@ LABELER = textwrap.dedent(
     store = LabelStore(path)
     store.open_session("s", ["a", "b"])
     ids = [f"s{i}" for i in range(n)]
+    if go:
+        open(go + "." + annotator, "w").close()  # ready: imported, store open
     while go and not os.path.exists(go):  # both annotators start together
         time.sleep(0.01)
     while True:
@@ -131,7 +134,10 @@ def test_two_annotator_processes_label_500_samples(tmp_path: Path) -> None:
         subprocess.Popen([sys.executable, str(script), str(db), who, "500", str(go)], stdout=subprocess.PIPE, text=True)
         for who in ("ana", "bob")
     ]
-    time.sleep(2.0)  # both have imported and opened the store by now (they wait for the go file either way)
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"go.{who}").exists() for who in ("ana", "bob")):  # both ready: start them together
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "the annotators did not start"
+        time.sleep(0.01)
     go.touch()
     acknowledged = {who: p.communicate(timeout=300)[0].split() for who, p in zip(("ana", "bob"), procs, strict=True)}
     assert all(p.returncode == 0 for p in procs)

@@ -35,7 +35,7 @@ from scanflow_jupyter.errors import (
     SensorError,
 )
 
-from .conftest import agent_threads, experiment_runs, inject_drift, wait_until
+from .conftest import agent_threads, create_experiment, experiment_runs, inject_drift, wait_until
 
 
 def labeled_pool(folder: Path, n: int = 6, session: str = "s") -> None:
@@ -181,7 +181,7 @@ def _registered_model(client: Any, app: Any) -> None:
 
 
 def _bad_query(app: Any, client: Any) -> None:
-    client.create_experiment("loop")
+    create_experiment(client, "loop")
     agent = Agent("watch", sensors=[MlflowRuns("runs", filter="metrics.accuracy >")], rules=[], app=app)
     agent.tick()
     agent.tick()

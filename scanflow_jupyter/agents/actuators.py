@@ -14,7 +14,6 @@ Each returns plain data, recorded with the decision, or raises with a message th
 from __future__ import annotations
 
 import logging
-import os
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -268,10 +267,9 @@ class ExportLabels(Actuator):
 
 
 def _save(path: Path, x: Any, y: Any, ids: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, x=x, y=y, ids=np.array(ids))
-    os.replace(tmp, path)  # a step reading it never sees half a file
+    from ..checking.data import save_npz
+
+    save_npz(path, x=x, y=y, ids=np.array(ids))  # a step reading it never sees half a file
 
 
 class PromoteModel(Actuator):

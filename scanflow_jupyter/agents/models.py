@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,25 +111,55 @@ def local_model(ctx: Context, uri: str) -> Path:
         ) from exc
 
 
+_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+_quiet_lock = threading.Lock()
+_quiet = {"downloads": 0, "ours": False}
+
+
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """No download progress bar while agents download: in a kernel, what a background thread writes lands in
+    whatever cell runs at the time. MLflow reads the setting from the environment, which threads share, so the
+    downloads under way are counted and the last one puts it back; a value the user set is left alone."""
+    with _quiet_lock:
+        if _quiet["downloads"] == 0:
+            _quiet["ours"] = _PROGRESS_BAR not in os.environ
+            if _quiet["ours"]:
+                os.environ[_PROGRESS_BAR] = "false"
+        _quiet["downloads"] += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet["downloads"] -= 1
+            if _quiet["downloads"] == 0 and _quiet["ours"]:
+                os.environ.pop(_PROGRESS_BAR, None)
+
+
 def _fetch(source: str, target: Path, tracking_uri: str) -> None:
-    """Download the artifact folder ``source`` to ``target`` (whole, or not at all)."""
+    """Download the artifact folder ``source`` to ``target``, whole or not at all. Each download goes to a
+    temporary folder of its own beside ``target`` (two agents, or two threads, fetching the same model never write
+    into each other's files), then is renamed into place; when another download got there first, that one is kept."""
     import shutil
+    import tempfile
 
     import mlflow
 
-    part = target.with_name(target.name + ".part")
-    shutil.rmtree(part, ignore_errors=True)
-    # No progress bar: in a kernel, what a background thread writes lands in whatever cell runs at the time.
-    quiet = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ
-    if quiet:
-        os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
     try:
-        path = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(part), tracking_uri=tracking_uri)
+        with _no_progress_bars():
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=str(part), tracking_uri=tracking_uri
+            )
+        try:
+            Path(path).rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            # Another download renamed its complete copy into place first (a rename is all or nothing): keep it.
     finally:
-        if quiet:
-            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
-    Path(path).rename(target)
-    shutil.rmtree(part, ignore_errors=True)
+        shutil.rmtree(part, ignore_errors=True)
 
 
 def accuracy(model: Any, files: list[Path]) -> dict[str, float]:

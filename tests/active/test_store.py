@@ -176,3 +176,40 @@ def test_every_acknowledged_label_survives_sigkill(tmp_path: Path) -> None:
         stored = set(LabelStore(db).labels("s"))
         assert acknowledged <= stored, f"lost {sorted(acknowledged - stored)} after kill {rounds}"
     assert len(LabelStore(db).labels("s")) == 100 and rounds > 5
+
+
+def test_a_failed_commit_is_rolled_back_and_the_store_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite refuses the COMMIT of one label (its authorizer denies it, as a full disk or an I/O error would fail
+    it): the label is not saved, the error says so, and the next label is taken (the transaction is not left open,
+    which would refuse every later write with "cannot start a transaction within a transaction")."""
+    import sqlite3
+
+    from scanflow_jupyter.active import store as store_module
+
+    refuse = {"commits": 0}
+    real_connect = sqlite3.connect
+
+    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+        # No statement cache: SQLite asks the authorizer when it prepares a statement, and a cached COMMIT is not.
+        conn = real_connect(*args, **{**kwargs, "cached_statements": 0})  # type: ignore[arg-type]
+
+        def authorizer(action: int, arg1: str | None, *_: object) -> int:
+            if action == sqlite3.SQLITE_TRANSACTION and arg1 == "COMMIT" and refuse["commits"]:
+                refuse["commits"] -= 1
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+
+        conn.set_authorizer(authorizer)
+        return conn
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", connect)  # the store's connections only live this long
+    store = LabelStore(tmp_path / "labels.db")
+    store.open_session("s", ["a", "b"])
+    refuse["commits"] = 1
+    with pytest.raises(LabelingError, match=r"the label store \S+labels\.db could not commit \(not authorized\): "
+                       r"nothing of this change was saved"):  # fmt: skip
+        store.add_label("s", "x1", "a", annotator="ana")
+    assert store.labels("s") == {}
+    store.add_label("s", "x2", "b", annotator="ana")  # the next write goes through
+    monkeypatch.undo()
+    assert LabelStore(tmp_path / "labels.db").labels("s") == {"x2": "b"}  # on disk, read by another connection

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import AgentDefinitionError, ScanflowError
+from .reach import Reachability
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -118,6 +119,7 @@ class Context:
         self.experiment = experiment
         self.artifact_root = artifact_root
         self.stopping = stopping
+        self.reach = Reachability(tracking_uri)  # checks an HTTP tracker in seconds before MLflow is asked
         self._client: MlflowClient | None = None
         self._runs: list[WorkflowRun] = []
         self._lock = threading.Lock()
@@ -135,8 +137,16 @@ class Context:
         p = Path(relative)
         return p if p.is_absolute() else self.folder / p
 
+    def require_tracker(self, *, fresh: bool = False) -> None:
+        """Raise :class:`~scanflow_jupyter.errors.TrackerUnreachableError` (in seconds, naming the address and
+        what to check) when the agent's tracking server cannot be reached; see :mod:`.reach`. ``fresh``: check now,
+        even if a check passed a moment ago."""
+        self.reach.require(f"agent {self.agent!r}", fresh=fresh)
+
     def client(self) -> MlflowClient:
-        """An MLflow client of the agent's store (MLflow is imported on first use)."""
+        """An MLflow client of the agent's store (MLflow is imported on first use), once the tracker is known to be
+        reachable (:meth:`require_tracker`)."""
+        self.require_tracker()
         if self._client is None:
             from mlflow import MlflowClient
 
@@ -193,6 +203,7 @@ class Sensor:
     """
 
     kind = "sensor"
+    needs_tracker = False  # reads the MLflow store: the agent checks its tracker is reachable first
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -24,12 +24,13 @@ if TYPE_CHECKING:
 
     from .core import Context
 
-__all__ = ["accuracy", "aliases", "local_model", "require_version", "versions"]
+__all__ = ["accuracy", "aliases", "call_within", "is_not_found", "local_model", "require_version", "versions"]
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))$")
 
 
-def _missing(exc: Exception) -> bool:
+def is_not_found(exc: BaseException) -> bool:
+    """Whether an MLflow error says the thing asked for does not exist (a model, a version, a run)."""
     return "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower()
 
 
@@ -54,7 +55,7 @@ def aliases(client: MlflowClient, model: str) -> dict[str, str]:
     try:
         registered = client.get_registered_model(model)
     except Exception as exc:
-        if _missing(exc):
+        if is_not_found(exc):
             return {}
         raise
     return {str(k): str(v) for k, v in (registered.aliases or {}).items()}
@@ -67,7 +68,7 @@ def require_version(client: MlflowClient, model: str, version: str, *, where: st
         client.get_model_version(model, str(version))
         return
     except Exception as exc:
-        if not _missing(exc):
+        if not is_not_found(exc):
             raise
     known = [v["version"] for v in versions(client, model)]
     listed = f"its versions are {', '.join(known)}" if known else f"there is no registered model {model!r} at all"
@@ -164,11 +165,38 @@ def _fetch(source: str, target: Path, tracking_uri: str) -> None:
 
 def accuracy(model: Any, files: list[Path]) -> dict[str, float]:
     """The share of correct predictions of ``model`` (anything with ``predict``) on each ``.npz`` file holding
-    ``x`` and ``y``."""
+    ``x`` and ``y``. A model that gives as many predictions as samples, or raises, is an error naming the file."""
     out = {}
     for file in files:
         with np.load(file, allow_pickle=False) as data:
             x, y = data["x"], data["y"]
         predicted = np.asarray(model.predict(x.reshape(len(x), -1))).ravel()
+        if len(predicted) != len(y):
+            raise ValueError(f"it gave {len(predicted)} predictions for the {len(y)} samples of {file.name}")
         out[file.name] = float(np.mean(predicted.astype(str) == y.astype(str)))
     return out
+
+
+T = TypeVar("T")
+
+
+def call_within(seconds: float, fn: Callable[[], T]) -> T:
+    """``fn()``, or :class:`TimeoutError` when it has not returned within ``seconds``. It runs in a daemon thread,
+    left to finish on its own if it overruns (loading a model cannot be interrupted): the caller goes on."""
+    done = threading.Event()
+    out: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # handed to the caller
+            out["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="scanflow-model-call", daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError(f"no result within {seconds:g} s")
+    if "error" in out:
+        raise out["error"]
+    return out["value"]  # type: ignore[no-any-return]

@@ -37,8 +37,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ActuatorError, AgentDefinitionError, AgentError, ScanflowError, SensorError, TrackingError
+from ..errors import (
+    ActuatorError,
+    AgentDefinitionError,
+    AgentError,
+    ScanflowError,
+    SensorError,
+    TrackerUnreachableError,
+    TrackingError,
+)
 from .core import ActionResult, Actuator, Context, Decision, Reading, Rule, Sensor, describe_error
+from .reach import TrackerState
 from .records import DecisionLog, decisions_experiment
 
 if TYPE_CHECKING:
@@ -96,9 +105,15 @@ class AgentStatus:
     rules: list[dict[str, Any]] = field(default_factory=list)
     experiment: str = ""
     tracking_uri: str = ""
+    tracker: TrackerState | None = None  # what the last check of an HTTP tracker found
 
     def __str__(self) -> str:
         lines = [f"agent {self.name!r} ({self.kind}): {self.state}, {self.ticks} tick(s), every {self.interval:g} s"]
+        if self.tracker is not None and self.tracker.reachable is False:
+            when = time.strftime("%H:%M:%S", time.localtime(self.tracker.retry_at or time.time()))
+            lines.append(
+                f"  tracker {self.tracker.uri} unreachable ({self.tracker.failures} check(s) failed); next at {when}"
+            )
         for name, reading in self.readings.items():
             lines.append(f"  reading {name}: {reading.summary}")
         for decision in self.decisions[-5:]:
@@ -188,8 +203,9 @@ class Agent:
             artifact_root=artifact_root,
             stopping=self._stop,
         )
+        experiment_of_decisions = decisions_experiment(runs_experiment)
         self.log: DecisionLog | None = (
-            DecisionLog(uri, decisions_experiment(runs_experiment), artifact_root, app.name if app else "")
+            DecisionLog(uri, experiment_of_decisions, artifact_root, app.name if app else "", self.ctx.reach)
             if record
             else None
         )
@@ -200,6 +216,7 @@ class Agent:
         self._history_lock = threading.Lock()  # the deques above are read by a panel while the loop appends
         self._errors_now: set[str] = set()  # the failures of this tick, and of the tick before
         self._errors_before: set[str] = set()
+        self._tracker_failures = 0  # failed tracker checks in a row, as last noted in the timeline
         self.listeners: list[Callable[[str], None]] = []  # called with "reading", "decision", "state", "error"
         self.ticks = 0
         self.last_tick: float | None = None
@@ -328,25 +345,51 @@ class Agent:
 
     def _read_sensors(self) -> set[str]:
         failed: set[str] = set()
+        waiting: list[str] = []  # the sensors that wait for an unreachable tracker
+        down: TrackerUnreachableError | None = None
         for sensor in self.sensors.values():
             try:
+                if sensor.needs_tracker:
+                    self.ctx.require_tracker(fresh=True)  # seconds, where MLflow's own retries take minutes
                 reading = sensor.read(self.ctx)
-            except SensorError as exc:
-                failed.add(sensor.name)
-                self._error(str(exc))
-                continue
             except Exception as exc:
                 failed.add(sensor.name)
-                self._error(
-                    f"sensor {sensor.name!r} of agent {self.name!r} failed: {describe_error(exc)}. The rules that read "
-                    "it wait until it reads again; fix its settings if this repeats"
-                )
+                unreachable = _unreachable(exc)
+                if unreachable is not None:
+                    down = unreachable
+                    waiting.append(sensor.name)
+                elif isinstance(exc, SensorError):
+                    self._error(str(exc))
+                else:
+                    self._error(
+                        f"sensor {sensor.name!r} of agent {self.name!r} failed: {describe_error(exc)}. The rules that "
+                        "read it wait until it reads again; fix its settings if this repeats"
+                    )
                 continue
             self.readings[sensor.name] = reading
             if reading.changed:
                 self._note("reading", f"{sensor.name}: {reading.summary}")
                 self._tell("reading")
+        if down is not None:
+            self._tracker_down(down, waiting)
+        elif self._tracker_failures and self.ctx.reach.state().reachable:
+            self._tracker_failures = 0
+            self._note("retry", f"tracker {self.ctx.reach.uri}: reachable again")
+            self._tell("state")
         return failed
+
+    def _tracker_down(self, error: TrackerUnreachableError, waiting: list[str]) -> None:
+        """Say once (until it is back) that the tracker cannot be reached and which sensors wait; note each check
+        that failed, with when the next one comes (1, 2, 4, ... s apart, at most a minute)."""
+        names = ", ".join(repr(n) for n in waiting)
+        wait = f"sensors {names} wait" if len(waiting) > 1 else f"sensor {names} waits"
+        self._error(f"{error}. Its {wait} for it; the agent goes on and checks again, less often while it is down")
+        state = self.ctx.reach.state()
+        if state.failures != self._tracker_failures:
+            self._tracker_failures = state.failures
+            after = self.ctx.reach.delay(state.failures)
+            self._note("retry", f"tracker {state.uri}: check {state.failures} failed; the next in {after:g} s")
+            self._tell("state")
 
     def _inputs(self, rule: Rule) -> list[str]:
         return list(rule.inputs) if rule.inputs else list(self.sensors)
@@ -641,6 +684,7 @@ class Agent:
             rules,
             self.log.experiment if self.log else "",
             self.tracking_uri,
+            self.ctx.reach.state() if self.ctx.reach.checked else None,
         )
 
     def __repr__(self) -> str:
@@ -648,6 +692,18 @@ class Agent:
             f"{type(self).__name__}({self.name!r}, {self.state}, {len(self.sensors)} sensor(s), {len(self.rules)} "
             f"rule(s), {len(self.decisions)} decision(s))"
         )
+
+
+def _unreachable(exc: BaseException) -> TrackerUnreachableError | None:
+    """The TrackerUnreachableError that ``exc`` is or was raised from (a sensor may wrap it), if any."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, TrackerUnreachableError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _by_name(parts: Iterable[Any], what: str, agent: str) -> dict[str, Any]:

@@ -98,6 +98,16 @@ class Reading:
             "summary": self.summary,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reading:
+        return cls(
+            str(data["sensor"]),
+            data.get("value"),
+            bool(data.get("changed")),
+            float(data["time"]),
+            str(data.get("summary", "")),
+        )
+
 
 class Context:
     """What sensors and actuators of one agent share: the application, the MLflow store, and the agent's stop
@@ -394,6 +404,18 @@ class ActionResult:
             "seconds": round(self.seconds, 3),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ActionResult:
+        return cls(
+            str(data["actuator"]),
+            str(data.get("status", "")),
+            int(data.get("attempts", 0)),
+            data.get("result"),
+            str(data.get("error", "")),
+            [str(e) for e in data.get("errors", [])],
+            float(data.get("seconds", 0.0)),
+        )
+
 
 @dataclass
 class Decision:
@@ -411,6 +433,7 @@ class Decision:
     run_id: str | None = None
     error: str = ""
     exception: ScanflowError | None = field(default=None, repr=False, compare=False)
+    remembered: bool = False  # taken by an earlier run of the agent, restored from its memory
 
     @property
     def values(self) -> dict[str, Any]:
@@ -452,7 +475,37 @@ class Decision:
     def summary(self) -> str:
         reasons = "; ".join(self.reasons)
         actions = ", ".join(f"{a.actuator} {a.status}" for a in self.actions)
-        return f"{self.rule}: {reasons} -> {actions}" + (f" ({self.error})" if self.error else "")
+        text = f"{self.rule}: {reasons} -> {actions}" + (f" ({self.error})" if self.error else "")
+        if self.remembered:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.time))
+            where = f", MLflow run {self.run_id}" if self.run_id else ""
+            text += f" [decided earlier, at {when}{where}: the agent remembers it]"
+        return text
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, remembered: bool = True) -> Decision:
+        """The decision :meth:`to_dict` wrote (an agent's memory); a failed one raises again from
+        :meth:`raise_for_status`, as an :class:`~scanflow_jupyter.errors.ActuatorError` with its message."""
+        from ..errors import ActuatorError
+
+        actions = [ActionResult.from_dict(a) for a in data.get("actions", [])]
+        decision = cls(
+            str(data["agent"]),
+            str(data["rule"]),
+            {str(name): Reading.from_dict(r) for name, r in (data.get("inputs") or {}).items()},
+            [str(r) for r in data.get("reasons", [])],
+            actions,
+            time=float(data["time"]),
+            status=str(data.get("status", "done")),
+            finished=data.get("finished"),
+            run_id=data.get("run_id"),
+            error=str(data.get("error", "")),
+            remembered=remembered,
+        )
+        if decision.status == "failed":
+            failed = next((a for a in actions if a.status == "failed"), ActionResult("", attempts=1))
+            decision.exception = ActuatorError(decision.error or "it failed", failed.actuator, failed.attempts)
+        return decision
 
 
 def describe_error(exc: BaseException) -> str:

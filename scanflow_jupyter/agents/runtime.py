@@ -226,6 +226,7 @@ class Agent:
         self._acting: Decision | None = None
         self._held: dict[str, str] = {}  # rule -> inputs last reported as held back by its cooldown
         self._state_file = self._state_path(state_dir)
+        self._last: dict[str, dict[str, Any]] = {}  # rule -> its latest finished decision, as saved in the memory
         self._restore()
         _register(self)
 
@@ -268,6 +269,19 @@ class Agent:
             rule.restore(state.get("rules", {}).get(rule.name, {}))
         for sensor in self.sensors.values():
             sensor.restore(state.get("sensors", {}).get(sensor.name, {}))
+        # The last decision of each rule, so that asking for it (wait_for, status) shows what was done before.
+        remembered = []
+        for rule in self.rules:
+            data = (state.get("decisions") or {}).get(rule.name)
+            if not data:
+                continue
+            try:
+                remembered.append(Decision.from_dict(data))
+            except (KeyError, TypeError, ValueError):
+                continue  # a memory of another version's shape: that decision is forgotten, the rest kept
+            self._last[rule.name] = data
+        with self._history_lock:
+            self.decisions.extend(sorted(remembered, key=lambda d: d.time))
 
     def _save(self) -> None:
         if self._state_file is None:
@@ -278,6 +292,7 @@ class Agent:
             "agent": self.name,
             "rules": {rule.name: rule.state() for rule in self.rules},
             "sensors": {sensor.name: sensor.state() for sensor in self.sensors.values()},
+            "decisions": dict(self._last),
         }
         try:
             write_atomic(self._state_file, json.dumps(state, indent=1, default=str))
@@ -285,12 +300,18 @@ class Agent:
             self._error(f"could not save its memory to {self._state_file}: {exc}")
 
     def reset(self) -> None:
-        """Forget what fired and what the sensors have seen (the next tick acts on everything again)."""
+        """Forget what fired, the decisions remembered and what the sensors have seen (the next tick acts on
+        everything again)."""
         with self._tick_lock:
             for rule in self.rules:
                 rule.restore({})
             for sensor in self.sensors.values():
                 sensor.restore({})
+            self._last.clear()
+            with self._history_lock:
+                kept = [d for d in self.decisions if not d.remembered]
+                self.decisions.clear()
+                self.decisions.extend(kept)
             if self._state_file is not None:
                 self._state_file.unlink(missing_ok=True)
 
@@ -478,6 +499,7 @@ class Agent:
                 self.log.close(decision)
             except TrackingError as exc:
                 self._error(str(exc))
+        self._last[rule.name] = decision.to_dict()
         text = decision.summary()
         self._note("decision", text, decision.status, decision.run_id)
         log.info("agent %s decided %s", self.name, text)
@@ -616,9 +638,13 @@ class Agent:
         self.ctx.cancel_runs()
 
     def wait_for(self, rule: str | None = None, *, after: float | None = None, timeout: float = 120.0) -> Decision:
-        """Block until the agent (running in the background) has finished a decision of ``rule`` (any rule by
-        default) taken after the time ``after`` (default: any so far); returns it. For notebooks and tests:
-        ``planner.wait_for("promote")``."""
+        """The latest finished decision of ``rule`` (any rule by default) taken after the time ``after`` (default:
+        any so far), waiting up to ``timeout`` seconds for the agent (running in the background) to take one. For
+        notebooks and tests: ``planner.wait_for("promote")``.
+
+        A decision the agent remembers from an earlier run counts (its ``remembered`` is true, and its summary says
+        when it was taken): an agent that already acted says so instead of waiting for a decision it will not take
+        again. When none comes, the :class:`~scanflow_jupyter.errors.AgentError` says why the rule does not fire."""
         deadline = time.monotonic() + timeout
 
         def found() -> Decision | None:
@@ -638,11 +664,42 @@ class Agent:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self.running:
                     why = "it is not running (start it)" if not self.running else f"none came in {timeout:g} s"
-                    last = f"; its last error: {self.errors[-1]}" if self.errors else ""
-                    raise AgentError(
-                        f"agent {self.name!r} has no decision {rule or ''} to show: {why}{last}".replace("  ", " ")
-                    )
+                    since = f" after {_clock(after)}" if after is not None else ""
+                    text = f"agent {self.name!r} has no decision {rule or ''}{since} to show: {why}".replace("  ", " ")
+                    raise AgentError(text + "".join(f"; {line}" for line in self._why_not(rule, after)))
                 self._decided.wait(min(left, 0.5))
+
+    def _why_not(self, rule: str | None, after: float | None) -> list[str]:
+        """Why no decision of ``rule`` came: the one it remembers (older than asked for), whether the rule holds on
+        the latest readings and whether it acted on those already, and the agent's last error."""
+        lines = []
+        with self._history_lock:
+            earlier = [d for d in self.decisions if (rule is None or d.rule == rule) and d.status != "acting"]
+        if earlier:
+            lines.append(f"its latest such decision was taken at {_clock(earlier[-1].time)}: {earlier[-1].summary()}")
+        for candidate in self.rules if rule is None else [r for r in self.rules if r.name == rule]:
+            names = self._inputs(candidate)
+            if any(n not in self.readings for n in names):
+                lines.append(f"rule {candidate.name!r} has no reading of {', '.join(names)} yet")
+                continue
+            values = {n: self.readings[n].value for n in names}
+            readings = "; ".join(f"{n}: {self.readings[n].summary}" for n in names)
+            try:
+                holds, digest = bool(candidate.evaluate(values)), candidate.situation(values)
+            except AgentDefinitionError as exc:
+                lines.append(str(exc))
+                continue
+            if not holds:
+                lines.append(f"rule {candidate.name!r} does not hold on the latest readings ({readings})")
+            elif candidate.fire == "change" and digest == candidate.fired_inputs:
+                at = f" at {_clock(candidate.fired_at)}" if candidate.fired_at else ""
+                lines.append(
+                    f"rule {candidate.name!r} acted{at} on the inputs it sees now ({readings}) and acts again when "
+                    "they change; agent.reset() forgets what it did"
+                )
+        if self.errors:
+            lines.append(f"its last error: {self.errors[-1]}")
+        return lines
 
     # -- what it is doing ----------------------------------------------------------------------------------------
     @property
@@ -692,6 +749,10 @@ class Agent:
             f"{type(self).__name__}({self.name!r}, {self.state}, {len(self.sensors)} sensor(s), {len(self.rules)} "
             f"rule(s), {len(self.decisions)} decision(s))"
         )
+
+
+def _clock(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
 
 
 def _unreachable(exc: BaseException) -> TrackerUnreachableError | None:

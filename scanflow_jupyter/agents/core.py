@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import AgentDefinitionError, ScanflowError
+from ..errors import ActuatorError, AgentDefinitionError, ScanflowError
 from .reach import Reachability
 
 if TYPE_CHECKING:
@@ -486,8 +486,6 @@ class Decision:
     def from_dict(cls, data: Mapping[str, Any], *, remembered: bool = True) -> Decision:
         """The decision :meth:`to_dict` wrote (an agent's memory); a failed one raises again from
         :meth:`raise_for_status`, as an :class:`~scanflow_jupyter.errors.ActuatorError` with its message."""
-        from ..errors import ActuatorError
-
         actions = [ActionResult.from_dict(a) for a in data.get("actions", [])]
         decision = cls(
             str(data["agent"]),

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from .core import Context
 
-__all__ = ["accuracy", "aliases", "call_within", "is_not_found", "local_model", "require_version", "versions"]
+__all__ = ["accuracy", "aliases", "is_not_found", "local_model", "require_version", "versions"]
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))$")
 
@@ -175,28 +175,3 @@ def accuracy(model: Any, files: list[Path]) -> dict[str, float]:
             raise ValueError(f"it gave {len(predicted)} predictions for the {len(y)} samples of {file.name}")
         out[file.name] = float(np.mean(predicted.astype(str) == y.astype(str)))
     return out
-
-
-T = TypeVar("T")
-
-
-def call_within(seconds: float, fn: Callable[[], T]) -> T:
-    """``fn()``, or :class:`TimeoutError` when it has not returned within ``seconds``. It runs in a daemon thread,
-    left to finish on its own if it overruns (loading a model cannot be interrupted): the caller goes on."""
-    done = threading.Event()
-    out: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            out["value"] = fn()
-        except BaseException as exc:  # handed to the caller
-            out["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=work, name="scanflow-model-call", daemon=True).start()
-    if not done.wait(seconds):
-        raise TimeoutError(f"no result within {seconds:g} s")
-    if "error" in out:
-        raise out["error"]
-    return out["value"]  # type: ignore[no-any-return]

@@ -38,6 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import TrackerUnreachableError
+from .deadline import call_within
 
 __all__ = ["Reachability", "TrackerState", "check_tracker"]
 
@@ -61,24 +62,8 @@ def _target(uri: str) -> tuple[str, int, str] | None:
 
 
 def _resolve(host: str, port: int, timeout: float) -> list[Any]:
-    """``getaddrinfo`` with a deadline: it runs in a daemon thread, which finishes on its own if it outlives us."""
-    done = threading.Event()
-    out: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            out["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            out["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=work, name="scanflow-resolve", daemon=True).start()
-    if not done.wait(timeout):
-        raise TimeoutError(f"no answer from the resolver within {timeout:g} s")
-    if "error" in out:
-        raise out["error"]
-    return list(out["addresses"])
+    """``getaddrinfo`` with a deadline (a resolver that hangs raises TimeoutError after ``timeout`` seconds)."""
+    return call_within(timeout, lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
 
 
 def check_tracker(uri: str, who: str = "this agent", *, timeout: float = CHECK_TIMEOUT) -> None:

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import ScanflowError, SensorError
 from .core import Context, Sensor
-from .models import accuracy, aliases, call_within, is_not_found, local_model, versions
+from .deadline import call_within
+from .models import accuracy, aliases, is_not_found, local_model, versions
 
 if TYPE_CHECKING:
     from ..checking import AutoencoderDetector

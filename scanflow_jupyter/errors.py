@@ -20,7 +20,8 @@ The tree::
     │   ├── MissingSecretError         a Secret a deployment references (an image pull secret) is not there
     │   └── PortInUseError             a port a service should publish is taken on this machine
     ├── TrackingError                  the MLflow store could not be reached or written
-    │   └── RunQueryError              a run query is invalid (a bad filter, an unknown column or sort key)
+    │   ├── RunQueryError              a run query is invalid (a bad filter, an unknown column or sort key)
+    │   └── TrackerUnreachableError    a tracking server's name does not resolve, it refuses connections or is silent
     ├── CheckingError                  a drift detector could not fit, score, check a batch or load
     │   ├── NotEnoughSamplesError      too few reference samples to train, validate and calibrate a detector
     │   ├── InvalidDataError           data a detector cannot use (not numeric, wrong axes, unreadable batch file)
@@ -89,6 +90,7 @@ __all__ = [
     "SpecFormatError",
     "StepFailedError",
     "StepTimeoutError",
+    "TrackerUnreachableError",
     "TrackingError",
     "WorkflowValidationError",
 ]
@@ -211,6 +213,16 @@ class TrackingError(ScanflowError):
 
 class RunQueryError(TrackingError):
     """A run query is invalid: a bad filter, an unknown column or sort key, a page token of another query."""
+
+
+class TrackerUnreachableError(TrackingError):
+    """An MLflow tracking server that cannot be reached: its name does not resolve, nothing listens on its port,
+    or it does not answer in time. Said in seconds, instead of the minutes MLflow's own HTTP retries take;
+    ``address`` is the server's URI."""
+
+    def __init__(self, message: str, address: str = "") -> None:
+        self.address = address
+        super().__init__(message)
 
 
 class ParameterError(ScanflowError):

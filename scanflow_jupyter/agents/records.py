@@ -24,6 +24,8 @@ from .core import Decision, plain
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
+    from .reach import Reachability
+
 __all__ = ["DECISION_ARTIFACT", "DecisionLog", "decisions_experiment"]
 
 log = logging.getLogger(__name__)
@@ -58,11 +60,19 @@ def _clip(text: str, limit: int) -> str:
 class DecisionLog:
     """Writes decisions as MLflow runs in ``experiment`` of the store ``tracking_uri``."""
 
-    def __init__(self, tracking_uri: str, experiment: str, artifact_root: str | None, app: str = "") -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        experiment: str,
+        artifact_root: str | None,
+        app: str = "",
+        reach: Reachability | None = None,
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.artifact_root = artifact_root
         self.app = app
+        self.reach = reach  # checked before each write: a tracker that is down fails in seconds, not minutes
         self._client: MlflowClient | None = None
         self._experiment_id: str | None = None
 
@@ -100,6 +110,8 @@ class DecisionLog:
         """Create the decision's run with its inputs and reasons; returns its id."""
         from mlflow.entities import Metric, Param
 
+        if self.reach is not None:
+            self.reach.require(f"agent {decision.agent!r}")
         try:
             run = self.client.create_run(
                 self.experiment_id(),
@@ -139,6 +151,8 @@ class DecisionLog:
         if decision.run_id is None:
             return
         run_id = decision.run_id
+        if self.reach is not None:
+            self.reach.require(f"agent {decision.agent!r}")
         try:
             tags = {
                 "scanflow.decision.status": decision.status,

@@ -19,7 +19,7 @@ True
 from __future__ import annotations
 
 from .calibration import conformal_p_values, conformal_threshold, min_calibration_samples
-from .data import Batch, Scaler, load_batch
+from .data import Batch, Scaler, load_batch, save_npz
 from .detector import SCORE_KINDS, AutoencoderDetector, Scores
 from .drift import DriftTestResult, drift_test
 from .mlflow_model import DetectorModelInfo, load_detector, log_detector
@@ -44,4 +44,5 @@ __all__ = [
     "load_detector",
     "log_detector",
     "min_calibration_samples",
+    "save_npz",
 ]

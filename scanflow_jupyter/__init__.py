@@ -81,3 +81,8 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "scanflow-jupyter"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    # Named by jupyter_server's protocol; the extension (server/) loads only when a server starts.
+    return [{"module": "scanflow_jupyter.server"}]

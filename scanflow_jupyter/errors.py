@@ -41,7 +41,8 @@ The tree::
     │   ├── SensorError                a sensor's reading failed (an MLflow query refused, a folder missing)
     │   └── ActuatorError              an actuator failed after its retries (a workflow run that failed, ...)
     │       └── ModelVersionNotFoundError  a model version to promote that the registry does not hold
-    └── ParameterError                 a parameter override names an unknown parameter or has the wrong type
+    ├── ParameterError                 a parameter override names an unknown parameter or has the wrong type
+    └── PathOutsideRootError           a path sent to the server extension lies outside the server's root folder
 
 Messages name the offender and say how to fix it.
 """
@@ -75,6 +76,7 @@ __all__ = [
     "NonFiniteValuesError",
     "NotEnoughSamplesError",
     "ParameterError",
+    "PathOutsideRootError",
     "PortInUseError",
     "Problem",
     "RankerError",
@@ -305,3 +307,8 @@ class ActuatorError(AgentError):
 
 class ModelVersionNotFoundError(ActuatorError):
     """A model version to promote (or compare) that the model registry does not hold."""
+
+
+class PathOutsideRootError(ScanflowError):
+    """A path sent to the server extension lies outside the folder the Jupyter server serves (``..``, an absolute
+    path, a symbolic link leading out); the server refuses it (HTTP 403)."""

@@ -497,6 +497,7 @@ def run(
     check: bool = True,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[WorkflowRun], None] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run a workflow of ``app`` and wait for it.
 
@@ -509,6 +510,8 @@ def run(
     on_event: called with every event of this run.
     on_start: called with the :class:`WorkflowRun` before it starts (to keep it, e.g. to cancel it from
         another thread).
+    run_id: the id of the new run (default: a new one); whoever starts the run in another process (the
+        server extension) names it first, to follow it from its first state.
 
     Example
     -------
@@ -520,7 +523,7 @@ def run(
     wf = app.workflow(workflow)
     overrides = resolve_overrides(wf, params)
     state = RunState(
-        new_run_id(),
+        run_id or new_run_id(),
         app.name,
         str(folder),
         wf.name,

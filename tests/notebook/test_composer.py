@@ -81,6 +81,10 @@ def test_state_follows_the_protocol(app: Application) -> None:
         "script": "step.py",
         "function": None,
         "parameters": {"rows": {"type": "int", "default": 10}},
+        "requirements": None,
+        "retries": 0,
+        "timeout": None,
+        "resources": {"cpu": None, "memory": None, "gpu": 0},
     }
     assert (modeling["kind"], modeling["depends_on"]) == ("workflow", ["gather"])
     assert [n["address"] for n in modeling["nodes"]] == ["modeling/linear", "modeling/forest"]

@@ -30,12 +30,13 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 from traitlets import Dict, Int, Unicode
 
 from ...errors import Problem, ScanflowError, WorkflowValidationError
-from ...workflow import Application, Executor, Service, Workflow, edit
+from ...workflow import Application, Executor, Workflow, edit
+from ...workflow.edit import stub_script
 from ...workflow.params import PARAM_TYPES
 from ...workflow.pycode import to_python
 from ...workflow.spec import write_atomic
+from ...workflow.tree import composer_tree, node_kind
 from .base import WorkflowWidget
-from .spec import Node, node_kind, workflow_tree
 
 log = logging.getLogger(__name__)
 # Open composers: an edit on one canvas redraws the others showing the same application at once.
@@ -134,39 +135,7 @@ ViewMessage = (
 def composer_spec(app: Application, workflow: Workflow) -> ComposerSpec:
     """The ``spec`` of ``workflow``: its tree with each node's kind, address and sibling dependencies, and each
     executor's ``script``, ``function`` and ``parameters`` (``{name: {type, default}}``)."""
-    return cast(ComposerSpec, workflow_tree(app, workflow, _detail))
-
-
-def _detail(node: Node) -> dict[str, Any]:
-    """What the canvas shows of a node beyond the graph's fields."""
-    if isinstance(node, Service):
-        return {"model_uri": node.model_uri}
-    if isinstance(node, Executor):
-        parameters = {k: {"type": p.type, "default": p.default} for k, p in node.parameters.items()}
-        return {"script": node.script, "function": node.function, "parameters": parameters}
-    return {}
-
-
-def stub_script(name: str, parameters: Mapping[str, object]) -> str:
-    """The placeholder script of a step added on the canvas: it reads its parameters (``--name value``) and prints
-    them, so the workflow runs end to end before the step does real work."""
-    lines = [
-        f'"""Step {name!r}, added in the scanflow composer: replace this with the step\'s code.',
-        "",
-        "The engine passes each parameter as an option: --name value.",
-        '"""',
-        "",
-        "import argparse",
-        "",
-        f"parser = argparse.ArgumentParser(description={f'Step {name!r}'!r})",
-    ]
-    lines += [f"parser.add_argument({'--' + param!r})" for param in parameters]
-    lines += [
-        "args, _unknown = parser.parse_known_args()",
-        f"print({f'step {name}:'!r}, vars(args))",
-        "",
-    ]
-    return "\n".join(lines)
+    return cast(ComposerSpec, composer_tree(app, workflow))
 
 
 def _field(content: Mapping[str, Any], key: str) -> str:
@@ -305,6 +274,11 @@ class Composer(WorkflowWidget):
         """Remove parameter ``name`` of an executor."""
         self._edit(edit.remove_parameter, address, name)
 
+    def set_field(self, address: str, field: str, value: Any) -> None:
+        """Set a property of a node that the inspector edits (``retries``, ``timeout``, ``requirements``,
+        ``resources.cpu``, ...; see :data:`scanflow_jupyter.workflow.edit.FIELDS`); ``None`` or ``""`` clears it."""
+        self._edit(edit.set_field, address, field, value)
+
     def save(self) -> Path:
         """Write ``scanflow.yaml`` in the application folder, and a stub script for each step added here whose
         script does not exist yet; returns the path written."""
@@ -426,6 +400,7 @@ class Composer(WorkflowWidget):
             "group": group,
             "set_param": set_param,
             "remove_param": lambda c: self.remove_param(_field(c, "address"), _field(c, "name")),
+            "set_field": lambda c: self.set_field(_field(c, "address"), _field(c, "field"), c.get("value")),
             "save": lambda c: self._clear_error_after(self.save),
             "export": lambda c: self._clear_error_after(self.export),
         }

@@ -86,7 +86,7 @@ def _edits() -> dict[str, Callable[[Application, str, Mapping[str, Any]], object
         group = _text(m, "group")
         node: Executor | Workflow
         if kind == "workflow":
-            node = Workflow(name=name)
+            node = edit.new_group(name)
         elif kind == "function":
             node = Executor(name=name, function=str(m.get("function") or f"tasks:{name.replace('-', '_')}"))
         else:

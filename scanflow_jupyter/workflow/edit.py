@@ -232,6 +232,17 @@ def set_field(app: Application, workflow: str, address: str, field: str, value: 
     return apply(app, workflow, change)
 
 
+def new_group_script(name: str) -> str:
+    """The script of the one step a new nested workflow ``name`` holds."""
+    return f"steps/{name}-step.py"
+
+
+def new_group(name: str) -> Workflow:
+    """A new nested workflow ``name`` as the palette adds it: one stub step inside (a workflow may not be empty),
+    to be renamed or replaced."""
+    return Workflow(name=name, nodes=[Executor(name="step", script=new_group_script(name))])
+
+
 def stub_script(name: str, parameters: Mapping[str, object]) -> str:
     """The placeholder script of a step added on the canvas: it reads its parameters (``--name value``) and prints
     them, so the workflow runs end to end before the step does real work."""

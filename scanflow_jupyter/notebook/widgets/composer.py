@@ -232,12 +232,32 @@ class Composer(WorkflowWidget):
         with self.hold_sync():
             self.spec = dict(spec)
             self.positions = {a: p for a, p in self.positions.items() if a in addresses}
+            if self.python_code:  # the code shown follows the canvas, never describes an older application
+                self.python_code = to_python(self._app)
             self.revision += 1
 
     # -- edits (what the canvas sends; callable from Python too) ---------------------------------
-    def add(self, name: str, group: str = "", *, script: str | None = None, after: list[str] | None = None) -> None:
-        """Add an executor ``name`` to nested workflow ``group`` (``""``: the top level). Without ``script`` it
-        runs ``steps/NAME.py``, a stub of which :meth:`save` writes if the file is missing."""
+    def add(
+        self,
+        name: str,
+        group: str = "",
+        *,
+        script: str | None = None,
+        after: list[str] | None = None,
+        kind: Literal["script", "function", "workflow"] = "script",
+    ) -> None:
+        """Add a node ``name`` to nested workflow ``group`` (``""``: the top level): an executor running
+        ``script`` (default ``steps/NAME.py``, a stub of which :meth:`save` writes if the file is missing), with
+        ``kind="function"`` an executor calling ``tasks:NAME``, with ``kind="workflow"`` a nested workflow holding
+        one stub step (a workflow may not be empty)."""
+        if kind == "workflow":
+            self._edit(edit.add_node, group, edit.new_group(name), after=after or [])
+            self._stubs.add(edit.new_group_script(name))
+            return
+        if kind == "function":
+            function = f"tasks:{name.replace('-', '_')}"
+            self._edit(edit.add_node, group, Executor(name=name, function=function), after=after or [])
+            return
         path = script or f"steps/{name}.py"
         self._edit(edit.add_node, group, Executor(name=name, script=path), after=after or [])
         if not script:
@@ -376,7 +396,15 @@ class Composer(WorkflowWidget):
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], object]]:
         def add(c: dict[str, Any]) -> None:
             script = c.get("script")
-            self.add(_field(c, "name"), str(c.get("group") or ""), script=script if isinstance(script, str) else None)
+            kind = c.get("kind", "script")
+            if kind not in ("script", "function", "workflow"):
+                raise _Malformed(f"unknown kind {kind!r} in the 'add' message")
+            self.add(
+                _field(c, "name"),
+                str(c.get("group") or ""),
+                script=script if isinstance(script, str) else None,
+                kind=kind,
+            )
 
         def group(c: dict[str, Any]) -> None:
             addresses = c.get("addresses")

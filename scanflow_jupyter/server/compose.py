@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from ..errors import Problem, WorkflowValidationError
 from ..workflow import Application, Executor, Parameter, Workflow, edit
@@ -38,6 +38,7 @@ class Document(TypedDict):
     workflow: str
     spec: dict[str, Any]
     problems: list[ProblemData]
+    python_code: NotRequired[str]
 
 
 class MessageError(ValueError):
@@ -108,7 +109,7 @@ def _edits() -> dict[str, Callable[[Application, str, Mapping[str, Any]], object
     }
 
 
-EVENTS = tuple(_edits())
+EVENTS = (*_edits(), "export")
 
 
 def apply_message(text: str, workflow: str | None, message: Mapping[str, Any], folder: Path) -> Document:
@@ -116,6 +117,13 @@ def apply_message(text: str, workflow: str | None, message: Mapping[str, Any], f
     raises ``WorkflowValidationError`` (its message is what the canvas shows); a malformed message raises
     :class:`MessageError`."""
     event = message.get("event")
+    if event == "export":  # Python code that rebuilds the application, as the notebook composer exports it
+        from ..workflow.pycode import to_python
+
+        app = loads(text, folder=folder)
+        doc = describe(app, workflow)
+        doc["python_code"] = to_python(app)
+        return doc
     handler = _edits().get(event) if isinstance(event, str) else None
     if handler is None:
         raise MessageError(f"unknown composer message {event!r}; the editor sends one of {', '.join(EVENTS)}")

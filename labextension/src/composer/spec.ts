@@ -253,6 +253,14 @@ export function problemsByNode(
   return out;
 }
 
+/** The problems no node of `spec` holds (the application's own: a tracker setting, a duplicate workflow...). */
+export function unplacedProblems<P extends { where: string; message: string }>(spec: ComposerSpec | null, problems: P[]): P[] {
+  if (!spec) {
+    return problems;
+  }
+  return problems.filter(p => Object.keys(problemsByNode(spec, [p])).length === 0);
+}
+
 function* walkAll(node: ComposerNode): Generator<ComposerNode> {
   for (const child of node.nodes) {
     yield child;

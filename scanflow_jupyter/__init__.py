@@ -75,7 +75,9 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     """``%load_ext scanflow_jupyter``: register the ``%scanflow`` magics. IPython and ipywidgets are imported
     only now, never by ``import scanflow_jupyter``."""
     from .notebook.magics import load_ipython_extension as load
+    from .tracking.quiet import quiet_defaults
 
+    quiet_defaults()  # before the kernel first imports MLflow or TensorFlow: stderr is for what went wrong
     load(ipython)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RunInProgressError, RunNotFoundError, ScanflowError, StepFailedError, StepTimeoutError
+from ..tracking.quiet import QUIET_ENV
 from ..workflow import Application, Executor, FlatGraph, flatten
 from ..workflow.dot import group_state
 from ..workflow.params import ParamValue
@@ -283,6 +284,7 @@ class WorkflowRun:
             return Outcome(None, error="services run with 'scanflow deploy', not in a batch run")
         rec = self._record(address)
         env = {
+            **QUIET_ENV,  # defaults only: the user's environment and the step's own env win
             **os.environ,
             **node.env,
             "PYTHONUNBUFFERED": "1",

@@ -48,6 +48,8 @@ export class RunControls extends Widget {
     );
     controller.stateChanged.connect(this.update, this);
     context.model.contentChanged.connect(this.update, this);
+    // The document's load is not an edit to undo: JupyterLab clears the history once it is ready.
+    void context.ready.then(() => this.update());
     this.update();
   }
 

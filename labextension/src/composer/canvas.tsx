@@ -367,7 +367,17 @@ function Composer(props: ComposerProps): React.ReactElement {
   }, [nodes]);
 
   const send = actions.send;
-  const selectedNodes = nodes.filter(n => n.selected).map(n => n.data.node);
+  // What is drawn and inspected is the spec of now: a node's data is looked up by address, so a redraw that lost
+  // the race with a selection change (a document reverted, a text edit) never shows an older spec.
+  const shown = React.useMemo(
+    () =>
+      nodes.map(n => {
+        const fresh = spec ? findNode(spec, n.id) : null;
+        return fresh && fresh !== n.data.node ? { ...n, data: { ...n.data, node: fresh } } : n;
+      }),
+    [nodes, spec]
+  );
+  const selectedNodes = shown.filter(n => n.selected).map(n => n.data.node);
   const selectedEdges = edges.filter(e => e.selected);
 
   const positionsRef = React.useRef(positions);
@@ -518,7 +528,7 @@ function Composer(props: ComposerProps): React.ReactElement {
         >
           {spec ? (
             <ReactFlow<FlowNode, FlowEdge>
-              nodes={nodes}
+              nodes={shown}
               edges={edges}
               nodeTypes={NODE_TYPES}
               onNodesChange={onNodesChange}

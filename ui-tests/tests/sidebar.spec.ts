@@ -23,7 +23,7 @@ test('the sidebar opens an example, and the canvas and the text stay in step', a
   await expect(sidebar.locator('.sf-sidebar-app[data-path="examples/digits"]')).toBeVisible();
   await tabular.locator('.sf-sidebar-app-head').click();
   await expect(tabular.locator('.sf-sidebar-workflow[data-workflow="pipeline"]')).toBeVisible();
-  await expect(tabular.locator('.sf-sidebar-muted', { hasText: 'no runs yet' })).toBeVisible();
+  await expect(tabular.locator('.sf-sidebar-section-title', { hasText: 'Recent runs' })).toBeVisible();
   // The filter narrows the list.
   await sidebar.locator('.sf-sidebar-filter').fill('digit');
   await expect(tabular).toHaveCount(0);

@@ -49,6 +49,9 @@ export class ScanflowEditorFactory extends ABCWidgetFactory<ScanflowEditor, Docu
     widget.addClass('sf-editor-document');
     widget.title.caption = `${context.path} (Scanflow Editor)`;
     void context.ready.then(async () => {
+      // Loading the file is not an edit: Undo right after opening must not empty the document.
+      context.model.sharedModel.clearUndoHistory();
+      content.update();
       await controller.load();
       await controller.refreshRuns();
     });

@@ -230,7 +230,7 @@ export class ScanflowSidebar extends Widget {
       row.append(label, el(doc, 'span', 'sf-sidebar-muted sf-sidebar-run-counts', countsText(run)));
       if (run.status === 'running') {
         row.append(
-          this.button(doc, '■', `Cancel run ${run.run_id}`, 'sf-sidebar-cancel', () =>
+          this.button(doc, '■ Cancel', `Cancel run ${run.run_id}`, 'sf-sidebar-cancel', () =>
             this.actions.cancel(app, run).then(() => this.refresh())
           )
         );

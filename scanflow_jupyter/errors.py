@@ -42,7 +42,8 @@ The tree::
     │   ├── SensorError                a sensor's reading failed (an MLflow query refused, a folder missing)
     │   └── ActuatorError              an actuator failed after its retries (a workflow run that failed, ...)
     │       └── ModelVersionNotFoundError  a model version to promote that the registry does not hold
-    └── ParameterError                 a parameter override names an unknown parameter or has the wrong type
+    ├── ParameterError                 a parameter override names an unknown parameter or has the wrong type
+    └── PathOutsideRootError           a path sent to the server extension lies outside the server's root folder
 
 Messages name the offender and say how to fix it.
 """
@@ -76,6 +77,7 @@ __all__ = [
     "NonFiniteValuesError",
     "NotEnoughSamplesError",
     "ParameterError",
+    "PathOutsideRootError",
     "PortInUseError",
     "Problem",
     "RankerError",
@@ -317,3 +319,8 @@ class ActuatorError(AgentError):
 
 class ModelVersionNotFoundError(ActuatorError):
     """A model version to promote (or compare) that the model registry does not hold."""
+
+
+class PathOutsideRootError(ScanflowError):
+    """A path sent to the server extension lies outside the folder the Jupyter server serves (``..``, an absolute
+    path, a symbolic link leading out); the server refuses it (HTTP 403)."""

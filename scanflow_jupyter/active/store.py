@@ -170,6 +170,13 @@ class LabelStore:
         with self._lock:
             self._conn.close()
 
+    def data_version(self) -> int:
+        """A number that changes each time another connection (another annotator, another process, a second
+        store on the same file) commits to the file; this store's own writes leave it as it is. Cheap: the grid
+        polls it to redraw labels given elsewhere."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     # -- sessions ----------------------------------------------------------------------------------
     def open_session(self, name: str, classes: Sequence[str], meta: dict[str, Any] | None = None) -> list[str]:
         """Create the session ``name``, or reopen it; returns its classes (the stored ones, with any new ones in

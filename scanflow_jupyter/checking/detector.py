@@ -546,14 +546,16 @@ class AutoencoderDetector:
         )
 
 
-SMALL_REFERENCE = 10  # calibration samples per batch sample below which a report says so
+# Calibration samples per batch sample below which a report says so: a set smaller than the batch makes this one
+# set's false-alarm rate noticeably uncertain. (Ten times, as it was, put the note on nearly every report.)
+SMALL_REFERENCE = 1
 
 
 def _notes(batch_size: int, reference_size: int) -> list[str]:
     if reference_size >= SMALL_REFERENCE * batch_size:
         return []
     return [
-        f"the calibration set ({reference_size} samples) is less than {SMALL_REFERENCE} times the batch "
+        f"the calibration set ({reference_size} samples) is smaller than the batch "
         f"({batch_size}): the false-alarm rate is alpha on average over calibration sets, but this one set's "
         "can be several points off; fit on more reference data (or check smaller batches) for a tighter one"
     ]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RunInProgressError, RunNotFoundError, ScanflowError, StepFailedError, StepTimeoutError
+from ..tracking.quiet import QUIET_ENV
 from ..workflow import Application, Executor, FlatGraph, flatten
 from ..workflow.dot import group_state
 from ..workflow.params import ParamValue
@@ -283,6 +284,7 @@ class WorkflowRun:
             return Outcome(None, error="services run with 'scanflow deploy', not in a batch run")
         rec = self._record(address)
         env = {
+            **QUIET_ENV,  # defaults only: the user's environment and the step's own env win
             **os.environ,
             **node.env,
             "PYTHONUNBUFFERED": "1",
@@ -497,6 +499,7 @@ def run(
     check: bool = True,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[WorkflowRun], None] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Run a workflow of ``app`` and wait for it.
 
@@ -509,6 +512,8 @@ def run(
     on_event: called with every event of this run.
     on_start: called with the :class:`WorkflowRun` before it starts (to keep it, e.g. to cancel it from
         another thread).
+    run_id: the id of the new run (default: a new one); whoever starts the run in another process (the
+        server extension) names it first, to follow it from its first state.
 
     Example
     -------
@@ -520,7 +525,7 @@ def run(
     wf = app.workflow(workflow)
     overrides = resolve_overrides(wf, params)
     state = RunState(
-        new_run_id(),
+        run_id or new_run_id(),
         app.name,
         str(folder),
         wf.name,

@@ -172,3 +172,22 @@ def list_runs(folder: Path) -> list[RunState]:
             except (ValueError, TypeError, RunNotFoundError):
                 continue
     return sorted(out, key=lambda s: s.created, reverse=True)
+
+
+def recent_runs(folder: Path, limit: int) -> list[RunState]:
+    """The ``limit`` newest runs of the application, newest first, reading only their states: run ids begin
+    with their UTC start time, so the newest names are the newest runs (a listing of many applications reads a
+    handful of files each, not every run)."""
+    root = runs_dir(folder)
+    if not root.is_dir() or limit <= 0:
+        return []
+    names = sorted((c.name for c in root.iterdir() if not c.name.startswith(".")), reverse=True)
+    out: list[RunState] = []
+    for name in names:
+        if len(out) >= limit:
+            break
+        try:
+            out.append(RunState.load(folder, name))
+        except (ValueError, TypeError, RunNotFoundError):
+            continue
+    return sorted(out, key=lambda s: s.created, reverse=True)

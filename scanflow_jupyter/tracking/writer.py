@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import os
 import queue
 import sys
@@ -37,9 +36,10 @@ class Writer:
     def __init__(self, uri: str) -> None:
         from mlflow.tracking import MlflowClient
 
+        from .quiet import quiet_loggers
+
         # MLflow configures its loggers on import; its table-creation chatter is noise.
-        logging.getLogger("mlflow").setLevel(logging.WARNING)
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        quiet_loggers()
         self.client = MlflowClient(uri)
         self.groups: dict[str, dict[str, str]] = {}  # parent run -> nested workflow address -> run
         self.artifact_uris: dict[str, str] = {}

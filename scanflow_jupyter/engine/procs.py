@@ -17,13 +17,17 @@ SAME_START = 0.05
 
 
 def start_time(pid: int | None) -> float | None:
-    """When process ``pid`` started (seconds since the epoch), or None if there is no such process."""
+    """When process ``pid`` started (seconds since the epoch), or None if there is no such process (or it has
+    exited and is a zombie)."""
     if pid is None:
         return None
     import psutil  # imported here: the launcher and ``import scanflow_jupyter`` stay cheap
 
     try:
-        return float(psutil.Process(pid).create_time())
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None  # it has exited; only its parent has not read its exit status yet
+        return float(process.create_time())
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, ValueError):
         return None
 

@@ -141,6 +141,8 @@ class Scheduler:
                     self._set(address, NodeState.CACHED)
                     progressed = True
                     continue
+                if self._cancelled.is_set():  # a callback broke just now: start nothing more
+                    return
                 if len(self._running) < self.workers:
                     self._running.add(address)
                     self._set(address, NodeState.RUNNING, attempt=1)

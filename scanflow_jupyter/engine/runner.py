@@ -35,6 +35,7 @@ from ..errors import (
 from ..workflow import Application, Executor, FlatGraph, flatten
 from ..workflow.dot import group_state
 from ..workflow.params import ParamValue
+from . import failpoints
 from .backend import Backend, Outcome, Task, tail
 from .cache import Cache, node_key, output_digests
 from .driverlock import DriverLock
@@ -217,11 +218,10 @@ class WorkflowRun:
                     self.errors[address] = self._error(address, outcome)
             if state is NodeState.SKIPPED:
                 rec.error = info.get("reason")
-            if state is not NodeState.RUNNING:  # a running step is saved once its process exists (_attempt)
-                self._save()
+            saved = self._save() if state is not NodeState.RUNNING else 0  # a running step: see _attempt
             self._publish(Event("node", self.state.run_id, address, state, rec.error or "", data=dict(info)))
             if state is NodeState.SUCCEEDED:
-                self._remember(address)
+                self._remember(address, saved)
             if state.done:
                 self._close_tracking(address, state, outcome)
 
@@ -312,22 +312,32 @@ class WorkflowRun:
 
         future.add_done_callback(keep_id)
 
-    def _remember(self, address: str) -> None:
+    def _remember(self, address: str, saved: int) -> None:
+        """Put a succeeded step in the cache, once the state that says it succeeded (snapshot ``saved``) is on
+        disk: after a crash, a step is either recorded as done or run again, never reused from a cache record
+        whose run knows nothing of it."""
         node = self.graph.nodes[address]
         key = self._key(address)
         if key is None or not isinstance(node, Executor):
             return
-        self._outputs[address] = output_digests(self.folder, node)
-        self.cache.put(
-            key,
-            {
-                "address": address,
-                "run_id": self.state.run_id,
-                "outputs": self._outputs[address],
-                "mlflow_run_id": self._record(address).mlflow_run_id,
-                "finished": time.time(),
-            },
-        )
+        self._outputs[address] = outputs = output_digests(self.folder, node)  # now: the next steps' keys use them
+        rec = self._record(address)
+        finished = time.time()
+
+        def put() -> None:
+            self.cache.put(
+                key,
+                {
+                    "address": address,
+                    "run_id": self.state.run_id,
+                    "outputs": outputs,
+                    "mlflow_run_id": rec.mlflow_run_id,
+                    "finished": finished,
+                },
+            )
+
+        assert self._state_writer is not None
+        self._state_writer.after(saved, put)
 
     # -- running a step -------------------------------------------------------------------------
     def _params(self, address: str) -> dict[str, ParamValue]:
@@ -415,6 +425,7 @@ class WorkflowRun:
         finally:
             if pipe:
                 os.close(pipe[0])
+        failpoints.hit("step.spawned")
         try:
             with self._lock:
                 self._handles[address] = handle
@@ -433,7 +444,9 @@ class WorkflowRun:
         if self.scheduler is not None and self.scheduler.cancelled:
             self.backend.cancel(handle)
         try:
-            return self.backend.wait(handle)
+            outcome = self.backend.wait(handle)
+            failpoints.hit("step.done")
+            return outcome
         finally:
             with self._lock:
                 self._handles.pop(address, None)
@@ -500,9 +513,11 @@ class WorkflowRun:
         """Drive the run to its end in this thread; Ctrl-C cancels it cleanly. Holds the run's lock until the
         end (``RunInProgressError`` if another process drives it)."""
         state = self.state
+        failpoints.hit("run.begin")
         try:
             if self.tracking:  # first, so an unreachable store leaves nothing behind on disk
                 self._open_recorder()
+            failpoints.hit("run.tracking")
             if self.lock is None:  # a new run: nobody else can know its id yet
                 self.lock = DriverLock.acquire(state.dir)
             state.claim()
@@ -596,6 +611,7 @@ class WorkflowRun:
         state.mlflow_run_id = self.recorder.start_workflow(
             f"{state.workflow} {state.run_id}", {**self._tags(""), "scanflow.kind": "run"}, graph
         )
+        failpoints.hit("run.parent")
 
     def _recover_tracking(self) -> None:
         """Resuming: take up this run's MLflow runs as the store holds them (found by their ``scanflow.run_id``
@@ -656,6 +672,7 @@ class WorkflowRun:
                         )
                     )
             assert self._state_writer is not None
+            failpoints.hit("run.final")
             self._save()
             try:
                 self._state_writer.close()

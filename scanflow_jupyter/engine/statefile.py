@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import StateWriteError
+from . import failpoints
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -68,7 +69,9 @@ def write_atomic(path: Path, data: bytes, what: str = "the file") -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        failpoints.hit("state.tmp")
         os.replace(tmp, path)
+        failpoints.hit("state.renamed")
         _fsync_dir(folder)  # the rename itself is on disk
         if new_folder:
             _fsync_dir(folder.parent)
@@ -98,6 +101,7 @@ class StateWriter:
         self._submitted = 0
         self._written = 0  # the newest snapshot number on disk (or given up on: see _failed)
         self._failed: dict[int, StateWriteError] = {}
+        self._after: list[tuple[int, Callable[[], None]]] = []
         self._reported = False
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name=f"scanflow-state-{path.parent.name}", daemon=True)
@@ -110,6 +114,30 @@ class StateWriter:
             self._pending = (self._submitted, data)
             self._cond.notify_all()
             return self._submitted
+
+    def after(self, number: int, action: Callable[[], None]) -> None:
+        """Do ``action`` (in the writer's thread) once snapshot ``number`` or a newer one is on disk: what must
+        never be seen before the state that explains it (a cache record before the step's success). An action
+        that raises is reported like a failed write."""
+        with self._cond:
+            if self._written >= number and not self._failed:
+                run_now = True
+            else:
+                run_now = False
+                self._after.append((number, action))
+        if run_now:
+            self._do(action)
+
+    def _do(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except Exception as exc:
+            self._report(StateWriteError(f"{exc}", path=self.path) if not isinstance(exc, StateWriteError) else exc)
+
+    def _report(self, error: StateWriteError) -> None:
+        if not self._reported:
+            self._reported = True
+            self._on_error(error)
 
     def wait(self, number: int | None = None) -> None:
         """Block until snapshot ``number`` (default: the newest) or a newer one is on disk; raise its
@@ -147,6 +175,13 @@ class StateWriter:
                 error = exc
             except Exception as exc:  # never leave a waiter hanging: whatever broke, it is this write's error
                 error = StateWriteError(f"Could not write {self.what} {self.path}: {exc!r}.", path=self.path)
+            due: list[Callable[[], None]] = []
+            if error is None:
+                with self._cond:
+                    due = [action for n, action in self._after if n <= number]
+                    self._after = [(n, action) for n, action in self._after if n > number]
+                for action in due:  # before waiters go on: what they wait for includes these
+                    self._do(action)
             with self._cond:
                 if error is not None:
                     self._failed[number] = error
@@ -154,6 +189,5 @@ class StateWriter:
                     self._failed = {}  # the newest state is on disk: earlier failures are moot
                 self._written = number
                 self._cond.notify_all()
-            if error is not None and not self._reported:
-                self._reported = True
-                self._on_error(error)
+            if error is not None:
+                self._report(error)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,6 @@ import pytest
 
 import scanflow_jupyter as sf
 from scanflow_jupyter.engine import NodeState, statefile
-from scanflow_jupyter.engine.cache import Cache
 from scanflow_jupyter.engine.driverlock import holder_of
 from scanflow_jupyter.engine.runner import RUN_ERROR
 from scanflow_jupyter.errors import StateWriteError
@@ -83,15 +84,22 @@ def test_a_cache_record_that_cannot_be_written_fails_the_run(
     make_app: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = make_app([step("a"), step("b", "a")])
+    real = tempfile.mkstemp
 
-    def refuse(self: Cache, key: str, record: dict[str, Any]) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device", str(self.root / f"{key}.json"))
+    def full_disk(*args: Any, **kwargs: Any) -> tuple[int, str]:
+        fd, path = real(*args, **kwargs)
+        os.close(fd)
+        return os.open("/dev/full", os.O_WRONLY), path  # every write: ENOSPC
 
-    monkeypatch.setattr(Cache, "put", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", full_disk)
     result = sf.run(app, tracking=False, check=False)
     assert result.status == "failed"
     assert result.states["b"] is not NodeState.SUCCEEDED
-    assert "No space left on device" in str(result.errors[RUN_ERROR])
+    assert re.match(
+        r"Could not write the cache record .*/\.scanflow/cache/[0-9a-f]{64}\.json: No space left on device",
+        str(result.errors[RUN_ERROR]),
+    )
+    assert not _tmp_files(app.folder)
     assert sf.engine.status(app, result.run_id).status == "failed"
 
 

@@ -104,13 +104,12 @@ def test_example_run_tree_cache_and_parameter_change(tabular: Path) -> None:
         points = [(m.value, m.step, m.timestamp) for m in client.get_metric_history(source, key)]
         assert [(m.value, m.step, m.timestamp) for m in client.get_metric_history(copy, key)] == points
     import mlflow
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
-    before = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tabular / '.scanflow' / 'mlflow.db'}")
-    try:
+    # Set and put back (the environment variable too: MLflow sets it, and the next run here would track there).
+    with _use_tracking_uri(f"sqlite:///{tabular / '.scanflow' / 'mlflow.db'}"):
         frame = mlflow.search_runs([exp.experiment_id], f"tags.`scanflow.run_id` = '{again.run_id}'")
-    finally:
-        mlflow.set_tracking_uri(before)
+    assert "MLFLOW_TRACKING_URI" not in os.environ
     steps = frame[frame["tags.scanflow.kind"] == "step"]
     assert steps["metrics.scanflow.duration_s"].notna().all() and steps["metrics.train_accuracy"].notna().any()
 
@@ -318,7 +317,9 @@ def test_sigkill_mid_run_then_resume(make_app: Callable[..., Any]) -> None:
     state: RunState | None = None
     while time.time() < deadline:
         runs = list_runs(folder)
-        if runs and runs[0].nodes.get("b") and runs[0].nodes["b"].state == "running" and runs[0].nodes["b"].pid:
+        b = runs[0].nodes.get("b") if runs else None
+        # Recorded as running with its process, and started (a step starts only once its process is on disk).
+        if b and b.state == "running" and b.pid and (folder / "out" / "b.pid").exists():
             state = runs[0]
             break
         time.sleep(0.1)

@@ -485,14 +485,18 @@ class WorkflowRun:
         if self.recorder is None:
             return
         assert self.scheduler is not None
-        for group in self.graph.groups_of(address):
+        self._close_groups(self.graph.groups_of(address), self.scheduler.states)
+
+    def _close_groups(self, groups: list[str], states: Mapping[str, NodeState]) -> None:
+        """Close the runs of the nested workflows among ``groups`` whose steps are all done."""
+        assert self.recorder is not None and self.state.mlflow_run_id is not None
+        for group in groups:
             if group in self._finished_groups:
                 continue
-            inside = [self.scheduler.states[a] for a in self.graph.groups[group]]
+            inside = [states.get(a, NodeState.PENDING) for a in self.graph.groups[group]]
             if all(s.done for s in inside):
                 self._finished_groups.add(group)
                 verdict = group_state([s.value for s in inside])
-                assert self.state.mlflow_run_id is not None
                 self.recorder.finish_group(
                     self.state.mlflow_run_id, group, verdict if verdict != "skipped" else "failed"
                 )
@@ -656,6 +660,9 @@ class WorkflowRun:
             if self.recorder is not None:
                 try:
                     if state.mlflow_run_id:
+                        # Resumed, a nested workflow whose steps had all finished before was opened again with
+                        # the parent, and no step of it ran here to close it.
+                        self._close_groups(list(self.graph.groups), states)
                         self.recorder.finish_run(state.mlflow_run_id, state.status)
                     self.recorder.close()
                 except Exception as exc:  # the run's result stands; the store's trouble is reported

@@ -112,21 +112,20 @@ class WriterProcess:
         """Start the writer again and send it the ops left unanswered; False (every op failed) if closing or
         given up."""
         with self._io:
-            if not self._closing and self.restarts < self.MAX_RESTARTS:
+            while not self._closing and self.restarts < self.MAX_RESTARTS:
                 self.restarts += 1
                 try:
                     self.process = self._spawn()
                 except (TrackingError, OSError):
-                    pass
-                else:
-                    with self._lock:
-                        unanswered = list(self._unanswered.values())
-                    try:
-                        for op in unanswered:
-                            self._write({**op, "replay": True})
-                    except (OSError, ValueError):
-                        pass  # died again at once: the next turn of _read starts it again
-                    return True
+                    continue  # it died while starting: try again
+                with self._lock:
+                    unanswered = list(self._unanswered.values())
+                try:
+                    for op in unanswered:
+                        self._write({**op, "replay": True})
+                except (OSError, ValueError):
+                    pass  # died again at once: the next turn of _read starts it again
+                return True
             self._dead = True
             with self._lock:  # nothing more will come
                 pending, self._futures, self._unanswered = self._futures, {}, {}

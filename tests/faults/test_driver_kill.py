@@ -49,7 +49,7 @@ def moments(seed: int = SEED) -> list[Moment]:
     picked += [Moment(f"step.done:{n}") for n in sorted(rng.sample(range(1, 6), 3))]
     picked += [Moment(f"state.tmp:{n}") for n in sorted(rng.sample(range(1, STATE_WRITES + 1), 3))]
     picked += [Moment(f"state.renamed:{n}") for n in sorted(rng.sample(range(1, STATE_WRITES + 1), 3))]
-    picked += [Moment(step=rng.choice(STEPS), delay=round(rng.uniform(0.0, 0.15), 3)) for _ in range(5)]
+    picked += [Moment(step=step, delay=round(rng.uniform(0.0, 0.15), 3)) for step in rng.sample(STEPS, 5)]
     return picked
 
 

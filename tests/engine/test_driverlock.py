@@ -9,10 +9,15 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import scanflow_jupyter as sf
+from scanflow_jupyter.engine import list_runs, status
 from scanflow_jupyter.engine.driverlock import LOCK_FILE, DriverLock, holder_of
 from scanflow_jupyter.errors import RunInProgressError
 
@@ -90,3 +95,40 @@ def test_a_short_holder_is_waited_for_not_refused(tmp_path: Path) -> None:
 def test_probing_a_run_that_was_never_locked_creates_nothing(tmp_path: Path) -> None:
     assert holder_of(tmp_path / "nothing") is None
     assert not (tmp_path / "nothing").exists()
+
+
+WAIT_FOR_FILE = """
+import os, sys, time
+open("started", "w").close()
+deadline = time.time() + 60
+while not os.path.exists("release") and time.time() < deadline:
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_the_notebook_and_the_cli_cannot_both_drive_a_run(make_app: Callable[..., Any]) -> None:
+    """A run driven in this process (as a notebook kernel drives one) refuses a `scanflow resume` of it, and
+    `status` sees it going; once it ends, nobody holds it."""
+    app = make_app([{"name": "a", "script": "wait.py"}], files={"wait.py": WAIT_FOR_FILE})
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(sf.run(app, tracking=False)))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not (app.folder / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (state,) = list_runs(app.folder)
+        assert state.alive and status(app, state.run_id).status == "running"
+        resume = subprocess.run(
+            [sys.executable, "-m", "scanflow_jupyter.cli", "resume", str(app.folder), state.run_id],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert resume.returncode == 2
+        assert f"is being driven by process {os.getpid()} on {socket.gethostname()}, since " in resume.stderr
+    finally:
+        (app.folder / "release").write_text("")
+        thread.join(60)
+    assert results[0].ok and not list_runs(app.folder)[0].alive

@@ -270,8 +270,11 @@ def runs(app: Path, limit: int, as_json: bool) -> None:
     from .engine import list_runs, reconcile
 
     application = _load(app)
-    states = [reconcile(s) for s in list_runs(application.folder)[:limit]]
-    if not states:
+    unreadable: list[Any] = []
+    states = [reconcile(s) for s in list_runs(application.folder, corrupt=unreadable)[:limit]]
+    for error in unreadable:  # listed apart, never silently left out
+        click.secho(f"error: {error}", fg="red", err=True)
+    if not states and not unreadable:
         click.echo("no runs yet; start one with: scanflow run " + str(app))
         return
     for s in states:

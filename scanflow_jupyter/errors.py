@@ -10,7 +10,10 @@ The tree::
     │   ├── StepFailedError            a step exited non-zero; carries the tail of its stderr
     │   │   └── StepTimeoutError       a step ran past its timeout and was stopped
     │   ├── RunNotFoundError           no run with that id under ``.scanflow/runs``
-    │   └── RunInProgressError         the run is still going in another process
+    │   ├── RunInProgressError         the run is driven by another process (named: pid, host, since when)
+    │   ├── CorruptStateError          a run's ``state.json`` cannot be read (cut short, damaged); names the file
+    │   └── StateWriteError            a run's state could not be written (a full disk); names the file and the
+    │                                  space left
     ├── BackendError                   a backend could not launch or watch a node
     │   ├── BackendUnavailableError    the backend's engine is not there (no daemon, no cluster)
     │   ├── ImageBuildError            a container image did not build; carries the failing line of the build
@@ -61,6 +64,7 @@ __all__ = [
     "BackendUnavailableError",
     "CheckerSettingsError",
     "CheckingError",
+    "CorruptStateError",
     "DockerNameError",
     "DriftDetectedError",
     "EmptyBatchError",
@@ -90,6 +94,7 @@ __all__ = [
     "SensorError",
     "ShapeMismatchError",
     "SpecFormatError",
+    "StateWriteError",
     "StepFailedError",
     "StepTimeoutError",
     "TrackerUnreachableError",
@@ -158,7 +163,26 @@ class RunNotFoundError(RunError):
 
 
 class RunInProgressError(RunError):
-    """The run is still going in another process, so it cannot be resumed or changed."""
+    """The run is driven by another process (its lock is held), so it cannot be resumed or changed. The message
+    names the holder: its pid, host and since when."""
+
+
+class CorruptStateError(RunError):
+    """A run's ``state.json`` cannot be read: cut short or damaged. ``path`` is the file; the message says how
+    to recover. Nothing picks another run in its place."""
+
+    def __init__(self, message: str, path: object = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class StateWriteError(RunError):
+    """A run's state could not be written (a full disk, a read-only folder). ``path`` is the file; the message
+    says how much space is left on its disk. The run stops, and ``resume`` finishes it later."""
+
+    def __init__(self, message: str, path: object = None) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class BackendError(ScanflowError):

@@ -128,6 +128,17 @@ def test_docker_notebook_says_when_there_is_no_engine(tmp_path: Path, monkeypatc
     assert "Traceback" not in text
 
 
+def _frame_rows(text: str) -> dict[str, str]:
+    """A pandas DataFrame's text, by index label: each row's cells, joined across the blocks pandas wraps wide
+    frames into (header lines dropped)."""
+    rows: dict[str, str] = {}
+    for line in text.splitlines():
+        match = re.match(r"^(\d+)\s+(.*?)\s*\\?$", line)
+        if match:
+            rows[match.group(1)] = (rows.get(match.group(1), "") + " " + match.group(2)).strip()
+    return rows
+
+
 def check_quickstart(nb: Any, run: int) -> None:
     assert "loaded 'tabular'" in _text(_cell(nb, "%scanflow load ../examples/tabular"))
     assert _text(_cell(nb, "%scanflow validate")).strip() == "tabular: valid (1 workflow(s), 5 step(s))"
@@ -142,27 +153,34 @@ def check_quickstart(nb: Any, run: int) -> None:
         "evaluate",
     ]
 
+    # The first time through, every step runs; the second time (same folder), every step is reused from the cache,
+    # and the notebook tells the same story with the results it reuses.
     first = _cell(nb, "result = %scanflow run --workers 2")
     [graph] = [o for o in first.outputs if WIDGET in o.get("data", {})]  # the run's own live graph
     # Its text, saved with the notebook for frontends that cannot draw widgets, shows where the run ended.
     steps = ["gather", "preprocess", "modeling/linear", "modeling/forest", "evaluate"]
-    assert re.findall(r"^  (\S+)\s+(\S+)", graph.data["text/plain"], re.M) == [(s, "succeeded") for s in steps]
+    ended = "succeeded" if run == 1 else "cached"
+    assert re.findall(r"^  (\S+)\s+(\S+)", graph.data["text/plain"], re.M) == [(s, ended) for s in steps]
     run_id = re.search(r"^(\S+) succeeded$", _text(first), re.M)
     assert run_id, _text(first)
-    runs = _text(_cell(nb, "%scanflow runs"))
-    assert run_id.group(1) in runs and "5 succeeded" in runs
+    runs = _frame_rows(_text(_cell(nb, "%scanflow runs")))
+    assert runs["0"].split()[0] == run_id.group(1) and f" 5 {ended} " in runs["0"] + " ", runs  # newest first
 
-    # The step runs read back from MLflow, and the chart drawn from them.
-    steps = _text(_cell(nb, "import mlflow"))
-    for name in ("gather", "preprocess", "modeling/linear", "modeling/forest", "evaluate"):
-        assert name in steps
-    assert "FINISHED" in steps
+    # The step runs read back from MLflow (a cached one names the run it reuses and carries its metrics), and the
+    # chart drawn from them.
+    # Columns: name, status, scanflow.state, scanflow.cached_from_run_id, scanflow.duration_s, train_accuracy.
+    rows = {r.split()[0]: r.split() for r in _frame_rows(_text(_cell(nb, "import mlflow"))).values()}
+    assert sorted(rows) == sorted(steps) and all(r[1:3] == ["FINISHED", ended] for r in rows.values()), rows
+    reused = {r[3] for r in rows.values()}
+    assert reused == {"NaN"} if run == 1 else len(reused) == 1 and run_id.group(1) not in reused, rows
+    assert all(re.fullmatch(r"\d+\.\d+", r[4]) for r in rows.values()), rows  # every step has its duration
+    assert {n for n, r in rows.items() if r[5] != "NaN"} == {"modeling/linear", "modeling/forest"}, rows
     chart = _cell(nb, "import matplotlib")
     assert any("image/png" in o.get("data", {}) for o in chart.outputs)
 
-    cached = {a: "cached" for a in ("gather", "preprocess", "modeling/linear", "modeling/forest", "evaluate")}
+    cached = {a: "cached" for a in steps}
     assert str(cached) in _text(_cell(nb, "again = %scanflow run"))
-    changed = {**cached, "modeling/forest": "succeeded", "evaluate": "succeeded"}
+    changed = {**cached, "modeling/forest": "succeeded", "evaluate": "succeeded"} if run == 1 else cached
     assert str(changed) in _text(_cell(nb, "changed = %scanflow run"))
 
     # An application written in cells.

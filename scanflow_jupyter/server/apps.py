@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any, TypedDict
 
-from ..engine.state import RunState, is_alive, recent_runs
-from ..errors import ScanflowError
+from ..engine.state import RunState, recent_runs
+from ..errors import CorruptStateError, ScanflowError
 from ..workflow.spec import SPEC_FILE, load
 from .paths import relative_to_root
 
@@ -79,7 +79,7 @@ def find_application_folders(start: Path, max_depth: int = MAX_DEPTH, limit: int
 def run_status(state: RunState) -> str:
     """The run's status as a person should read it: a ``running`` run whose driving process is gone is
     ``interrupted`` (``scanflow resume`` finishes it), without rewriting its state from a listing."""
-    if state.status == "running" and not is_alive(state.pid, state.pid_started):
+    if state.status == "running" and not state.alive:
         return "interrupted"
     return state.status
 
@@ -116,7 +116,10 @@ def application_summary(root: Path, folder: Path, runs: int = RECENT_RUNS) -> Ap
     else:
         summary["name"] = app.name
         summary["workflows"] = [{"name": w.name, "kind": w.kind, "steps": len(w.leaves())} for w in app.workflows]
-    summary["runs"] = [run_summary(s) for s in recent_runs(folder, runs)]
+    corrupt: list[CorruptStateError] = []
+    summary["runs"] = [run_summary(s) for s in recent_runs(folder, runs, corrupt)]
+    if corrupt and not summary["error"]:
+        summary["error"] = str(corrupt[0])  # named, with its recovery: never a run silently left out
     return summary
 
 

@@ -18,13 +18,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-from ..engine.state import RunState, is_alive, new_run_id, runs_dir
+from ..engine.state import RunState, new_run_id, runs_dir
 from ..errors import RunInProgressError, RunNotFoundError
 
 
@@ -68,8 +69,9 @@ class Jobs:
     def start_resume(self, folder: Path, run_id: str) -> str:
         """Resume run ``run_id`` (failed, cancelled or interrupted); its id."""
         state = RunState.load(folder, run_id)  # RunNotFoundError names the recent runs
-        if state.status == "running" and is_alive(state.pid, state.pid_started):
-            raise RunInProgressError(f"Run {run_id} is still going (process {state.pid}); cancel it first.")
+        holder = state.holder
+        if holder is not None and holder.role == "driver":
+            raise RunInProgressError(f"Run {run_id} is still going ({holder.describe()}); cancel it first.")
         if state.status == "succeeded":
             raise RunInProgressError(f"Run {run_id} already succeeded; start a new run instead.")
         self._launch(folder, run_id, ["resume", str(folder), run_id])
@@ -94,9 +96,10 @@ class Jobs:
             state: RunState | None = RunState.load(folder, run_id)
         except RunNotFoundError:
             state = None
-        if state is not None and state.status == "running" and is_alive(state.pid, state.pid_started):
-            pid = state.pid
-            assert pid is not None
+        # The process holding the run's lock is alive (the kernel drops a dead holder's lock): safe to signal.
+        holder = state.holder if state is not None and state.status == "running" else None
+        if holder is not None and holder.role == "driver" and holder.pid and holder.host == socket.gethostname():
+            pid = holder.pid
             if proc is None and pid == os.getpid():
                 return False  # a run in this very process (not ours to interrupt): never signal the server
             with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -33,7 +33,7 @@ from ...engine.backend import tail
 from ...engine.events import Event, NodeState, global_bus
 from ...engine.params_resolve import step_params
 from ...engine.state import RunState, runs_dir
-from ...errors import RunNotFoundError, ScanflowError
+from ...errors import CorruptStateError, RunNotFoundError, ScanflowError
 from ...workflow import Application, Executor, Workflow
 from .base import MODULE_NAME as MODULE_NAME  # re-exported: the other widgets import it from here
 from .base import MODULE_VERSION as MODULE_VERSION
@@ -342,7 +342,7 @@ class GraphView(WorkflowWidget):
     def _load(self, run_id: str) -> RunState | None:
         try:
             return RunState.load(self._folder, run_id)
-        except (RunNotFoundError, OSError, ValueError, TypeError):
+        except (RunNotFoundError, CorruptStateError, OSError, ValueError, TypeError):
             return None
 
     def _begin(self, run_id: str) -> None:

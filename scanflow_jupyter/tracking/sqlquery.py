@@ -234,7 +234,9 @@ class SqlRuns:
     # -- search -----------------------------------------------------------------------------------
     @staticmethod
     def _in(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-        names = {f"{prefix}{i}": v for i, v in enumerate(values)}
+        """Bind names for a value list: ``prefix_0, prefix_1``... The ``_`` keeps them apart from every other
+        name of a query (``v1`` + ``0`` was ``v10``, the name of condition 10's value: run ids dropped out)."""
+        names = {f"{prefix}_{i}": v for i, v in enumerate(values)}
         return ", ".join(f":{n}" for n in names) or "NULL", names
 
     def _clause(self, clause: dict[str, Any], n: int, params: dict[str, Any], correlated: bool = False) -> str:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ..errors import RunQueryError, TrackingError
 from .filters import ATTRIBUTES, STATUSES, Column, SortKey, parse_side, quote, split_or
 from .sqlquery import ROW_TAGS, SqlRuns, Unsupported, decode_token, encode_token
-from .store import StoreConfig, check_reachable
+from .store import StoreConfig, check_reachable, sqlite_path
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -198,9 +198,10 @@ class RunStore:
         check_reachable(StoreConfig(uri, "", None))
         self._client: MlflowClient | None = None
         self._sql: SqlRuns | None = None
-        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+        path = sqlite_path(uri)
+        if path is not None and not path.is_file():
             raise TrackingError(
-                f"There is no MLflow store at {uri[len('sqlite:///') :]!r} yet: runs appear once a workflow ran "
+                f"There is no MLflow store at {str(path)!r} yet: runs appear once a workflow ran "
                 "with tracking on (%scanflow run). Check the path or MLFLOW_TRACKING_URI."
             )
         if direct is not False and is_sql_uri(uri):

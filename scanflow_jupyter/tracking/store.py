@@ -12,7 +12,7 @@ import socket
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ..errors import TrackingError
 from ..workflow import Application
@@ -29,12 +29,48 @@ class StoreConfig:
     @property
     def sqlite_path(self) -> Path | None:
         """The database file of a ``sqlite:///`` URI, else None."""
-        prefix = "sqlite:///"
-        return Path(self.uri[len(prefix) :]) if self.uri.startswith(prefix) else None
+        return sqlite_path(self.uri)
+
+
+SQLITE_PREFIX = "sqlite:///"
+
+
+def sqlite_uri(path: Path | str) -> str:
+    """The tracking URI (SQLAlchemy's, so MLflow's) of the SQLite file ``path``.
+
+    SQLAlchemy ends the path at a ``?`` and percent-decodes it, so ``?`` and ``%`` are percent-encoded; every
+    other character is kept (a ``#`` too: SQLAlchemy keeps it, and MLflow, which makes the file's folder
+    from the URI as it is written, then makes no second folder named ``a%23b``), so the URIs of ordinary
+    paths read as they always did.
+
+    >>> sqlite_uri("/data/a?b#c%d e/mlflow.db")
+    'sqlite:////data/a%3Fb#c%25d e/mlflow.db'
+    """
+    return SQLITE_PREFIX + str(path).replace("%", "%25").replace("?", "%3F")
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (the inverse of :func:`sqlite_uri`, read as SQLAlchemy
+    reads it), else None."""
+    if not uri.startswith(SQLITE_PREFIX):
+        return None
+    return Path(unquote(uri[len(SQLITE_PREFIX) :].split("?", 1)[0]))
+
+
+def sqlite_file_uri(path: Path | str, **query: str) -> str:
+    """A ``file:`` URI of the SQLite file ``path`` for ``sqlite3.connect(..., uri=True)``, with ``query``
+    (``mode="ro"``). The path is percent-encoded: SQLite ends it at ``?`` or ``#`` and decodes ``%XX``, so a
+    store under a folder named ``a#b`` would otherwise open (or create) an empty database at ``a``.
+
+    >>> sqlite_file_uri("/data/a#b/mlflow.db", mode="ro")
+    'file:/data/a%23b/mlflow.db?mode=ro'
+    """
+    text = "file:" + quote(str(path), safe="/")
+    return text + ("?" + urlencode(query) if query else "")
 
 
 def default_uri(folder: Path) -> str:
-    return f"sqlite:///{(folder / '.scanflow' / 'mlflow.db').resolve()}"
+    return sqlite_uri((folder / ".scanflow" / "mlflow.db").resolve())
 
 
 def resolve(app: Application) -> StoreConfig:

@@ -56,10 +56,10 @@ def populate(uri: str, tmp: Path) -> Populated:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    exp = client.create_experiment(
-        "browse", artifact_location=None if uri.startswith("http") else (tmp / "art").as_uri()
-    )
-    empty = client.create_experiment("nothing-here")
+    # A server puts artifacts where it was told (under tmp too); a SQLite store would put them under ./mlruns.
+    served = uri.startswith("http")
+    exp = client.create_experiment("browse", artifact_location=None if served else (tmp / "art").as_uri())
+    empty = client.create_experiment("nothing-here", artifact_location=None if served else (tmp / "empty").as_uri())
     out = Populated(uri, exp, empty)
     base = 1_700_000_000_000
     for i in range(24):

@@ -438,10 +438,12 @@ class WorkflowRun:
 
     def _open_tracking(self, stale: list[str]) -> None:
         from ..tracking import RunRecorder, resolve
+        from ..tracking.store import redact
 
         self.recorder = RunRecorder(resolve(self.app))
         state = self.state
-        state.tracking_uri, state.experiment_id = self.recorder.config.uri, self.recorder.experiment_id
+        # Shown (state.json, the graph's links), never used to connect: resume resolves the store again.
+        state.tracking_uri, state.experiment_id = redact(self.recorder.config.uri), self.recorder.experiment_id
         if stale:
             self.recorder.mark_stale(stale)
         # Steps that finished before the driver died may not have had their run closed (the closing writes

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TrackingError
-from .store import StoreConfig, check_reachable, prepare_sqlite
+from .store import StoreConfig, check_reachable, prepare_sqlite, redact
+from .writer import URI_VARIABLE
 
 HOLD_SECONDS = 0.05  # how long background writes wait for a step that may be about to start
 
@@ -37,8 +39,11 @@ class WriterProcess:
         self._futures: dict[int, Future[Any]] = {}
         self._lock = threading.Lock()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+        # The URI goes through the environment, never the command line: ``ps`` shows a command line to every
+        # user of the machine, and a tracking URI may hold a password.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "scanflow_jupyter.tracking.writer", uri],
+            [sys.executable, "-m", "scanflow_jupyter.tracking.writer"],
+            env={**os.environ, URI_VARIABLE: uri},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -49,8 +54,10 @@ class WriterProcess:
         hello = json.loads(self.process.stdout.readline() or '{"error": "the writer exited at start"}')
         if "error" in hello:
             raise TrackingError(
-                f"Cannot use the MLflow store {uri!r}: {hello['error']}{self._stderr_tail()}. Check "
-                "MLFLOW_TRACKING_URI or the application's tracker.uri, and that the server is running."
+                redact(
+                    f"Cannot use the MLflow store {uri!r}: {hello['error']}{self._stderr_tail()}. Check "
+                    "MLFLOW_TRACKING_URI or the application's tracker.uri, and that the server is running."
+                )
             )
         self._reader = threading.Thread(target=self._read, name="scanflow-tracking-replies", daemon=True)
         self._reader.start()
@@ -73,13 +80,14 @@ class WriterProcess:
             if future is None:
                 continue
             if "error" in reply:
-                future.set_exception(TrackingError(f"MLflow store {self.uri!r} refused a write: {reply['error']}"))
+                refused = f"MLflow store {self.uri!r} refused a write: {reply['error']}"
+                future.set_exception(TrackingError(redact(refused)))
             else:
                 future.set_result(reply["result"])
         with self._lock:  # the writer died: nothing more will come
             pending, self._futures = self._futures, {}
         for future in pending.values():
-            future.set_exception(TrackingError(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}."))
+            future.set_exception(self._stopped())
 
     def send(self, op: str, urgent: bool = False, future: Future[Any] | None = None, **args: Any) -> Future[Any]:
         future = future if future is not None else Future()
@@ -93,8 +101,11 @@ class WriterProcess:
         except (BrokenPipeError, OSError, ValueError):
             with self._lock:
                 self._futures.pop(op_id, None)
-            future.set_exception(TrackingError(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}."))
+            future.set_exception(self._stopped())
         return future
+
+    def _stopped(self) -> TrackingError:
+        return TrackingError(redact(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}."))
 
     def close(self) -> None:
         if self.alive and self.process.stdin is not None:
@@ -187,7 +198,7 @@ class RunRecorder:
         try:
             prepare_sqlite(config)
         except OSError as exc:
-            raise TrackingError(f"Cannot create the MLflow store {config.uri!r}: {exc}.") from None
+            raise TrackingError(redact(f"Cannot create the MLflow store {config.uri!r}: {exc}.")) from None
         self._closed = False
         self._writer = writer_for(config.uri)
         try:

@@ -6,7 +6,8 @@ it competes for the GIL with everything else; in its own process it runs on anot
 op gets a reply line on stdout, ``{"id", "result"}`` or ``{"id", "error"}``. Urgent ops (creating a run a
 step is waiting for) go before queued ones.
 
-Run as ``python -m scanflow_jupyter.tracking.writer TRACKING_URI``.
+Run as ``python -m scanflow_jupyter.tracking.writer`` with the store's URI in the variable
+``SCANFLOW_WRITER_TRACKING_URI`` (never an argument: a command line is public, and a URI may hold a password).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import sys
 import threading
 import time
 from typing import Any
+
+URI_VARIABLE = "SCANFLOW_WRITER_TRACKING_URI"  # the store's URI, from the recorder
 
 # MLflow run statuses for node states.
 STATUS = {
@@ -172,7 +175,10 @@ def main(argv: list[str]) -> int:
     # Bookkeeping yields the CPU to the steps: on a busy machine the writer lags a little, the steps do not.
     os.nice(5)
     try:
-        writer = Writer(argv[0])
+        uri = os.environ.pop(URI_VARIABLE, "") or (argv[0] if argv else "")
+        if not uri:
+            raise ValueError(f"no tracking URI: set {URI_VARIABLE}")
+        writer = Writer(uri)
     except Exception as exc:
         out.write(json.dumps({"id": 0, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
         out.flush()

@@ -295,7 +295,9 @@ class WorkflowRun:
         # creating the run overlaps the step's interpreter start-up (see launch.py).
         pipe: tuple[int, int] | None = None
         if self.recorder is not None and self.state.mlflow_run_id:
-            env["MLFLOW_TRACKING_URI"] = self.recorder.config.uri
+            from ..tracking.store import tracking_env
+
+            env.update(tracking_env(self.recorder.config.uri))  # a password in the URI: in variables of its own
             env["MLFLOW_EXPERIMENT_ID"] = self.recorder.experiment_id
             env.pop("MLFLOW_RUN_ID", None)
             if attempt == 1 or rec.mlflow_run_id is None:

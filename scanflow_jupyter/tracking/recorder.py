@@ -23,10 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TrackingError
-from .store import StoreConfig, check_reachable, prepare_sqlite, redact
+from .store import StoreConfig, check_reachable, prepare_sqlite, redact, tracking_env
 from .writer import URI_VARIABLE
 
 HOLD_SECONDS = 0.05  # how long background writes wait for a step that may be about to start
+
+
+def _writer_env(uri: str) -> dict[str, str]:
+    """The writer's store: its URI in :data:`.writer.URI_VARIABLE`, a server's user and password apart (MLflow
+    reads them from its own variables; its messages then hold no password)."""
+    env = tracking_env(uri)
+    env[URI_VARIABLE] = env.pop("MLFLOW_TRACKING_URI")
+    return env
 
 
 class WriterProcess:
@@ -43,7 +51,7 @@ class WriterProcess:
         # user of the machine, and a tracking URI may hold a password.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "scanflow_jupyter.tracking.writer"],
-            env={**os.environ, URI_VARIABLE: uri},
+            env={**os.environ, **_writer_env(uri)},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -13,7 +13,7 @@ import socket
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 from ..errors import TrackingError
 from ..workflow import Application
@@ -124,6 +124,27 @@ def redact(text: str, *, keep_user: bool = True) -> str:
         if len(value) >= 4:  # a one-letter "secret" would mask every such letter of the text
             out = out.replace(value, MASK)
     return out
+
+
+def tracking_env(uri: str) -> dict[str, str]:
+    """The variables that give a child process the store ``uri``: ``MLFLOW_TRACKING_URI``, and for an http(s)
+    server with a user and password in the URI, the URI without them and ``MLFLOW_TRACKING_USERNAME`` /
+    ``MLFLOW_TRACKING_PASSWORD`` (which MLflow reads for basic auth). The child's MLflow then never prints or
+    logs the password ("View run at http://..." after each run, its error messages).
+
+    >>> tracking_env("http://ann:p%40ss@tracker:5000")["MLFLOW_TRACKING_URI"]
+    'http://tracker:5000'
+    """
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or "@" not in parts.netloc:
+        return {"MLFLOW_TRACKING_URI": uri}
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    return {
+        "MLFLOW_TRACKING_URI": urlunsplit(parts._replace(netloc=host)),
+        "MLFLOW_TRACKING_USERNAME": unquote(user),
+        "MLFLOW_TRACKING_PASSWORD": unquote(password),
+    }
 
 
 def default_uri(folder: Path) -> str:

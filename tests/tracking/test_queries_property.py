@@ -287,7 +287,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("property-stores")
 
 
-@pytest.mark.timeout(900)  # a failure shrinks for up to 5 minutes (each step builds a store) to a small example
+# A failure shrinks for up to 5 minutes (each step builds a store) to a small example; a deeper search has no limit.
+@pytest.mark.timeout(0 if "SCANFLOW_PROPERTY_EXAMPLES" in os.environ else 900)
 @SETTINGS
 @given(specs=stores, cases=st.lists(queries, min_size=1, max_size=3))
 def test_sql_pages_are_mlflows_pages(

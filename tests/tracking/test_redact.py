@@ -86,3 +86,11 @@ def test_the_writers_command_line_holds_no_uri(make_app: Callable[..., Any], tmp
         assert os.environ.get("SCANFLOW_WRITER_TRACKING_URI") is None  # set for the child only
     finally:
         release_writer(writer)
+
+
+def test_links_to_the_mlflow_ui_carry_no_credentials() -> None:
+    from scanflow_jupyter.notebook.widgets.graph import mlflow_url
+
+    assert mlflow_url("http://ann:pw@tracker:5000/", "1", "abc") == "http://tracker:5000/#/experiments/1/runs/abc"
+    assert mlflow_url("http://ann:***@tracker:5000", "1", "abc") == "http://tracker:5000/#/experiments/1/runs/abc"
+    assert mlflow_url("sqlite:////a/mlflow.db", "1", "abc") is None

@@ -426,7 +426,9 @@ def docker_run(
         )
     finally:
         progress.close()
-    click.echo(f"tracker: {deployment.tracker_uri()}", err=True)
+    from .tracking.store import redact
+
+    click.echo(f"tracker: {redact(deployment.tracker_uri() or '')}", err=True)
     _report(result, started)
 
 

@@ -229,7 +229,11 @@ def check_runs(nb: Any, run: int) -> None:
         accuracy = round(0.6 + 0.03 * depth - abs(lr - 0.1) + random.uniform(-0.05, 0.05), 4)
         sweep.append((f"trial-{i:03d}", random.choice(["tree", "forest"]), depth, lr, accuracy))
     matching = sorted((t for t in sweep if t[4] > 0.9 or t[1] == "forest"), key=lambda t: -t[4])
-    assert "logged 200 runs" in _text(_cell(nb, "import random"))
+    # Run All again (the same scratch folder and store): the sweep is there already and is not logged twice.
+    logged = _text(_cell(nb, "import random")).strip()
+    assert logged == (
+        "logged 200 runs" if run == 1 else "logged 0 runs (200 were in the store already, from an earlier Run All)"
+    )
 
     shown = _cell(nb, "b = %scanflow runs")
     assert any(WIDGET in o.get("data", {}) for o in shown.outputs)
@@ -249,9 +253,11 @@ def check_runs(nb: Any, run: int) -> None:
     assert preview.strip() == "[['depth', 'accuracy'], ['2', '0.66'], ['3', '0.69']]", preview
 
     workflow = _text(_cell(nb, "w = %scanflow runs"))
-    assert workflow.startswith("run pipeline {") and ": 1-1 of 1\n" in workflow, workflow  # the workflow run
+    # One workflow run per Run All, newest first; the second reused every step from the cache.
+    assert workflow.startswith("run pipeline {") and f": 1-{run} of {run}\n" in workflow, workflow
+    state = "succeeded" if run == 1 else "cached"
     for step in ("gather", "preprocess", "modeling/linear", "modeling/forest", "evaluate"):
-        assert f"'{step}': 'succeeded'" in workflow, workflow
+        assert f"'{step}': '{state}'" in workflow, workflow
 
     mistake = _text(_cell(nb, '%scanflow runs -e sweep -f "metrics.accuracy >"'))
     assert "Invalid filter 'metrics.accuracy >'" in mistake and "Traceback" not in mistake, mistake

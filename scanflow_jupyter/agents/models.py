@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ModelVersionNotFoundError, SensorError
+from ..tracking.store import redact
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -73,7 +74,8 @@ def require_version(client: MlflowClient, model: str, version: str, *, where: st
     known = [v["version"] for v in versions(client, model)]
     listed = f"its versions are {', '.join(known)}" if known else f"there is no registered model {model!r} at all"
     raise ModelVersionNotFoundError(
-        f"{where}: model {model!r} has no version {version!r} in the registry of {client.tracking_uri} ({listed}). "
+        f"{where}: model {model!r} has no version {version!r} in the registry of {redact(client.tracking_uri)} "
+        f"({listed}). "
         f"Register it first (mlflow.<flavor>.log_model(..., registered_model_name={model!r})) or name an existing "
         "version"
     )
@@ -107,8 +109,10 @@ def local_model(ctx: Context, uri: str) -> Path:
         raise
     except Exception as exc:
         raise SensorError(
-            f"agent {ctx.agent!r} cannot fetch the model {uri!r} from {ctx.tracking_uri} ({type(exc).__name__}: "
-            f"{exc}); check the URI and that it was logged to this store"
+            redact(
+                f"agent {ctx.agent!r} cannot fetch the model {uri!r} from {ctx.tracking_uri} ({type(exc).__name__}: "
+                f"{exc}); check the URI and that it was logged to this store"
+            )
         ) from exc
 
 

@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TrackingError
+from ..tracking.store import redact
 from .core import Decision, plain
 
 if TYPE_CHECKING:
@@ -141,8 +142,10 @@ class DecisionLog:
             self.client.log_dict(run_id, plain(decision.to_dict()), DECISION_ARTIFACT)
         except Exception as exc:
             raise TrackingError(
-                f"agent {decision.agent!r} could not record its decision {decision.rule!r} in the MLflow store "
-                f"{self.tracking_uri} ({type(exc).__name__}: {exc}); check that the store is reachable and writable"
+                redact(
+                    f"agent {decision.agent!r} could not record its decision {decision.rule!r} in the MLflow store "
+                    f"{self.tracking_uri} ({type(exc).__name__}: {exc}); check that the store is reachable and writable"
+                )
             ) from exc
         return run_id
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import os
 import shutil
 import threading
 import time
@@ -46,6 +45,7 @@ from ..errors import (
     TrackerUnreachableError,
     TrackingError,
 )
+from ..tracking.store import redact, resolve
 from .core import ActionResult, Actuator, Context, Decision, Reading, Rule, Sensor, describe_error
 from .reach import TrackerState
 from .records import DecisionLog, decisions_experiment
@@ -125,17 +125,8 @@ class AgentStatus:
 
 def _store(app: Application | None, tracking_uri: str | None, experiment: str | None) -> tuple[str, str, str | None]:
     """The store (URI, experiment of the runs, artifact root) an agent reads and records in."""
-    from ..tracking.store import default_uri, resolve
-
-    if app is not None:
-        config = resolve(app)
-        uri, exp, root = config.uri, config.experiment, config.artifact_root
-    else:
-        uri = os.environ.get("MLFLOW_TRACKING_URI") or default_uri(Path.cwd())
-        exp, root = "scanflow", None
-        if uri.startswith("sqlite:"):
-            root = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
-    return tracking_uri or uri, experiment or exp, root if tracking_uri is None else None
+    config = resolve(app)  # without an application: MLFLOW_TRACKING_URI or ./.scanflow, experiment "scanflow"
+    return tracking_uri or config.uri, experiment or config.experiment, None if tracking_uri else config.artifact_root
 
 
 class Agent:
@@ -740,7 +731,7 @@ class Agent:
             errors,
             rules,
             self.log.experiment if self.log else "",
-            self.tracking_uri,
+            redact(self.tracking_uri),  # shown (panels, logs): never the password
             self.ctx.reach.state() if self.ctx.reach.checked else None,
         )
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ScanflowError, SensorError
+from ..tracking.store import redact
 from .core import Context, Sensor
 from .deadline import call_within
 from .models import accuracy, aliases, is_not_found, local_model, versions
@@ -79,8 +80,10 @@ class MlflowRuns(Sensor):
             experiment_id = ctx.experiment_id(where)
         except Exception as exc:
             raise SensorError(
-                f"sensor {self.name!r} of agent {ctx.agent!r} cannot reach the MLflow store {ctx.tracking_uri} "
-                f"({type(exc).__name__}: {exc}); check that it is running and the URI is right",
+                redact(
+                    f"sensor {self.name!r} of agent {ctx.agent!r} cannot reach the MLflow store {ctx.tracking_uri} "
+                    f"({type(exc).__name__}: {exc}); check that it is running and the URI is right"
+                ),
                 self.name,
             ) from exc
         if experiment_id is None:
@@ -261,8 +264,10 @@ class ModelVersions(Sensor):
             named = aliases(ctx.client(), self.model)
         except Exception as exc:
             raise SensorError(
-                f"sensor {self.name!r} of agent {ctx.agent!r} cannot read the registry of {ctx.tracking_uri} "
-                f"({type(exc).__name__}: {exc})",
+                redact(
+                    f"sensor {self.name!r} of agent {ctx.agent!r} cannot read the registry of {ctx.tracking_uri} "
+                    f"({type(exc).__name__}: {exc})"
+                ),
                 self.name,
             ) from exc
         return {
@@ -456,8 +461,10 @@ class ModelScores(Sensor):
             named = aliases(client, self.model)
         except Exception as exc:
             raise SensorError(
-                f"sensor {self.name!r} of agent {ctx.agent!r} cannot read the registry of {ctx.tracking_uri} "
-                f"({type(exc).__name__}: {exc})",
+                redact(
+                    f"sensor {self.name!r} of agent {ctx.agent!r} cannot read the registry of {ctx.tracking_uri} "
+                    f"({type(exc).__name__}: {exc})"
+                ),
                 self.name,
             ) from exc
         files = [ctx.path(p) for p in self.evaluation]

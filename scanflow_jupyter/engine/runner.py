@@ -388,7 +388,9 @@ class WorkflowRun:
         # creating the run overlaps the step's interpreter start-up (see launch.py).
         pipe: tuple[int, int] | None = None
         if self.recorder is not None and self.state.mlflow_run_id:
-            env["MLFLOW_TRACKING_URI"] = self.recorder.config.uri
+            from ..tracking.store import tracking_env
+
+            env.update(tracking_env(self.recorder.config.uri))  # a password in the URI: in variables of its own
             env["MLFLOW_EXPERIMENT_ID"] = self.recorder.experiment_id
             env.pop("MLFLOW_RUN_ID", None)
             if attempt == 1 or rec.mlflow_run_id is None:
@@ -592,9 +594,12 @@ class WorkflowRun:
 
     def _open_recorder(self) -> None:
         from ..tracking import RunRecorder, resolve
+        from ..tracking.store import redact
 
         self.recorder = RunRecorder(resolve(self.app))
-        self.state.tracking_uri, self.state.experiment_id = self.recorder.config.uri, self.recorder.experiment_id
+        # Shown (state.json, the graph's links), never used to connect: resume resolves the store again.
+        self.state.tracking_uri = redact(self.recorder.config.uri)
+        self.state.experiment_id = self.recorder.experiment_id
 
     def _open_tracking(self) -> None:
         """Create the run's parent MLflow run (its id is on disk before any step starts), or, resuming, take up

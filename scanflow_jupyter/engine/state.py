@@ -71,7 +71,7 @@ class RunState:
     workers: int = 1
     force: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
-    tracking_uri: str | None = None
+    tracking_uri: str | None = None  # redacted (tracking.store.redact): no password is written to state.json
     experiment_id: str | None = None
     mlflow_run_id: str | None = None
     mlflow_groups: dict[str, str] = field(default_factory=dict)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -304,9 +303,10 @@ class ScanflowMagics(Magics):
         return pd.DataFrame(rows, columns=columns)
 
     def _run_browser(self, args: argparse.Namespace) -> RunBrowser:
+        from ..tracking.store import resolve_uri
         from .widgets import RunBrowser
 
-        if args.uri is None and self.app is None and not os.environ.get("MLFLOW_TRACKING_URI"):
+        if args.uri is None and resolve_uri(self.app) is None:
             raise UsageError(f"{NO_APP}, or pass --uri URI (or set MLFLOW_TRACKING_URI) to browse a store.")
         if args.limit is not None and args.limit > 1000:
             raise UsageError(f"%scanflow runs: -n {args.limit} is too many rows per page; use at most 1000.")

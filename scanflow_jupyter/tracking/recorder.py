@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import itertools
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,9 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TrackingError
-from .store import StoreConfig, check_reachable, prepare_sqlite
+from .store import StoreConfig, check_reachable, prepare_sqlite, redact, tracking_env
+from .writer import URI_VARIABLE
 
 HOLD_SECONDS = 0.05  # how long background writes wait for a step that may be about to start
+
+
+def _writer_env(uri: str) -> dict[str, str]:
+    """The writer's store: its URI in :data:`.writer.URI_VARIABLE`, a server's user and password apart (MLflow
+    reads them from its own variables; its messages then hold no password)."""
+    env = tracking_env(uri)
+    env[URI_VARIABLE] = env.pop("MLFLOW_TRACKING_URI")
+    return env
 
 
 class WriterProcess:
@@ -57,7 +67,10 @@ class WriterProcess:
 
     def _spawn(self) -> subprocess.Popen[str]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scanflow_jupyter.tracking.writer", self.uri],
+            # The URI goes through the environment, never the command line: ``ps`` shows a command line to every
+            # user of the machine, and a tracking URI may hold a password.
+            [sys.executable, "-m", "scanflow_jupyter.tracking.writer"],
+            env={**os.environ, **_writer_env(self.uri)},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -70,8 +83,10 @@ class WriterProcess:
             process.kill()
             process.wait()
             raise TrackingError(
-                f"Cannot use the MLflow store {self.uri!r}: {hello['error']}{self._stderr_tail()}. Check "
-                "MLFLOW_TRACKING_URI or the application's tracker.uri, and that the server is running."
+                redact(
+                    f"Cannot use the MLflow store {self.uri!r}: {hello['error']}{self._stderr_tail()}. Check "
+                    "MLFLOW_TRACKING_URI or the application's tracker.uri, and that the server is running."
+                )
             )
         return process
 
@@ -101,7 +116,8 @@ class WriterProcess:
                 if future is None:
                     continue
                 if "error" in reply:
-                    future.set_exception(TrackingError(f"MLflow store {self.uri!r} refused a write: {reply['error']}"))
+                    refused = f"MLflow store {self.uri!r} refused a write: {reply['error']}"
+                    future.set_exception(TrackingError(redact(refused)))
                 else:
                     future.set_result(reply["result"])
             process.wait()
@@ -130,7 +146,7 @@ class WriterProcess:
             with self._lock:  # nothing more will come
                 pending, self._futures, self._unanswered = self._futures, {}, {}
         for future in pending.values():
-            future.set_exception(TrackingError(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}."))
+            future.set_exception(self._stopped())
         return False
 
     def _write(self, op: dict[str, Any]) -> None:
@@ -142,9 +158,7 @@ class WriterProcess:
         future = future if future is not None else Future()
         with self._io:  # an op is either sent to the process before a restart (and replayed) or after it
             if self._dead:
-                future.set_exception(
-                    TrackingError(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}.")
-                )
+                future.set_exception(self._stopped())
                 return future
             with self._lock:
                 op_id = next(self._ids)
@@ -154,6 +168,9 @@ class WriterProcess:
             with contextlib.suppress(OSError, ValueError):  # the process died: the reader starts another and
                 self._write(message)  # sends this op again
         return future
+
+    def _stopped(self) -> TrackingError:
+        return TrackingError(redact(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}."))
 
     def close(self) -> None:
         self._closing = True
@@ -247,7 +264,7 @@ class RunRecorder:
         try:
             prepare_sqlite(config)
         except OSError as exc:
-            raise TrackingError(f"Cannot create the MLflow store {config.uri!r}: {exc}.") from None
+            raise TrackingError(redact(f"Cannot create the MLflow store {config.uri!r}: {exc}.")) from None
         self._closed = False
         self._writer = writer_for(config.uri)
         try:

@@ -11,7 +11,8 @@ it may or may not have been done. Every op is safe to do twice: closing writes c
 drops a metric point logged twice), and an op that creates a run first looks for the run a replayed op may have
 created already (by the tags that say whose it is). This process keeps nothing it cannot read back from MLflow.
 
-Run as ``python -m scanflow_jupyter.tracking.writer TRACKING_URI``.
+Run as ``python -m scanflow_jupyter.tracking.writer`` with the store's URI in the variable
+``SCANFLOW_WRITER_TRACKING_URI`` (never an argument: a command line is public, and a URI may hold a password).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from typing import Any
 
 MAX_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch
+URI_VARIABLE = "SCANFLOW_WRITER_TRACKING_URI"  # the store's URI, from the recorder
 
 # MLflow run statuses for node states.
 STATUS = {
@@ -285,7 +287,10 @@ def main(argv: list[str]) -> int:
     # Bookkeeping yields the CPU to the steps: on a busy machine the writer lags a little, the steps do not.
     os.nice(5)
     try:
-        writer = Writer(argv[0])
+        uri = os.environ.pop(URI_VARIABLE, "") or (argv[0] if argv else "")
+        if not uri:
+            raise ValueError(f"no tracking URI: set {URI_VARIABLE}")
+        writer = Writer(uri)
     except Exception as exc:
         out.write(json.dumps({"id": 0, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
         out.flush()

@@ -96,7 +96,7 @@ endif
 # The Python suite (Docker, browser and fault-injection tests included) on the engine DOCKER_HOST names.
 .PHONY: test-python
 test-python:
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --durations=30 $(PYTEST_ARGS)
 
 test-ts: setup ## The TypeScript unit tests (vitest, no browser)
 	jlpm test
@@ -121,11 +121,13 @@ bench-docker: setup docker-engine ## Print the Docker backend figures (cold buil
 	$(PY) benchmarks/docker_backend.py
 
 .PHONY: bench-ui
-bench-ui: setup ## Print the notebook latency and labeling key-press figures (JupyterLab in Chromium, through ui-tests/)
+bench-ui: setup ## Print the notebook latency, labeling key-press and sidebar/editor render figures (JupyterLab in Chromium)
 	cd ui-tests && NODE_PATH=$(CURDIR)/ui-tests/node_modules jlpm playwright test \
 	  --config ../benchmarks/notebook_latency/playwright.config.ts
 	cd ui-tests && NODE_PATH=$(CURDIR)/ui-tests/node_modules jlpm playwright test \
 	  --config ../benchmarks/labeling_speed/playwright.config.ts
+	cd ui-tests && NODE_PATH=$(CURDIR)/ui-tests/node_modules jlpm playwright test \
+	  --config ../benchmarks/editor_latency/playwright.config.ts
 
 clean: ## Remove build outputs and stamps (keeps the venv and node_modules)
 	rm -rf $(STAMP) lib scanflow_jupyter/labextension scanflow_jupyter/_version.py

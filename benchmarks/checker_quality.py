@@ -294,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             f"seed {seed}: false alarms of each detector's fixed calibration set: "
             + ", ".join(f"{d}: {v:.0%}" for d, v in zip(digits, fa, strict=True))
             + f" (range {min(fa):.0%}-{max(fa):.0%}; calibration sets of {min(r['calibration_sizes'])}-"
-            f"{max(r['calibration_sizes'])} samples). report.notes says: 8 in 10 such sets lie between "
+            f"{max(r['calibration_sizes'])} samples). fixed_reference_spread (report.notes quotes it when the "
+            "calibration set is smaller than the batch): 8 in 10 such sets lie between "
             f"{low:.1%} and {high:.1%} (median {mid:.1%}); share of these detectors inside that range: "
             f"{np.mean([(low - 0.005) <= v <= (high + 0.005) for v in fa]):.0%}"
         )

@@ -67,10 +67,12 @@ def build(size: int) -> str:
     import sqlalchemy
     from sqlalchemy.engine import Engine
 
+    from scanflow_jupyter.tracking.store import sqlite_uri
+
     folder = cache_dir(size)
     db = folder / "mlflow.db"
     done = folder / "complete"
-    uri = f"sqlite:///{db}"
+    uri = sqlite_uri(db)
     if done.exists():
         return uri
     folder.mkdir(parents=True, exist_ok=True)
@@ -179,12 +181,14 @@ SHAPES = [
 ]
 
 
-def first_pages(db: str, rows: int) -> list[str]:
+def first_pages(db: Path, rows: int) -> list[str]:
     """The first ``rows`` run ids of the benchmark's query, sorted in Python from the raw table rows: runs with
     ``m0 > 0.5`` by ``m1`` descending, then (MLflow's tie-break) newest first, then by run id. A reference that
     shares no code with the browser's SQL (and MLflow's second page at 100,000 runs would take minutes)."""
+    from scanflow_jupyter.tracking.store import sqlite_file_uri
+
     assert FILTER == "metrics.m0 > 0.5" and ORDER == ["metrics.m1 DESC"]
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+    with sqlite3.connect(sqlite_file_uri(db, mode="ro"), uri=True) as conn:
         m0 = dict(conn.execute("SELECT run_uuid, value FROM latest_metrics WHERE key = 'm0' AND is_nan = 0"))
         m1 = dict(conn.execute("SELECT run_uuid, value FROM latest_metrics WHERE key = 'm1' AND is_nan = 0"))
         runs = conn.execute("SELECT run_uuid, start_time FROM runs WHERE lifecycle_stage = 'active'").fetchall()
@@ -199,9 +203,11 @@ def measure(size: int, repeats: int, mlflow_repeats: int) -> dict[str, Any]:
 
     from scanflow_jupyter.tracking import RunQuery, RunStore
     from scanflow_jupyter.tracking.sqlquery import SORT_INDEXES
+    from scanflow_jupyter.tracking.store import sqlite_path
 
     uri = build(size)
-    db = uri[len("sqlite:///") :]
+    db = sqlite_path(uri)
+    assert db is not None
     with sqlite3.connect(db) as conn:  # the store as MLflow made it
         for index in SORT_INDEXES:
             conn.execute(f"DROP INDEX IF EXISTS {index}")

@@ -75,9 +75,16 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     """``%load_ext scanflow_jupyter``: register the ``%scanflow`` magics. IPython and ipywidgets are imported
     only now, never by ``import scanflow_jupyter``."""
     from .notebook.magics import load_ipython_extension as load
+    from .tracking.quiet import quiet_defaults
 
+    quiet_defaults()  # before the kernel first imports MLflow or TensorFlow: stderr is for what went wrong
     load(ipython)
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "scanflow-jupyter"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    # Named by jupyter_server's protocol; the extension (server/) loads only when a server starts.
+    return [{"module": "scanflow_jupyter.server"}]

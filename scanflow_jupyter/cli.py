@@ -270,8 +270,11 @@ def runs(app: Path, limit: int, as_json: bool) -> None:
     from .engine import list_runs, reconcile
 
     application = _load(app)
-    states = [reconcile(s) for s in list_runs(application.folder)[:limit]]
-    if not states:
+    unreadable: list[Any] = []
+    states = [reconcile(s) for s in list_runs(application.folder, corrupt=unreadable)[:limit]]
+    for error in unreadable:  # listed apart, never silently left out
+        click.secho(f"error: {error}", fg="red", err=True)
+    if not states and not unreadable:
         click.echo("no runs yet; start one with: scanflow run " + str(app))
         return
     for s in states:
@@ -423,7 +426,9 @@ def docker_run(
         )
     finally:
         progress.close()
-    click.echo(f"tracker: {deployment.tracker_uri()}", err=True)
+    from .tracking.store import redact
+
+    click.echo(f"tracker: {redact(deployment.tracker_uri() or '')}", err=True)
     _report(result, started)
 
 

@@ -76,7 +76,9 @@ def deploy_kubernetes(app: Path, output: Path | None, **kw: Any) -> None:
     if output is not None:
         deployment.export(output)
     click.echo(f"deploying to namespace {deployment.namespace}", err=True)
-    click.echo(f"tracker: {deployment.start(on_line=_say)}")
+    from .tracking.store import redact
+
+    click.echo(f"tracker: {redact(deployment.start(on_line=_say) or '')}")
     for wf in deployment.app.workflows:
         for address, node in Workflow.leaves(wf).items():
             if isinstance(node, Service):

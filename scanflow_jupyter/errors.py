@@ -10,7 +10,10 @@ The tree::
     │   ├── StepFailedError            a step exited non-zero; carries the tail of its stderr
     │   │   └── StepTimeoutError       a step ran past its timeout and was stopped
     │   ├── RunNotFoundError           no run with that id under ``.scanflow/runs``
-    │   └── RunInProgressError         the run is still going in another process
+    │   ├── RunInProgressError         the run is driven by another process (named: pid, host, since when)
+    │   ├── CorruptStateError          a run's ``state.json`` cannot be read (cut short, damaged); names the file
+    │   └── StateWriteError            a run's state could not be written (a full disk); names the file and the
+    │                                  space left
     ├── BackendError                   a backend could not launch or watch a node
     │   ├── BackendUnavailableError    the backend's engine is not there (no daemon, no cluster)
     │   ├── ImageBuildError            a container image did not build; carries the failing line of the build
@@ -20,7 +23,8 @@ The tree::
     │   ├── MissingSecretError         a Secret a deployment references (an image pull secret) is not there
     │   └── PortInUseError             a port a service should publish is taken on this machine
     ├── TrackingError                  the MLflow store could not be reached or written
-    │   └── RunQueryError              a run query is invalid (a bad filter, an unknown column or sort key)
+    │   ├── RunQueryError              a run query is invalid (a bad filter, an unknown column or sort key)
+    │   └── TrackerUnreachableError    a tracking server's name does not resolve, it refuses connections or is silent
     ├── CheckingError                  a drift detector could not fit, score, check a batch or load
     │   ├── NotEnoughSamplesError      too few reference samples to train, validate and calibrate a detector
     │   ├── InvalidDataError           data a detector cannot use (not numeric, wrong axes, unreadable batch file)
@@ -45,7 +49,8 @@ The tree::
     │   ├── SensorError                a sensor's reading failed (an MLflow query refused, a folder missing)
     │   └── ActuatorError              an actuator failed after its retries (a workflow run that failed, ...)
     │       └── ModelVersionNotFoundError  a model version to promote that the registry does not hold
-    └── ParameterError                 a parameter override names an unknown parameter or has the wrong type
+    ├── ParameterError                 a parameter override names an unknown parameter or has the wrong type
+    └── PathOutsideRootError           a path sent to the server extension lies outside the server's root folder
 
 Messages name the offender and say how to fix it.
 """
@@ -64,6 +69,7 @@ __all__ = [
     "CheckPluginError",
     "CheckerSettingsError",
     "CheckingError",
+    "CorruptStateError",
     "DockerNameError",
     "DriftDetectedError",
     "EmptyBatchError",
@@ -81,6 +87,7 @@ __all__ = [
     "NonFiniteValuesError",
     "NotEnoughSamplesError",
     "ParameterError",
+    "PathOutsideRootError",
     "PortInUseError",
     "Problem",
     "RankerError",
@@ -94,8 +101,10 @@ __all__ = [
     "SequenceError",
     "ShapeMismatchError",
     "SpecFormatError",
+    "StateWriteError",
     "StepFailedError",
     "StepTimeoutError",
+    "TrackerUnreachableError",
     "TrackingError",
     "WorkflowValidationError",
 ]
@@ -161,7 +170,26 @@ class RunNotFoundError(RunError):
 
 
 class RunInProgressError(RunError):
-    """The run is still going in another process, so it cannot be resumed or changed."""
+    """The run is driven by another process (its lock is held), so it cannot be resumed or changed. The message
+    names the holder: its pid, host and since when."""
+
+
+class CorruptStateError(RunError):
+    """A run's ``state.json`` cannot be read: cut short or damaged. ``path`` is the file; the message says how
+    to recover. Nothing picks another run in its place."""
+
+    def __init__(self, message: str, path: object = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class StateWriteError(RunError):
+    """A run's state could not be written (a full disk, a read-only folder). ``path`` is the file; the message
+    says how much space is left on its disk. The run stops, and ``resume`` finishes it later."""
+
+    def __init__(self, message: str, path: object = None) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class BackendError(ScanflowError):
@@ -218,6 +246,16 @@ class TrackingError(ScanflowError):
 
 class RunQueryError(TrackingError):
     """A run query is invalid: a bad filter, an unknown column or sort key, a page token of another query."""
+
+
+class TrackerUnreachableError(TrackingError):
+    """An MLflow tracking server that cannot be reached: its name does not resolve, nothing listens on its port,
+    or it does not answer in time. Said in seconds, instead of the minutes MLflow's own HTTP retries take;
+    ``address`` is the server's URI."""
+
+    def __init__(self, message: str, address: str = "") -> None:
+        self.address = address
+        super().__init__(message)
 
 
 class ParameterError(ScanflowError):
@@ -325,3 +363,8 @@ class ActuatorError(AgentError):
 
 class ModelVersionNotFoundError(ActuatorError):
     """A model version to promote (or compare) that the model registry does not hold."""
+
+
+class PathOutsideRootError(ScanflowError):
+    """A path sent to the server extension lies outside the folder the Jupyter server serves (``..``, an absolute
+    path, a symbolic link leading out); the server refuses it (HTTP 403)."""

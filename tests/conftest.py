@@ -4,6 +4,7 @@ suite writes nothing into the repository."""
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import os
@@ -156,6 +157,15 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true"}
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # IPython's profile and history (the magics' shell, the notebooks' kernels) in a scratch folder, not ~/.ipython.
+    if "IPYTHONDIR" not in os.environ:
+        folder = tempfile.mkdtemp(prefix="scanflow-tests-ipython-")
+        os.environ["IPYTHONDIR"] = folder
+        # At exit, after IPython's own exit handler (registered later, so run earlier) has saved its history.
+        atexit.register(shutil.rmtree, folder, True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     os.environ.setdefault("SCANFLOW_TEST_ROOT", str(ROOT))
 
@@ -175,22 +185,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 DOCKER_LOCK = Path(tempfile.gettempdir()) / "scanflow-tests-docker-engine.lock"
 
 
-@pytest.fixture(autouse=True)
-def _docker_engine_lock(request: pytest.FixtureRequest) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
     """Every ``docker`` test holds the engine's lock shared; an ``engine_wide`` test (swarm mode, fixed names,
     daemon settings) holds it alone, so no other test's network or container lives through its change (a
-    ``docker swarm init``/``leave`` beside a running container took its network's name resolution for good)."""
-    node = request.node
-    if node.get_closest_marker("docker") is None:
-        yield
-        return
-    exclusive = node.get_closest_marker("engine_wide") is not None
+    ``docker swarm init``/``leave`` beside a running container took its network's name resolution for good).
+
+    Taken around the whole protocol (setup, call, teardown) and outside pytest-timeout's clock: waiting for the
+    engine is not the test's time."""
+    if item.get_closest_marker("docker") is None:
+        return (yield)
+    exclusive = item.get_closest_marker("engine_wide") is not None
     engine = os.environ.get("DOCKER_HOST", "default").encode()
     path = DOCKER_LOCK.with_suffix(f".{hashlib.sha256(engine).hexdigest()[:8]}.lock")
     with open(path, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         try:
-            yield
+            return (yield)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

@@ -12,7 +12,19 @@ import scanflow_jupyter
 from scanflow_jupyter import errors
 
 # Each layer, and the layers above it that it must not import (DESIGN.md).
-LAYERS = ["errors", "workflow", "tracking", "engine", "deploy", "checking", "active", "agents", "notebook", "cli"]
+LAYERS = [
+    "errors",
+    "workflow",
+    "tracking",
+    "engine",
+    "deploy",
+    "checking",
+    "active",
+    "agents",
+    "notebook",
+    "cli",
+    "server",
+]
 BLOCKER = """
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
@@ -32,14 +44,18 @@ ABOVE = {
     "tracking": LAYERS[3:],
     "engine": LAYERS[4:],
     # checking sits beside deploy and below active/agents: it may use workflow, tracking and engine only.
-    "checking": ["deploy", "active", "agents", "notebook", "cli"],
+    "checking": ["deploy", "active", "agents", "notebook", "cli", "server"],
     # deploy sits beside checking: workflow, tracking, engine and errors only (the whole Docker backend loads).
-    "deploy": ["checking", "active", "agents", "notebook", "cli"],
-    "deploy.docker.app": ["checking", "active", "agents", "notebook", "cli"],
+    "deploy": ["checking", "active", "agents", "notebook", "cli", "server"],
+    "deploy.docker.app": ["checking", "active", "agents", "notebook", "cli", "server"],
     # agents sit on every layer but notebook/ and cli; their service entry point is what a container runs.
-    "agents": ["notebook", "cli"],
-    "agents.service": ["notebook", "cli"],
-    "notebook": ["scanflow_jupyter.cli"],
+    "agents": ["notebook", "cli", "server"],
+    "agents.service": ["notebook", "cli", "server"],
+    "notebook": ["cli", "server"],
+    # server/ sits beside notebook/ and cli: it shares their services, never their modules.
+    "server": ["notebook", "cli"],
+    "server.handlers": ["notebook", "cli"],
+    "server.worker": ["notebook", "cli"],
 }
 
 
@@ -48,6 +64,8 @@ def test_layer_imports_point_down(layer: str) -> None:
     banned = [f"scanflow_jupyter.{above}" for above in ABOVE[layer]]
     if layer != "notebook":
         banned += ["IPython", "ipywidgets"]  # only notebook/ may import these
+    if not layer.startswith("server.handlers"):
+        banned += ["jupyter_server", "tornado"]  # only server/ imports them, and only when a server loads it
     if layer in ("errors", "workflow", "engine"):
         banned += ["mlflow"]  # MLflow is imported when a tracked run starts, not with the engine
     if layer.startswith("deploy"):

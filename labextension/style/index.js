@@ -6,3 +6,4 @@ import './deploy.css';
 import './runs.css';
 import './labeling.css';
 import './agents.css';
+import './editor.css';

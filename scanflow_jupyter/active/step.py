@@ -20,18 +20,20 @@ first, so the next labeling batch shows them before any ranked sample. A session
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..checking.data import load_batch
+from ..checking.data import load_batch, save_npz
 from ..errors import ShapeMismatchError
 from ..workflow import Executor, Parameter
 from ..workflow.params import ParamValue, infer_type
 from .store import LabelStore
 
-__all__ = ["QUEUE_FUNCTION", "labeling_node", "queue_flagged", "queue_samples"]
+__all__ = ["QUEUE_FUNCTION", "append_to_pool", "labeling_node", "queue_flagged", "queue_samples"]
 
 QUEUE_FUNCTION = f"{__name__}:queue_flagged"
 
@@ -98,35 +100,64 @@ def queue_samples(
     """Append samples already scored (``x`` with their ``ids``, most anomalous first) to ``pool`` and queue them in
     ``session`` with their ``scores``; what :func:`queue_flagged` does after scoring (an agent that has checked the
     batch calls this). Returns ``flagged`` (samples given), ``queued`` (new in the queue) and ``pool_size``."""
-    samples = np.asarray(x, dtype=np.float32)
-    pool_file = Path(pool)
-    if pool_file.is_file():
-        existing = load_batch(pool_file)
-        if existing.x.shape[1:] != samples.shape[1:]:
-            raise ShapeMismatchError(
-                f"the pool {os.fspath(pool)!r} holds samples of shape {existing.x.shape[1:]}, the batch "
-                f"{source!r} {samples.shape[1:]}: give each kind of data a pool of its own"
-            )
-        pool_x, pool_ids = existing.x, list(existing.ids)
-    else:
-        pool_x, pool_ids = np.zeros((0, *samples.shape[1:]), dtype=np.float32), []
-    known = set(pool_ids)
-    new = [i for i, sample_id in enumerate(ids) if sample_id not in known]
-    if new:
-        pool_x = np.concatenate([pool_x, samples[new]])
-        pool_ids = pool_ids + [ids[i] for i in new]
-        pool_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = pool_file.with_name(pool_file.name + ".tmp.npz")
-        np.savez(tmp, x=pool_x, ids=np.array(pool_ids))
-        os.replace(tmp, pool_file)  # a reader never sees half a pool
-
+    pool_size = append_to_pool(pool, x, ids, source=source)
     labels = LabelStore(Path(store))
     try:
         labels.open_session(session, [c for c in classes.split(",") if c.strip()])
         queued = labels.enqueue(session, list(zip(ids, scores, strict=True)), reason=reason)
     finally:
         labels.close()
-    return {"flagged": len(ids), "queued": queued, "pool_size": len(pool_ids)}
+    return {"flagged": len(ids), "queued": queued, "pool_size": pool_size}
+
+
+def append_to_pool(pool: str | os.PathLike[str], x: Any, ids: list[str], *, source: str = "the batch") -> int:
+    """Append the samples ``x`` with ids ``ids`` to the pool file ``pool`` (``.npz`` with ``x`` and ``ids``,
+    created if missing); a sample id already there is not added again. Returns the pool's size.
+
+    Safe with several writers at once (a checker agent and a notebook, two agents, in threads or processes): the
+    read-append-write holds an exclusive lock (``flock`` on ``.<pool>.lock`` beside it, released if its holder
+    dies), and the new pool replaces the old in one rename, so no append is lost, none is made twice, and a reader
+    sees the old pool or the new one.
+    """
+    samples = np.asarray(x, dtype=np.float32)
+    pool_file = Path(pool)
+    pool_file.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(pool_file.with_name(f".{pool_file.name}.lock")):
+        if pool_file.is_file():
+            existing = load_batch(pool_file)
+            if existing.x.shape[1:] != samples.shape[1:]:
+                raise ShapeMismatchError(
+                    f"the pool {os.fspath(pool)!r} holds samples of shape {existing.x.shape[1:]}, the batch "
+                    f"{source!r} {samples.shape[1:]}: give each kind of data a pool of its own"
+                )
+            pool_x, pool_ids = existing.x, list(existing.ids)
+        else:
+            pool_x, pool_ids = np.zeros((0, *samples.shape[1:]), dtype=np.float32), []
+        known = set(pool_ids)
+        new: list[int] = []
+        for i, sample_id in enumerate(ids):
+            if sample_id not in known:  # twice in ``ids`` counts once, too
+                known.add(sample_id)
+                new.append(i)
+        if new:
+            pool_x = np.concatenate([pool_x, samples[new]])
+            pool_ids = pool_ids + [ids[i] for i in new]
+            save_npz(pool_file, x=pool_x, ids=np.array(pool_ids))
+        return len(pool_ids)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if missing) while the block runs; the kernel releases it when
+    the holder dies, so a killed writer never blocks the next."""
+    import fcntl
+
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _log(result: dict[str, Any], model_uri: str, batch: str) -> None:

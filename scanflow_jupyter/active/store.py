@@ -116,27 +116,51 @@ class LabelStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")  # a committed label survives a crash of the machine, too
-        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._conn = self._connect()
         with self._lock:
             self._conn.executescript(SCHEMA)  # executescript commits on its own (IF NOT EXISTS: safe to repeat)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # a committed label survives a crash of the machine, too
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
 
     # -- transactions ------------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Cursor]:
         """One write transaction, taken at once (``BEGIN IMMEDIATE``), so read-then-write is atomic across
-        processes."""
+        processes. A COMMIT that fails (a full disk, an I/O error) is rolled back and raised as a
+        :class:`~scanflow_jupyter.errors.LabelingError`: nothing of the change is saved, and the store takes the
+        next write (a transaction left open would refuse every later one)."""
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 yield cur
             except BaseException:
-                cur.execute("ROLLBACK")
+                self._rollback()
                 raise
-            cur.execute("COMMIT")
+            try:
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise LabelingError(
+                    f"the label store {self.path} could not commit ({exc}): nothing of this change was saved. Check "
+                    "the disk's free space and that the file is writable, then do it again"
+                ) from exc
+
+    def _rollback(self) -> None:
+        """End the open transaction; a connection that cannot even roll back is replaced by a new one."""
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = self._connect()
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -145,6 +169,13 @@ class LabelStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def data_version(self) -> int:
+        """A number that changes each time another connection (another annotator, another process, a second
+        store on the same file) commits to the file; this store's own writes leave it as it is. Cheap: the grid
+        polls it to redraw labels given elsewhere."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
     # -- sessions ----------------------------------------------------------------------------------
     def open_session(self, name: str, classes: Sequence[str], meta: dict[str, Any] | None = None) -> list[str]:

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 __all__ = ["ModelVersions", "RetrainRecord", "modal_fit"]
@@ -23,6 +24,7 @@ __all__ = ["ModelVersions", "RetrainRecord", "modal_fit"]
 log = logging.getLogger(__name__)
 
 SESSION_TAG = "scanflow.labeling_session"
+LOCAL_EXPERIMENT = "labeling"  # on a SQLite store without a current experiment: artifacts beside the database
 KIND_TAG = "scanflow.kind"
 
 
@@ -69,7 +71,7 @@ class ModelVersions:
     def experiment_id(self) -> str:
         """Resolved at the first retrain, in the retrain thread (it may reach the store)."""
         if self._experiment is None:
-            self._experiment = _experiment_id(self.client, self._wanted)
+            self._experiment = _experiment_id(self.client, self._wanted, self.tracking_uri)
         return self._experiment
 
     @property
@@ -192,9 +194,11 @@ def _servable(model: Any) -> tuple[Any, str | None]:
     return estimator, "cloudpickle"
 
 
-def _experiment_id(client: Any, active: str | None) -> str:
-    """MLflow's current experiment when it lives in ``client``'s store, else that store's Default experiment
-    (the current one may belong to another store that was current before)."""
+def _experiment_id(client: Any, active: str | None, tracking_uri: str) -> str:
+    """MLflow's current experiment when it lives in ``client``'s store. Otherwise (the current one may belong to
+    another store that was current before, or there is none): on a SQLite store, the experiment ``labeling`` with its
+    artifacts beside the database file (MLflow's Default experiment keeps them in ``./mlruns`` of whatever folder
+    the store was first opened from: a notebook's folder); on a tracking server, its Default experiment."""
     from mlflow.exceptions import MlflowException
 
     if active:
@@ -204,6 +208,16 @@ def _experiment_id(client: Any, active: str | None) -> str:
                 return str(active)
         except MlflowException:
             pass
+    if tracking_uri.startswith("sqlite:///"):
+        found = client.get_experiment_by_name(LOCAL_EXPERIMENT)
+        if found is not None:
+            return str(found.experiment_id)
+        database = Path(tracking_uri.removeprefix("sqlite:///"))
+        artifacts = (database.parent / "artifacts" / LOCAL_EXPERIMENT).resolve().as_uri()
+        try:
+            return str(client.create_experiment(LOCAL_EXPERIMENT, artifact_location=artifacts))
+        except MlflowException:  # another session created it a moment ago
+            return str(client.get_experiment_by_name(LOCAL_EXPERIMENT).experiment_id)
     default = client.get_experiment_by_name("Default")
     return str(default.experiment_id) if default else str(client.create_experiment("Default"))
 

@@ -25,7 +25,7 @@ Example
 
 from __future__ import annotations
 
-from .actuators import Call, ExportLabels, Notify, PromoteModel, QueueForLabeling, RunWorkflow
+from .actuators import Call, ExportLabels, Notify, PromoteModel, QueueForLabeling, RejectModel, RunWorkflow
 from .builtin import Checker, Improver, Planner, Tracker
 from .core import ActionResult, Actuator, Context, Decision, Reading, Rule, Sensor
 from .records import DecisionLog, decisions_experiment
@@ -59,6 +59,7 @@ __all__ = [
     "PromoteModel",
     "QueueForLabeling",
     "Reading",
+    "RejectModel",
     "Rule",
     "RunWorkflow",
     "Sensor",

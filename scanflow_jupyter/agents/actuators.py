@@ -5,6 +5,7 @@
 - :class:`QueueForLabeling`: put the samples a drift check flagged into a labeling session's pool and queue.
 - :class:`ExportLabels`: write a session's labeled samples to a file a training step reads.
 - :class:`PromoteModel`: move an alias (``production``) to a model version.
+- :class:`RejectModel`: mark a model version rejected (a planner's candidate that fails to load, say).
 - :class:`Notify`: say what was decided (the log, a file, a function of yours).
 - :class:`Call`: any function of yours.
 
@@ -14,7 +15,6 @@ Each returns plain data, recorded with the decision, or raises with a message th
 from __future__ import annotations
 
 import logging
-import os
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..engine.runner import RunResult, WorkflowRun
     from ..workflow import Application
 
-__all__ = ["Call", "ExportLabels", "Notify", "PromoteModel", "QueueForLabeling", "RunWorkflow"]
+__all__ = ["Call", "ExportLabels", "Notify", "PromoteModel", "QueueForLabeling", "RejectModel", "RunWorkflow"]
 
 log = logging.getLogger("scanflow_jupyter.agents")
 
@@ -268,10 +268,9 @@ class ExportLabels(Actuator):
 
 
 def _save(path: Path, x: Any, y: Any, ids: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, x=x, y=y, ids=np.array(ids))
-    os.replace(tmp, path)  # a step reading it never sees half a file
+    from ..checking.data import save_npz
+
+    save_npz(path, x=x, y=y, ids=np.array(ids))  # a step reading it never sees half a file
 
 
 class PromoteModel(Actuator):
@@ -314,6 +313,46 @@ class PromoteModel(Actuator):
 
     def describe(self) -> str:
         return f"move {self.model}@{self.alias}"
+
+
+class RejectModel(Actuator):
+    """Mark a version of registered model ``model`` as rejected: the tags ``scanflow.rejected`` (why: ``reason``, a
+    text or a function of the decision), ``scanflow.rejected_by`` (the agent) and ``scanflow.decision`` (the
+    decision's MLflow run). It moves no alias."""
+
+    kind = "reject model"
+
+    def __init__(
+        self,
+        name: str = "reject",
+        *,
+        model: str,
+        version: str | int | Callable[[Decision], str | int | None],
+        reason: str | Callable[[Decision], str] = "",
+        retries: int = 1,
+        backoff: float = 1.0,
+    ) -> None:
+        super().__init__(name, retries=retries, backoff=backoff)
+        self.model = model
+        self.version = version
+        self.reason = reason
+
+    def act(self, ctx: Context, decision: Decision) -> Any:
+        chosen = self.version(decision) if callable(self.version) else self.version
+        if chosen is None:
+            raise AgentError(f"actuator {self.name!r}: the decision names no version of {self.model!r} to reject")
+        version = str(chosen)
+        why = (self.reason(decision) if callable(self.reason) else self.reason) or "; ".join(decision.reasons)
+        client = ctx.client()
+        require_version(client, self.model, version, where=f"actuator {self.name!r} of agent {ctx.agent!r}")
+        client.set_model_version_tag(self.model, version, "scanflow.rejected", why[:5000])
+        client.set_model_version_tag(self.model, version, "scanflow.rejected_by", ctx.agent)
+        if decision.run_id:
+            client.set_model_version_tag(self.model, version, "scanflow.decision", decision.run_id)
+        return {"model": self.model, "version": version, "rejected": why}
+
+    def describe(self) -> str:
+        return f"mark versions of {self.model} rejected"
 
 
 class Notify(Actuator):

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .actuators import ExportLabels, Notify, PromoteModel, QueueForLabeling, RunWorkflow
+from .actuators import ExportLabels, Notify, PromoteModel, QueueForLabeling, RejectModel, RunWorkflow
 from .core import Actuator, Decision, Rule, Sensor
 from .runtime import Agent
 from .sensors import DriftCheck, LabelCount, MlflowRuns, ModelScores
@@ -291,11 +291,19 @@ def _retrain(
 
 
 class Planner(Agent):
-    """Compares the newest version of ``model`` with the one holding ``alias``, both scored on the same
-    ``evaluation`` files (``.npz`` with ``x`` and ``y``; without them, the ``metric`` their runs logged), and moves
-    the alias to the candidate when it scores more than ``margin`` better (or when no version holds it yet).
-    Rule ``promote`` moves it; rule ``keep`` records that the candidate was not better. Each is one decision per
-    candidate."""
+    """Compares the newest version of ``model`` with the one holding ``alias``, both scored on the application's
+    evaluation data (the ``evaluation`` files, ``.npz`` with ``x`` and ``y``), and moves the alias to the candidate
+    when it scores more than ``margin`` better (or when no version holds it yet, or the one that does fails to load).
+
+    Promotion is earned: a version is promoted only once it has been scored on those files. Without them (none
+    given, or none there yet) the planner keeps the alias where it is and says why (rule ``keep``). A candidate
+    whose source run is not a run of this application (tag ``scanflow.app``), that does not load within
+    ``load_timeout`` seconds, fails to load or fails to predict is rejected (rule ``reject``: the version gets the
+    tags ``scanflow.rejected`` and ``scanflow.rejected_by``), never promoted. The ``metric`` its run logged is shown
+    beside the scores, never used to choose.
+
+    Rules: ``promote`` moves the alias, ``keep`` records that it stays, ``reject`` that the candidate was refused;
+    each is one decision per pair of versions compared (an MLflow run with the reasons)."""
 
     kind = "planner"
 
@@ -308,20 +316,23 @@ class Planner(Agent):
         evaluation: Sequence[str | Path] = (),
         metric: str = "accuracy",
         margin: float = 0.0,
+        load_timeout: float = 120.0,
         notify: Callback | None = None,
         name: str = "planner",
         interval: float = 10.0,
         **options: Any,
     ) -> None:
         files = [evaluation] if isinstance(evaluation, str | Path) else list(evaluation)
-        scores = ModelScores("scores", model, alias=alias, evaluation=files, metric=metric)
+        scores = ModelScores("scores", model, alias=alias, evaluation=files, metric=metric, load_timeout=load_timeout)
         actuators = [
             PromoteModel("promote", model=model, alias=alias, version=_candidate_version),
+            RejectModel("reject", model=model, version=_candidate_version, reason=_rejection),
             _notify(notify),
         ]
         rules = [  # one decision per pair of versions compared, whatever the scores do meanwhile
-            Rule("promote", _better(alias, margin, True), then=["promote", "notify"], key=_versions),
-            Rule("keep", _better(alias, margin, False), then=["notify"], key=_versions),
+            Rule("promote", _promote(alias, margin), then=["promote", "notify"], key=_versions),
+            Rule("keep", _keep(alias, margin), then=["notify"], key=_versions),
+            Rule("reject", _reject(alias), then=["reject", "notify"], key=_versions),
         ]
         super().__init__(
             name, sensors=[scores], rules=rules, actuators=actuators, app=app, interval=interval, **options
@@ -338,30 +349,78 @@ def _candidate_version(decision: Decision) -> str | None:
     return str(candidate["version"]) if candidate else None
 
 
-def _better(alias: str, margin: float, promote: bool) -> Callable[[Mapping[str, Any]], list[str]]:
+def _rejection(decision: Decision) -> str:
+    candidate = decision.values["scores"]["candidate"] or {}
+    return str(candidate.get("rejected") or "")
+
+
+def _stays(alias: str, production: Mapping[str, Any] | None) -> str:
+    return f"{alias!r} stays on v{production['version']}" if production else f"{alias!r} stays unset"
+
+
+def _promote(alias: str, margin: float) -> Callable[[Mapping[str, Any]], list[str]]:
     def holds(values: Mapping[str, Any]) -> list[str]:
         scores = values["scores"]
         candidate, production = scores["candidate"], scores["production"]
-        if candidate is None:
-            return []
-        model = scores["model"]
+        if candidate is None or candidate["rejected"] or candidate["score"] is None:
+            return []  # only a version scored on the evaluation data is ever promoted
+        on = ", ".join(scores["evaluation"])
+        mark = f"v{candidate['version']} scores {candidate['score']:.3f} on {on}"
         if production is None:
-            if not promote:
-                return []
-            return [f"no version of {model!r} holds {alias!r} yet: v{candidate['version']} is the first candidate"]
-        if candidate["score"] is None or production["score"] is None:
-            return []  # nothing to compare on (yet)
+            return [f"no version of {scores['model']!r} holds {alias!r} yet: v{candidate['version']} is the first "
+                    f"candidate", f"{mark}; {alias!r} moves to it"]  # fmt: skip
+        if production["rejected"]:
+            return [f"production v{production['version']} is rejected: {production['rejected']}",
+                    f"{mark}; {alias!r} moves to it"]  # fmt: skip
+        if production["score"] is None:
+            return []
         gain = candidate["score"] - production["score"]
-        on = ", ".join(scores["evaluation"]) or "the metric of their runs"
-        line = (
-            f"candidate v{candidate['version']} scores {candidate['score']:.3f} against production "
-            f"v{production['version']}'s {production['score']:.3f} on {on} ({gain:+.3f}, margin {margin:g})"
-        )
-        better = gain > margin  # a tie keeps production
-        if promote and better:
-            return [line, f"{alias!r} moves to v{candidate['version']}"]
-        if not promote and not better:
-            return [line, f"{alias!r} stays on v{production['version']}"]
-        return []
+        if gain <= margin:  # a tie keeps production
+            return []
+        return [_comparison(scores, margin), f"{alias!r} moves to v{candidate['version']}"]
+
+    return holds
+
+
+def _comparison(scores: Mapping[str, Any], margin: float) -> str:
+    candidate, production = scores["candidate"], scores["production"]
+    gain = candidate["score"] - production["score"]
+    return (
+        f"candidate v{candidate['version']} scores {candidate['score']:.3f} against production "
+        f"v{production['version']}'s {production['score']:.3f} on {', '.join(scores['evaluation'])} ({gain:+.3f}, "
+        f"margin {margin:g})"
+    )
+
+
+def _keep(alias: str, margin: float) -> Callable[[Mapping[str, Any]], list[str]]:
+    def holds(values: Mapping[str, Any]) -> list[str]:
+        scores = values["scores"]
+        candidate, production = scores["candidate"], scores["production"]
+        if candidate is None or candidate["rejected"]:
+            return []
+        if candidate["score"] is None:  # nothing to score it on: it is not promoted on trust
+            missing = ", ".join(scores["missing"])
+            why = f"none of its evaluation files is there yet ({missing})" if missing else "it has no evaluation files"
+            return [
+                f"v{candidate['version']} is not promoted: it was not scored on the application's evaluation data "
+                f"({why}; give the planner evaluation=[...] files with x and y)",
+                _stays(alias, production),
+            ]
+        if production is None or production["rejected"] or production["score"] is None:
+            return []
+        if candidate["score"] - production["score"] > margin:
+            return []
+        return [_comparison(scores, margin), _stays(alias, production)]
+
+    return holds
+
+
+def _reject(alias: str) -> Callable[[Mapping[str, Any]], list[str]]:
+    def holds(values: Mapping[str, Any]) -> list[str]:
+        scores = values["scores"]
+        candidate = scores["candidate"]
+        if candidate is None or not candidate["rejected"]:
+            return []
+        return [f"candidate {candidate['rejected']}", _stays(alias, scores["production"])]
 
     return holds

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import AgentDefinitionError, ScanflowError
+from ..errors import ActuatorError, AgentDefinitionError, ScanflowError
+from .reach import Reachability
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -97,6 +98,16 @@ class Reading:
             "summary": self.summary,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reading:
+        return cls(
+            str(data["sensor"]),
+            data.get("value"),
+            bool(data.get("changed")),
+            float(data["time"]),
+            str(data.get("summary", "")),
+        )
+
 
 class Context:
     """What sensors and actuators of one agent share: the application, the MLflow store, and the agent's stop
@@ -118,6 +129,7 @@ class Context:
         self.experiment = experiment
         self.artifact_root = artifact_root
         self.stopping = stopping
+        self.reach = Reachability(tracking_uri)  # checks an HTTP tracker in seconds before MLflow is asked
         self._client: MlflowClient | None = None
         self._runs: list[WorkflowRun] = []
         self._lock = threading.Lock()
@@ -135,8 +147,16 @@ class Context:
         p = Path(relative)
         return p if p.is_absolute() else self.folder / p
 
+    def require_tracker(self, *, fresh: bool = False) -> None:
+        """Raise :class:`~scanflow_jupyter.errors.TrackerUnreachableError` (in seconds, naming the address and
+        what to check) when the agent's tracking server cannot be reached; see :mod:`.reach`. ``fresh``: check now,
+        even if a check passed a moment ago."""
+        self.reach.require(f"agent {self.agent!r}", fresh=fresh)
+
     def client(self) -> MlflowClient:
-        """An MLflow client of the agent's store (MLflow is imported on first use)."""
+        """An MLflow client of the agent's store (MLflow is imported on first use), once the tracker is known to be
+        reachable (:meth:`require_tracker`)."""
+        self.require_tracker()
         if self._client is None:
             from mlflow import MlflowClient
 
@@ -193,6 +213,7 @@ class Sensor:
     """
 
     kind = "sensor"
+    needs_tracker = False  # reads the MLflow store: the agent checks its tracker is reachable first
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -383,6 +404,18 @@ class ActionResult:
             "seconds": round(self.seconds, 3),
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ActionResult:
+        return cls(
+            str(data["actuator"]),
+            str(data.get("status", "")),
+            int(data.get("attempts", 0)),
+            data.get("result"),
+            str(data.get("error", "")),
+            [str(e) for e in data.get("errors", [])],
+            float(data.get("seconds", 0.0)),
+        )
+
 
 @dataclass
 class Decision:
@@ -400,6 +433,7 @@ class Decision:
     run_id: str | None = None
     error: str = ""
     exception: ScanflowError | None = field(default=None, repr=False, compare=False)
+    remembered: bool = False  # taken by an earlier run of the agent, restored from its memory
 
     @property
     def values(self) -> dict[str, Any]:
@@ -441,7 +475,35 @@ class Decision:
     def summary(self) -> str:
         reasons = "; ".join(self.reasons)
         actions = ", ".join(f"{a.actuator} {a.status}" for a in self.actions)
-        return f"{self.rule}: {reasons} -> {actions}" + (f" ({self.error})" if self.error else "")
+        text = f"{self.rule}: {reasons} -> {actions}" + (f" ({self.error})" if self.error else "")
+        if self.remembered:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.time))
+            where = f", MLflow run {self.run_id}" if self.run_id else ""
+            text += f" [decided earlier, at {when}{where}: the agent remembers it]"
+        return text
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, remembered: bool = True) -> Decision:
+        """The decision :meth:`to_dict` wrote (an agent's memory); a failed one raises again from
+        :meth:`raise_for_status`, as an :class:`~scanflow_jupyter.errors.ActuatorError` with its message."""
+        actions = [ActionResult.from_dict(a) for a in data.get("actions", [])]
+        decision = cls(
+            str(data["agent"]),
+            str(data["rule"]),
+            {str(name): Reading.from_dict(r) for name, r in (data.get("inputs") or {}).items()},
+            [str(r) for r in data.get("reasons", [])],
+            actions,
+            time=float(data["time"]),
+            status=str(data.get("status", "done")),
+            finished=data.get("finished"),
+            run_id=data.get("run_id"),
+            error=str(data.get("error", "")),
+            remembered=remembered,
+        )
+        if decision.status == "failed":
+            failed = next((a for a in actions if a.status == "failed"), ActionResult("", attempts=1))
+            decision.exception = ActuatorError(decision.error or "it failed", failed.actuator, failed.attempts)
+        return decision
 
 
 def describe_error(exc: BaseException) -> str:

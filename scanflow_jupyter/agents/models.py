@@ -9,24 +9,29 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ModelVersionNotFoundError, SensorError
+from ..tracking.store import redact
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
     from .core import Context
 
-__all__ = ["accuracy", "aliases", "local_model", "require_version", "versions"]
+__all__ = ["accuracy", "aliases", "is_not_found", "local_model", "require_version", "versions"]
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/]+)|@(?P<alias>[^/]+))$")
 
 
-def _missing(exc: Exception) -> bool:
+def is_not_found(exc: BaseException) -> bool:
+    """Whether an MLflow error says the thing asked for does not exist (a model, a version, a run)."""
     return "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")) or "not found" in str(exc).lower()
 
 
@@ -51,7 +56,7 @@ def aliases(client: MlflowClient, model: str) -> dict[str, str]:
     try:
         registered = client.get_registered_model(model)
     except Exception as exc:
-        if _missing(exc):
+        if is_not_found(exc):
             return {}
         raise
     return {str(k): str(v) for k, v in (registered.aliases or {}).items()}
@@ -64,12 +69,13 @@ def require_version(client: MlflowClient, model: str, version: str, *, where: st
         client.get_model_version(model, str(version))
         return
     except Exception as exc:
-        if not _missing(exc):
+        if not is_not_found(exc):
             raise
     known = [v["version"] for v in versions(client, model)]
     listed = f"its versions are {', '.join(known)}" if known else f"there is no registered model {model!r} at all"
     raise ModelVersionNotFoundError(
-        f"{where}: model {model!r} has no version {version!r} in the registry of {client.tracking_uri} ({listed}). "
+        f"{where}: model {model!r} has no version {version!r} in the registry of {redact(client.tracking_uri)} "
+        f"({listed}). "
         f"Register it first (mlflow.<flavor>.log_model(..., registered_model_name={model!r})) or name an existing "
         "version"
     )
@@ -103,39 +109,73 @@ def local_model(ctx: Context, uri: str) -> Path:
         raise
     except Exception as exc:
         raise SensorError(
-            f"agent {ctx.agent!r} cannot fetch the model {uri!r} from {ctx.tracking_uri} ({type(exc).__name__}: "
-            f"{exc}); check the URI and that it was logged to this store"
+            redact(
+                f"agent {ctx.agent!r} cannot fetch the model {uri!r} from {ctx.tracking_uri} ({type(exc).__name__}: "
+                f"{exc}); check the URI and that it was logged to this store"
+            )
         ) from exc
 
 
+_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+_quiet_lock = threading.Lock()
+_quiet = {"downloads": 0, "ours": False}
+
+
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """No download progress bar while agents download: in a kernel, what a background thread writes lands in
+    whatever cell runs at the time. MLflow reads the setting from the environment, which threads share, so the
+    downloads under way are counted and the last one puts it back; a value the user set is left alone."""
+    with _quiet_lock:
+        if _quiet["downloads"] == 0:
+            _quiet["ours"] = _PROGRESS_BAR not in os.environ
+            if _quiet["ours"]:
+                os.environ[_PROGRESS_BAR] = "false"
+        _quiet["downloads"] += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet["downloads"] -= 1
+            if _quiet["downloads"] == 0 and _quiet["ours"]:
+                os.environ.pop(_PROGRESS_BAR, None)
+
+
 def _fetch(source: str, target: Path, tracking_uri: str) -> None:
-    """Download the artifact folder ``source`` to ``target`` (whole, or not at all)."""
+    """Download the artifact folder ``source`` to ``target``, whole or not at all. Each download goes to a
+    temporary folder of its own beside ``target`` (two agents, or two threads, fetching the same model never write
+    into each other's files), then is renamed into place; when another download got there first, that one is kept."""
     import shutil
+    import tempfile
 
     import mlflow
 
-    part = target.with_name(target.name + ".part")
-    shutil.rmtree(part, ignore_errors=True)
-    # No progress bar: in a kernel, what a background thread writes lands in whatever cell runs at the time.
-    quiet = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ
-    if quiet:
-        os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
     try:
-        path = mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(part), tracking_uri=tracking_uri)
+        with _no_progress_bars():
+            path = mlflow.artifacts.download_artifacts(
+                artifact_uri=source, dst_path=str(part), tracking_uri=tracking_uri
+            )
+        try:
+            Path(path).rename(target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            # Another download renamed its complete copy into place first (a rename is all or nothing): keep it.
     finally:
-        if quiet:
-            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
-    Path(path).rename(target)
-    shutil.rmtree(part, ignore_errors=True)
+        shutil.rmtree(part, ignore_errors=True)
 
 
 def accuracy(model: Any, files: list[Path]) -> dict[str, float]:
     """The share of correct predictions of ``model`` (anything with ``predict``) on each ``.npz`` file holding
-    ``x`` and ``y``."""
+    ``x`` and ``y``. A model that gives as many predictions as samples, or raises, is an error naming the file."""
     out = {}
     for file in files:
         with np.load(file, allow_pickle=False) as data:
             x, y = data["x"], data["y"]
         predicted = np.asarray(model.predict(x.reshape(len(x), -1))).ravel()
+        if len(predicted) != len(y):
+            raise ValueError(f"it gave {len(predicted)} predictions for the {len(y)} samples of {file.name}")
         out[file.name] = float(np.mean(predicted.astype(str) == y.astype(str)))
     return out

@@ -19,10 +19,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TrackingError
+from ..tracking.store import redact
 from .core import Decision, plain
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    from .reach import Reachability
 
 __all__ = ["DECISION_ARTIFACT", "DecisionLog", "decisions_experiment"]
 
@@ -58,11 +61,19 @@ def _clip(text: str, limit: int) -> str:
 class DecisionLog:
     """Writes decisions as MLflow runs in ``experiment`` of the store ``tracking_uri``."""
 
-    def __init__(self, tracking_uri: str, experiment: str, artifact_root: str | None, app: str = "") -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        experiment: str,
+        artifact_root: str | None,
+        app: str = "",
+        reach: Reachability | None = None,
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.artifact_root = artifact_root
         self.app = app
+        self.reach = reach  # checked before each write: a tracker that is down fails in seconds, not minutes
         self._client: MlflowClient | None = None
         self._experiment_id: str | None = None
 
@@ -100,6 +111,8 @@ class DecisionLog:
         """Create the decision's run with its inputs and reasons; returns its id."""
         from mlflow.entities import Metric, Param
 
+        if self.reach is not None:
+            self.reach.require(f"agent {decision.agent!r}")
         try:
             run = self.client.create_run(
                 self.experiment_id(),
@@ -129,8 +142,10 @@ class DecisionLog:
             self.client.log_dict(run_id, plain(decision.to_dict()), DECISION_ARTIFACT)
         except Exception as exc:
             raise TrackingError(
-                f"agent {decision.agent!r} could not record its decision {decision.rule!r} in the MLflow store "
-                f"{self.tracking_uri} ({type(exc).__name__}: {exc}); check that the store is reachable and writable"
+                redact(
+                    f"agent {decision.agent!r} could not record its decision {decision.rule!r} in the MLflow store "
+                    f"{self.tracking_uri} ({type(exc).__name__}: {exc}); check that the store is reachable and writable"
+                )
             ) from exc
         return run_id
 
@@ -139,6 +154,8 @@ class DecisionLog:
         if decision.run_id is None:
             return
         run_id = decision.run_id
+        if self.reach is not None:
+            self.reach.require(f"agent {decision.agent!r}")
         try:
             tags = {
                 "scanflow.decision.status": decision.status,

@@ -27,7 +27,6 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import os
 import shutil
 import threading
 import time
@@ -37,8 +36,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ActuatorError, AgentDefinitionError, AgentError, ScanflowError, SensorError, TrackingError
+from ..errors import (
+    ActuatorError,
+    AgentDefinitionError,
+    AgentError,
+    ScanflowError,
+    SensorError,
+    TrackerUnreachableError,
+    TrackingError,
+)
+from ..tracking.store import redact, resolve
 from .core import ActionResult, Actuator, Context, Decision, Reading, Rule, Sensor, describe_error
+from .reach import TrackerState
 from .records import DecisionLog, decisions_experiment
 
 if TYPE_CHECKING:
@@ -96,9 +105,15 @@ class AgentStatus:
     rules: list[dict[str, Any]] = field(default_factory=list)
     experiment: str = ""
     tracking_uri: str = ""
+    tracker: TrackerState | None = None  # what the last check of an HTTP tracker found
 
     def __str__(self) -> str:
         lines = [f"agent {self.name!r} ({self.kind}): {self.state}, {self.ticks} tick(s), every {self.interval:g} s"]
+        if self.tracker is not None and self.tracker.reachable is False:
+            when = time.strftime("%H:%M:%S", time.localtime(self.tracker.retry_at or time.time()))
+            lines.append(
+                f"  tracker {self.tracker.uri} unreachable ({self.tracker.failures} check(s) failed); next at {when}"
+            )
         for name, reading in self.readings.items():
             lines.append(f"  reading {name}: {reading.summary}")
         for decision in self.decisions[-5:]:
@@ -110,17 +125,8 @@ class AgentStatus:
 
 def _store(app: Application | None, tracking_uri: str | None, experiment: str | None) -> tuple[str, str, str | None]:
     """The store (URI, experiment of the runs, artifact root) an agent reads and records in."""
-    from ..tracking.store import default_uri, resolve
-
-    if app is not None:
-        config = resolve(app)
-        uri, exp, root = config.uri, config.experiment, config.artifact_root
-    else:
-        uri = os.environ.get("MLFLOW_TRACKING_URI") or default_uri(Path.cwd())
-        exp, root = "scanflow", None
-        if uri.startswith("sqlite:"):
-            root = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").resolve().as_uri()
-    return tracking_uri or uri, experiment or exp, root if tracking_uri is None else None
+    config = resolve(app)  # without an application: MLFLOW_TRACKING_URI or ./.scanflow, experiment "scanflow"
+    return tracking_uri or config.uri, experiment or config.experiment, None if tracking_uri else config.artifact_root
 
 
 class Agent:
@@ -188,8 +194,9 @@ class Agent:
             artifact_root=artifact_root,
             stopping=self._stop,
         )
+        experiment_of_decisions = decisions_experiment(runs_experiment)
         self.log: DecisionLog | None = (
-            DecisionLog(uri, decisions_experiment(runs_experiment), artifact_root, app.name if app else "")
+            DecisionLog(uri, experiment_of_decisions, artifact_root, app.name if app else "", self.ctx.reach)
             if record
             else None
         )
@@ -200,6 +207,7 @@ class Agent:
         self._history_lock = threading.Lock()  # the deques above are read by a panel while the loop appends
         self._errors_now: set[str] = set()  # the failures of this tick, and of the tick before
         self._errors_before: set[str] = set()
+        self._tracker_failures = 0  # failed tracker checks in a row, as last noted in the timeline
         self.listeners: list[Callable[[str], None]] = []  # called with "reading", "decision", "state", "error"
         self.ticks = 0
         self.last_tick: float | None = None
@@ -209,6 +217,7 @@ class Agent:
         self._acting: Decision | None = None
         self._held: dict[str, str] = {}  # rule -> inputs last reported as held back by its cooldown
         self._state_file = self._state_path(state_dir)
+        self._last: dict[str, dict[str, Any]] = {}  # rule -> its latest finished decision, as saved in the memory
         self._restore()
         _register(self)
 
@@ -251,6 +260,19 @@ class Agent:
             rule.restore(state.get("rules", {}).get(rule.name, {}))
         for sensor in self.sensors.values():
             sensor.restore(state.get("sensors", {}).get(sensor.name, {}))
+        # The last decision of each rule, so that asking for it (wait_for, status) shows what was done before.
+        remembered = []
+        for rule in self.rules:
+            data = (state.get("decisions") or {}).get(rule.name)
+            if not data:
+                continue
+            try:
+                remembered.append(Decision.from_dict(data))
+            except (KeyError, TypeError, ValueError):
+                continue  # a memory of another version's shape: that decision is forgotten, the rest kept
+            self._last[rule.name] = data
+        with self._history_lock:
+            self.decisions.extend(sorted(remembered, key=lambda d: d.time))
 
     def _save(self) -> None:
         if self._state_file is None:
@@ -261,6 +283,7 @@ class Agent:
             "agent": self.name,
             "rules": {rule.name: rule.state() for rule in self.rules},
             "sensors": {sensor.name: sensor.state() for sensor in self.sensors.values()},
+            "decisions": dict(self._last),
         }
         try:
             write_atomic(self._state_file, json.dumps(state, indent=1, default=str))
@@ -268,12 +291,18 @@ class Agent:
             self._error(f"could not save its memory to {self._state_file}: {exc}")
 
     def reset(self) -> None:
-        """Forget what fired and what the sensors have seen (the next tick acts on everything again)."""
+        """Forget what fired, the decisions remembered and what the sensors have seen (the next tick acts on
+        everything again)."""
         with self._tick_lock:
             for rule in self.rules:
                 rule.restore({})
             for sensor in self.sensors.values():
                 sensor.restore({})
+            self._last.clear()
+            with self._history_lock:
+                kept = [d for d in self.decisions if not d.remembered]
+                self.decisions.clear()
+                self.decisions.extend(kept)
             if self._state_file is not None:
                 self._state_file.unlink(missing_ok=True)
 
@@ -328,25 +357,51 @@ class Agent:
 
     def _read_sensors(self) -> set[str]:
         failed: set[str] = set()
+        waiting: list[str] = []  # the sensors that wait for an unreachable tracker
+        down: TrackerUnreachableError | None = None
         for sensor in self.sensors.values():
             try:
+                if sensor.needs_tracker:
+                    self.ctx.require_tracker(fresh=True)  # seconds, where MLflow's own retries take minutes
                 reading = sensor.read(self.ctx)
-            except SensorError as exc:
-                failed.add(sensor.name)
-                self._error(str(exc))
-                continue
             except Exception as exc:
                 failed.add(sensor.name)
-                self._error(
-                    f"sensor {sensor.name!r} of agent {self.name!r} failed: {describe_error(exc)}. The rules that read "
-                    "it wait until it reads again; fix its settings if this repeats"
-                )
+                unreachable = _unreachable(exc)
+                if unreachable is not None:
+                    down = unreachable
+                    waiting.append(sensor.name)
+                elif isinstance(exc, SensorError):
+                    self._error(str(exc))
+                else:
+                    self._error(
+                        f"sensor {sensor.name!r} of agent {self.name!r} failed: {describe_error(exc)}. The rules that "
+                        "read it wait until it reads again; fix its settings if this repeats"
+                    )
                 continue
             self.readings[sensor.name] = reading
             if reading.changed:
                 self._note("reading", f"{sensor.name}: {reading.summary}")
                 self._tell("reading")
+        if down is not None:
+            self._tracker_down(down, waiting)
+        elif self._tracker_failures and self.ctx.reach.state().reachable:
+            self._tracker_failures = 0
+            self._note("retry", f"tracker {self.ctx.reach.uri}: reachable again")
+            self._tell("state")
         return failed
+
+    def _tracker_down(self, error: TrackerUnreachableError, waiting: list[str]) -> None:
+        """Say once (until it is back) that the tracker cannot be reached and which sensors wait; note each check
+        that failed, with when the next one comes (1, 2, 4, ... s apart, at most a minute)."""
+        names = ", ".join(repr(n) for n in waiting)
+        wait = f"sensors {names} wait" if len(waiting) > 1 else f"sensor {names} waits"
+        self._error(f"{error}. Its {wait} for it; the agent goes on and checks again, less often while it is down")
+        state = self.ctx.reach.state()
+        if state.failures != self._tracker_failures:
+            self._tracker_failures = state.failures
+            after = self.ctx.reach.delay(state.failures)
+            self._note("retry", f"tracker {state.uri}: check {state.failures} failed; the next in {after:g} s")
+            self._tell("state")
 
     def _inputs(self, rule: Rule) -> list[str]:
         return list(rule.inputs) if rule.inputs else list(self.sensors)
@@ -435,6 +490,7 @@ class Agent:
                 self.log.close(decision)
             except TrackingError as exc:
                 self._error(str(exc))
+        self._last[rule.name] = decision.to_dict()
         text = decision.summary()
         self._note("decision", text, decision.status, decision.run_id)
         log.info("agent %s decided %s", self.name, text)
@@ -573,9 +629,13 @@ class Agent:
         self.ctx.cancel_runs()
 
     def wait_for(self, rule: str | None = None, *, after: float | None = None, timeout: float = 120.0) -> Decision:
-        """Block until the agent (running in the background) has finished a decision of ``rule`` (any rule by
-        default) taken after the time ``after`` (default: any so far); returns it. For notebooks and tests:
-        ``planner.wait_for("promote")``."""
+        """The latest finished decision of ``rule`` (any rule by default) taken after the time ``after`` (default:
+        any so far), waiting up to ``timeout`` seconds for the agent (running in the background) to take one. For
+        notebooks and tests: ``planner.wait_for("promote")``.
+
+        A decision the agent remembers from an earlier run counts (its ``remembered`` is true, and its summary says
+        when it was taken): an agent that already acted says so instead of waiting for a decision it will not take
+        again. When none comes, the :class:`~scanflow_jupyter.errors.AgentError` says why the rule does not fire."""
         deadline = time.monotonic() + timeout
 
         def found() -> Decision | None:
@@ -595,11 +655,42 @@ class Agent:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self.running:
                     why = "it is not running (start it)" if not self.running else f"none came in {timeout:g} s"
-                    last = f"; its last error: {self.errors[-1]}" if self.errors else ""
-                    raise AgentError(
-                        f"agent {self.name!r} has no decision {rule or ''} to show: {why}{last}".replace("  ", " ")
-                    )
+                    since = f" after {_clock(after)}" if after is not None else ""
+                    text = f"agent {self.name!r} has no decision {rule or ''}{since} to show: {why}".replace("  ", " ")
+                    raise AgentError(text + "".join(f"; {line}" for line in self._why_not(rule, after)))
                 self._decided.wait(min(left, 0.5))
+
+    def _why_not(self, rule: str | None, after: float | None) -> list[str]:
+        """Why no decision of ``rule`` came: the one it remembers (older than asked for), whether the rule holds on
+        the latest readings and whether it acted on those already, and the agent's last error."""
+        lines = []
+        with self._history_lock:
+            earlier = [d for d in self.decisions if (rule is None or d.rule == rule) and d.status != "acting"]
+        if earlier:
+            lines.append(f"its latest such decision was taken at {_clock(earlier[-1].time)}: {earlier[-1].summary()}")
+        for candidate in self.rules if rule is None else [r for r in self.rules if r.name == rule]:
+            names = self._inputs(candidate)
+            if any(n not in self.readings for n in names):
+                lines.append(f"rule {candidate.name!r} has no reading of {', '.join(names)} yet")
+                continue
+            values = {n: self.readings[n].value for n in names}
+            readings = "; ".join(f"{n}: {self.readings[n].summary}" for n in names)
+            try:
+                holds, digest = bool(candidate.evaluate(values)), candidate.situation(values)
+            except AgentDefinitionError as exc:
+                lines.append(str(exc))
+                continue
+            if not holds:
+                lines.append(f"rule {candidate.name!r} does not hold on the latest readings ({readings})")
+            elif candidate.fire == "change" and digest == candidate.fired_inputs:
+                at = f" at {_clock(candidate.fired_at)}" if candidate.fired_at else ""
+                lines.append(
+                    f"rule {candidate.name!r} acted{at} on the inputs it sees now ({readings}) and acts again when "
+                    "they change; agent.reset() forgets what it did"
+                )
+        if self.errors:
+            lines.append(f"its last error: {self.errors[-1]}")
+        return lines
 
     # -- what it is doing ----------------------------------------------------------------------------------------
     @property
@@ -640,7 +731,8 @@ class Agent:
             errors,
             rules,
             self.log.experiment if self.log else "",
-            self.tracking_uri,
+            redact(self.tracking_uri),  # shown (panels, logs): never the password
+            self.ctx.reach.state() if self.ctx.reach.checked else None,
         )
 
     def __repr__(self) -> str:
@@ -648,6 +740,22 @@ class Agent:
             f"{type(self).__name__}({self.name!r}, {self.state}, {len(self.sensors)} sensor(s), {len(self.rules)} "
             f"rule(s), {len(self.decisions)} decision(s))"
         )
+
+
+def _clock(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+def _unreachable(exc: BaseException) -> TrackerUnreachableError | None:
+    """The TrackerUnreachableError that ``exc`` is or was raised from (a sensor may wrap it), if any."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, TrackerUnreachableError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _by_name(parts: Iterable[Any], what: str, agent: str) -> dict[str, Any]:

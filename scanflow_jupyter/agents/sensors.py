@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ScanflowError, SensorError
+from ..tracking.store import redact
 from .core import Context, Sensor
-from .models import accuracy, aliases, local_model, versions
+from .deadline import call_within
+from .models import accuracy, aliases, is_not_found, local_model, versions
 
 if TYPE_CHECKING:
     from ..checking import AutoencoderDetector, SequenceDetector
@@ -53,6 +55,7 @@ class MlflowRuns(Sensor):
     """
 
     kind = "mlflow runs"
+    needs_tracker = True
 
     def __init__(
         self,
@@ -77,8 +80,10 @@ class MlflowRuns(Sensor):
             experiment_id = ctx.experiment_id(where)
         except Exception as exc:
             raise SensorError(
-                f"sensor {self.name!r} of agent {ctx.agent!r} cannot reach the MLflow store {ctx.tracking_uri} "
-                f"({type(exc).__name__}: {exc}); check that it is running and the URI is right",
+                redact(
+                    f"sensor {self.name!r} of agent {ctx.agent!r} cannot reach the MLflow store {ctx.tracking_uri} "
+                    f"({type(exc).__name__}: {exc}); check that it is running and the URI is right"
+                ),
                 self.name,
             ) from exc
         if experiment_id is None:
@@ -247,6 +252,7 @@ class ModelVersions(Sensor):
     """The versions of registered model ``model`` and its aliases: ``{"model", "versions", "latest", "aliases"}``."""
 
     kind = "model versions"
+    needs_tracker = True
 
     def __init__(self, name: str, model: str) -> None:
         super().__init__(name)
@@ -258,8 +264,10 @@ class ModelVersions(Sensor):
             named = aliases(ctx.client(), self.model)
         except Exception as exc:
             raise SensorError(
-                f"sensor {self.name!r} of agent {ctx.agent!r} cannot read the registry of {ctx.tracking_uri} "
-                f"({type(exc).__name__}: {exc})",
+                redact(
+                    f"sensor {self.name!r} of agent {ctx.agent!r} cannot read the registry of {ctx.tracking_uri} "
+                    f"({type(exc).__name__}: {exc})"
+                ),
                 self.name,
             ) from exc
         return {
@@ -291,6 +299,7 @@ class DriftCheck(NewFiles):
     """
 
     kind = "drift check"
+    needs_tracker = True
 
     def __init__(
         self,
@@ -411,14 +420,21 @@ class DriftCheck(NewFiles):
 
 class ModelScores(Sensor):
     """The version of ``model`` holding ``alias`` (production) and the newest other version (the candidate), each
-    scored: the mean accuracy over the ``evaluation`` files (``.npz`` with ``x`` and ``y``), both models on the
-    same data; without evaluation files, the metric ``metric`` of the run that logged the version.
+    scored on the application's evaluation data: the mean accuracy over the ``evaluation`` files (``.npz`` with
+    ``x`` and ``y``), both models on the same data. Only those files decide: the metric ``metric`` that a version's
+    run logged is shown beside (``metric``), never used to choose (a run can log anything).
 
-    Its value: ``{"model", "alias", "production": {"version", "score", "scores"} | None, "candidate": ... | None,
-    "evaluation": [...], "missing": [...]}``: the files scored on, and those that do not exist (yet).
+    A version is *rejected* (``rejected`` says why; it has no score) when its source run is not a run of the
+    agent's application (the tag ``scanflow.app`` of the run, or of the workflow run above it), when it does not
+    load within ``load_timeout`` seconds or fails to load, or when it fails to predict on the evaluation files.
+
+    Its value: ``{"model", "alias", "production": entry | None, "candidate": entry | None, "evaluation": [...],
+    "missing": [...]}``, each entry ``{"version", "run_id", "score", "scores", "rejected", "metric"}``: the files
+    scored on, and those that do not exist (yet).
     """
 
     kind = "model scores"
+    needs_tracker = True
 
     def __init__(
         self,
@@ -428,13 +444,16 @@ class ModelScores(Sensor):
         alias: str = "production",
         evaluation: Sequence[str | Path] = (),
         metric: str = "accuracy",
+        load_timeout: float = 120.0,
     ) -> None:
         super().__init__(name)
         self.model = model
         self.alias = alias
         self.evaluation = [Path(p) for p in evaluation]
         self.metric = metric
-        self._scores: dict[tuple[str, str], dict[str, float]] = {}
+        self.load_timeout = load_timeout
+        self._verdicts: dict[tuple[str, str], dict[str, Any]] = {}  # (version, files) -> scores, or why rejected
+        self._sources: dict[str, tuple[str, float | None]] = {}  # version -> (why it is foreign, logged metric)
 
     def measure(self, ctx: Context) -> Any:
         client = ctx.client()
@@ -443,8 +462,10 @@ class ModelScores(Sensor):
             named = aliases(client, self.model)
         except Exception as exc:
             raise SensorError(
-                f"sensor {self.name!r} of agent {ctx.agent!r} cannot read the registry of {ctx.tracking_uri} "
-                f"({type(exc).__name__}: {exc})",
+                redact(
+                    f"sensor {self.name!r} of agent {ctx.agent!r} cannot read the registry of {ctx.tracking_uri} "
+                    f"({type(exc).__name__}: {exc})"
+                ),
                 self.name,
             ) from exc
         files = [ctx.path(p) for p in self.evaluation]
@@ -468,33 +489,109 @@ class ModelScores(Sensor):
         if version is None:
             return None
         number = version["version"]
-        if files:
-            key = (number, "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in files))
-            if key not in self._scores:
-                import mlflow
-
-                model = mlflow.pyfunc.load_model(str(local_model(ctx, f"models:/{self.model}/{number}")))
-                self._scores[key] = accuracy(model, files)
-            scores = self._scores[key]
-            score: float | None = float(np.mean(list(scores.values())))
+        if number not in self._sources:
+            self._sources[number] = self._source(ctx, version)
+        foreign, metric = self._sources[number]
+        entry: dict[str, Any] = {
+            "version": number,
+            "run_id": version["run_id"],
+            "score": None,
+            "scores": {},
+            "rejected": foreign,
+            "metric": metric,
+        }
+        if foreign or not files:
+            return entry  # not scored: from elsewhere, or nothing to score it on
+        key = (number, "|".join(f"{f}:{f.stat().st_mtime_ns}" for f in files))
+        if key not in self._verdicts:
+            self._verdicts[key] = self._score(ctx, number, files)
+        verdict = self._verdicts[key]
+        if verdict.get("rejected"):
+            entry["rejected"] = verdict["rejected"]
         else:
-            run = ctx.client().get_run(version["run_id"]) if version["run_id"] else None
-            value = run.data.metrics.get(self.metric) if run is not None else None
-            scores, score = ({self.metric: value} if value is not None else {}), value
-        return {"version": number, "score": score, "scores": scores, "run_id": version["run_id"]}
+            entry["scores"] = verdict["scores"]
+            entry["score"] = float(np.mean(list(verdict["scores"].values())))
+        return entry
+
+    def _source(self, ctx: Context, version: dict[str, Any]) -> tuple[str, float | None]:
+        """Why version ``version`` is not from the agent's application ("" when it is), and the metric its run
+        logged. The run that logged it is a step's run; the tag may sit on the workflow run above it."""
+        number, run_id = version["version"], version["run_id"]
+        app = ctx.app.name if ctx.app is not None else None
+        if not run_id:
+            return (f"v{number} has no source run, so nothing shows it was trained by application {app!r}" if app
+                    else "", None)  # fmt: skip
+        metric: float | None = None
+        tag: str | None = None
+        current: str | None = run_id
+        try:
+            for _ in range(5):  # a step in nested workflows: a few levels at most
+                if current is None:
+                    break
+                run = ctx.client().get_run(current)
+                if metric is None:
+                    metric = run.data.metrics.get(self.metric)
+                tag = run.data.tags.get("scanflow.app")
+                if tag:
+                    break
+                current = run.data.tags.get("mlflow.parentRunId")
+        except ScanflowError:
+            raise  # the tracker is down: not the version's fault
+        except Exception as exc:
+            if not is_not_found(exc):  # the store failed this time: read again next tick
+                raise SensorError(
+                    f"sensor {self.name!r} of agent {ctx.agent!r} cannot read run {run_id} of v{number} of "
+                    f"{self.model!r} ({_first_line(exc)})",
+                    self.name,
+                ) from exc
+            return f"v{number}'s source run {run_id} is not in the store (deleted?)", metric
+        if app is None or tag == app:
+            return "", metric
+        said = f"its tag scanflow.app is {tag!r}" if tag else "it has no scanflow.app tag"
+        return (
+            f"v{number} comes from run {run_id}, which is not a run of application {app!r} ({said}); only versions "
+            "the application's own workflows trained are promoted",
+            metric,
+        )
+
+    def _score(self, ctx: Context, number: str, files: list[Path]) -> dict[str, Any]:
+        """``{"scores": {file: accuracy}}``, or ``{"rejected": why}`` when the version fails to load (in time) or
+        to predict. A model that cannot be fetched is a failed reading instead (the store may be down)."""
+        import mlflow
+
+        folder = local_model(ctx, f"models:/{self.model}/{number}")
+        try:
+            model = call_within(self.load_timeout, lambda: mlflow.pyfunc.load_model(str(folder)))
+        except TimeoutError:
+            return {"rejected": f"v{number} did not load within {self.load_timeout:g} s"}
+        except Exception as exc:
+            return {"rejected": f"v{number} fails to load: {_first_line(exc)}"}
+        try:
+            return {"scores": call_within(self.load_timeout, lambda: accuracy(model, files))}
+        except TimeoutError:
+            return {"rejected": f"v{number} did not predict within {self.load_timeout:g} s"}
+        except Exception as exc:
+            return {"rejected": f"v{number} fails to predict on the evaluation data: {_first_line(exc)}"}
 
     def summarize(self, value: Any) -> str:
         def show(entry: dict[str, Any] | None) -> str:
             if entry is None:
                 return "none"
+            if entry.get("rejected"):
+                return f"v{entry['version']} (rejected)"
             score = "unscored" if entry["score"] is None else f"{entry['score']:.3f}"
             return f"v{entry['version']} ({score})"
 
         return f"{self.alias}: {show(value['production'])}; candidate: {show(value['candidate'])}"
 
     def describe(self) -> str:
-        where = ", ".join(map(str, self.evaluation)) or f"the metric {self.metric!r} of their runs"
+        where = ", ".join(map(str, self.evaluation)) or "no evaluation files (nothing is promoted)"
         return f"{self.model}@{self.alias} and the newest version, scored on {where}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class FunctionSensor(Sensor):

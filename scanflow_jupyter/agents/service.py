@@ -27,6 +27,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from ..errors import ScanflowError
+from ..tracking.store import redact
 
 if TYPE_CHECKING:
     from .runtime import Agent
@@ -100,7 +101,8 @@ def _serve(running: list[Agent]) -> int:
         agent.start()
         logging.getLogger("scanflow_jupyter.agents").info(
             "agent %s (%s) started: a tick every %g s, decisions in MLflow experiment %r of %s",
-            agent.name, agent.kind, agent.interval, agent.log.experiment if agent.log else "-", agent.tracking_uri,
+            agent.name, agent.kind, agent.interval, agent.log.experiment if agent.log else "-",
+            redact(agent.tracking_uri),
         )  # fmt: skip
     while not done.wait(1.0):
         pass

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from .calibration import conformal_p_values, conformal_threshold, min_calibration_samples
 from .checks import CheckResult, IntegrityCheck, IntegrityReport, IntegritySuite, available_checks
-from .data import Batch, Scaler, load_batch
+from .data import Batch, Scaler, load_batch, save_npz
 from .detector import SCORE_KINDS, AutoencoderDetector, Scores
 from .drift import DriftTestResult, drift_test, fixed_reference_spread
 from .mlflow_model import DetectorModelInfo, load_detector, log_detector
@@ -61,4 +61,5 @@ __all__ = [
     "load_detector",
     "log_detector",
     "min_calibration_samples",
+    "save_npz",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy.typing as npt
 
 from ..errors import EmptyBatchError, InvalidDataError, NonFiniteValuesError, ShapeMismatchError
 
-__all__ = ["Batch", "Scaler", "as_ids", "as_samples", "load_batch"]
+__all__ = ["Batch", "Scaler", "as_ids", "as_samples", "load_batch", "save_npz"]
 
 FloatArray = npt.NDArray[np.float32]
 ScalingName = Literal["auto", "minmax", "global", "none"]
@@ -226,6 +227,40 @@ def load_batch(path: str | os.PathLike[str], *, id_column: str = "id") -> Batch:
     if suffix == ".csv":
         return _load_csv(file, id_column, what)
     raise InvalidDataError(f"cannot read batch file {file.name!r}: use a .npy, .npz or .csv file")
+
+
+def save_npz(path: str | os.PathLike[str], **arrays: Any) -> Path:
+    """Write ``arrays`` to the ``.npz`` file ``path`` so that a reader sees the old file or the new one, never half
+    of one: into a temporary file of a unique name in the same folder (two writers never share one), flushed to
+    disk, then renamed over ``path``. Returns ``path``.
+
+    Example
+    -------
+    >>> save_npz("work/labeled.npz", x=x, y=y, ids=np.array(ids))       # doctest: +SKIP
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp.npz")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # the rename itself survives a crash of the machine once the folder is on disk
+        folder = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return target
+    try:
+        os.fsync(folder)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the file itself is on disk
+    finally:
+        os.close(folder)
+    return target
 
 
 _SIDE_ARRAYS = ("ids", "labels", "predictions")

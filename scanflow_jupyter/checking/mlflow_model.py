@@ -286,19 +286,29 @@ def load_detector(model_uri: str, *, tracking_uri: str | None = None) -> AnyDete
     cannot be resolved.
     """
     import mlflow
-    import yaml
 
     local = Path(model_uri)
-    if not local.is_dir():
+    if local.is_dir():
+        return _from_model_folder(local, model_uri)
+    # Downloaded into a folder of its own (two loads at once never share one), removed once the detector is in
+    # memory: nothing is left in the temporary folder per load.
+    with tempfile.TemporaryDirectory(prefix="scanflow-detector-") as tmp:
         try:
             with _current_store(tracking_uri):
-                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=tmp))
         except Exception as exc:
             raise TrackingError(
                 f"cannot load the model {model_uri!r} ({type(exc).__name__}: {exc}); check the URI and that "
                 f"it was logged to the store searched, {tracking_uri or mlflow.get_tracking_uri()} (set "
                 "MLFLOW_TRACKING_URI, or the application's tracker.uri, to search another)"
             ) from exc
+        return _from_model_folder(local, model_uri)
+
+
+def _from_model_folder(local: Path, model_uri: str) -> AnyDetector:
+    """The detector in the MLflow model folder ``local`` (read whole into memory)."""
+    import yaml
+
     mlmodel_file = local / "MLmodel"
     if not mlmodel_file.is_file():
         raise TrackingError(f"{model_uri!r} is not an MLflow model: it has no MLmodel file")

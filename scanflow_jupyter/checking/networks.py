@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 from ..errors import CheckerSettingsError
+from ..tracking.quiet import quiet_defaults
 
 __all__ = ["ArchitectureName", "build_autoencoder", "choose_architecture", "keras"]
 
@@ -20,7 +21,7 @@ CODE_LAYER = "code"
 
 def keras() -> ModuleType:
     """Import Keras on the TensorFlow backend, with TensorFlow's start-up chatter silenced."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_defaults()
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras as module
 

@@ -20,11 +20,13 @@ from .checks.base import CheckResult
 __all__ = ["AnomalousSample", "DriftReport", "calibration_notes"]
 
 TOP_FEATURES = 5
-SMALL_REFERENCE = 10  # calibration samples per batch sample below which a report says so
+# Calibration samples per batch sample below which a report says so: a set smaller than the batch makes this one
+# set's false-alarm rate noticeably uncertain. (Ten times, as it was, put the note on nearly every report.)
+SMALL_REFERENCE = 1
 
 
 def calibration_notes(batch_size: int, reference_size: int, alpha: float = 0.05, test: str = "tail") -> list[str]:
-    """The caveat a report carries when its calibration set is small beside the batch: the spread of one fixed
+    """The caveat a report carries when its calibration set is smaller than the batch: the spread of one fixed
     calibration set's own false-alarm rate (simulated for these sizes, see
     :func:`~scanflow_jupyter.checking.drift.fixed_reference_spread`)."""
     if reference_size >= SMALL_REFERENCE * batch_size:
@@ -33,7 +35,7 @@ def calibration_notes(batch_size: int, reference_size: int, alpha: float = 0.05,
 
     low, _, high = fixed_reference_spread(reference_size, batch_size, alpha, test)
     return [
-        f"the calibration set ({reference_size} samples) is less than {SMALL_REFERENCE} times the batch "
+        f"the calibration set ({reference_size} samples) is smaller than the batch "
         f"({batch_size}): the false-alarm rate is {alpha:.0%} on average over calibration sets, but one set's own "
         f"rate varies: for sets of this size, 8 in 10 lie between {low:.1%} and {high:.1%} (simulated); fit on "
         "more reference data (or check smaller batches) for a tighter one"

@@ -9,6 +9,7 @@ seen unless listed in ``inputs``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import json
@@ -19,6 +20,7 @@ from typing import Any
 
 from ..workflow import Application, Executor
 from .params_resolve import requirements_of
+from .statefile import write_error
 
 
 def file_digest(path: Path) -> str:
@@ -94,8 +96,18 @@ class Cache:
         return data
 
     def put(self, key: str, record: dict[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh)
-        os.replace(tmp, self.root / f"{key}.json")
+        """Write a record atomically (not fsynced: a record lost with the machine only means a step runs again).
+        ``StateWriteError`` names the file and the space left if the disk refuses; no temporary file stays."""
+        target = self.root / f"{key}.json"
+        tmp: str | None = None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(record))
+            os.replace(tmp, target)
+        except OSError as exc:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            raise write_error(target, exc, "the cache record") from exc

@@ -3,6 +3,9 @@ retries with backoff, skip-downstream-on-failure, cancellation, and reuse of fin
 
 The scheduler knows nothing of processes or MLflow: it calls ``attempt(address, n)`` to run one attempt of a
 step and ``on_state(address, state, info)`` for every change; the runner supplies both.
+
+A callback that raises (``on_state``, ``try_cache``) never hangs the scheduler: it stops scheduling (as
+:meth:`Scheduler.cancel` does), lets the running steps end, and :meth:`Scheduler.run` raises that error.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ class Scheduler:
         self._cond = threading.Condition()
         self._cancelled = threading.Event()
         self._running: set[str] = set()
+        self.error: BaseException | None = None  # the first exception a callback raised
 
     def policy(self, address: str) -> RetryPolicy:
         node = self.graph.nodes[address]
@@ -89,7 +93,17 @@ class Scheduler:
 
     def _set(self, address: str, state: NodeState, **info: Any) -> None:
         self.states[address] = state
-        self._on_state(address, state, info)
+        self._call(self._on_state, address, state, info)
+
+    def _call(self, callback: Callable[..., Any], *args: Any) -> Any:
+        """Call a callback of the runner's; one that raises stops the scheduling instead of breaking it."""
+        try:
+            return callback(*args)
+        except Exception as exc:
+            if self.error is None:
+                self.error = exc
+            self.cancel()
+            return None
 
     def run(self) -> dict[str, NodeState]:
         """Run to the end (or cancellation) and return the final state of every step."""
@@ -104,6 +118,8 @@ class Scheduler:
                 if not self._running:
                     break
                 self._cond.wait()
+        if self.error is not None:
+            raise self.error
         return dict(self.states)
 
     def _advance(self, pool: ThreadPoolExecutor) -> None:
@@ -121,10 +137,12 @@ class Scheduler:
                     continue
                 if not all(d.ok for d in deps):
                     continue
-                if self.states[address] is NodeState.PENDING and self._try_cache(address):
+                if self.states[address] is NodeState.PENDING and self._call(self._try_cache, address):
                     self._set(address, NodeState.CACHED)
                     progressed = True
                     continue
+                if self._cancelled.is_set():  # a callback broke just now: start nothing more
+                    return
                 if len(self._running) < self.workers:
                     self._running.add(address)
                     self._set(address, NodeState.RUNNING, attempt=1)
@@ -141,21 +159,23 @@ class Scheduler:
                 outcome = self._attempt(address, attempt)
                 if outcome.ok or outcome.cancelled or self._cancelled.is_set() or attempt > policy.retries:
                     break
-                self._on_state(address, NodeState.RUNNING, {"retry": attempt + 1, "outcome": outcome})
+                self._call(self._on_state, address, NodeState.RUNNING, {"retry": attempt + 1, "outcome": outcome})
                 if self._cancelled.wait(policy.delay(attempt)):
                     break
                 attempt += 1
         except BaseException as exc:  # a backend error is a failed step, never a hung scheduler
             outcome = Outcome(None, error=f"{type(exc).__name__}: {exc}")
         with self._cond:
-            self._running.discard(address)
-            if outcome.ok:
-                state = NodeState.SUCCEEDED
-            elif outcome.cancelled or (
-                self._cancelled.is_set() and not outcome.timed_out and outcome.exit_code is None
-            ):
-                state = NodeState.CANCELLED
-            else:
-                state = NodeState.FAILED
-            self._set(address, state, outcome=outcome, attempts=attempt, finished=time.time())
-            self._cond.notify_all()
+            try:
+                if outcome.ok:
+                    state = NodeState.SUCCEEDED
+                elif outcome.cancelled or (
+                    self._cancelled.is_set() and not outcome.timed_out and outcome.exit_code is None
+                ):
+                    state = NodeState.CANCELLED
+                else:
+                    state = NodeState.FAILED
+                self._set(address, state, outcome=outcome, attempts=attempt, finished=time.time())
+            finally:  # whatever happened above, the scheduler hears that this step is over
+                self._running.discard(address)
+                self._cond.notify_all()

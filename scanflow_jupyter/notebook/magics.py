@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -241,8 +240,9 @@ class ScanflowMagics(Magics):
             state = status(app, args.run_id)
         if state.status == "succeeded":
             raise UsageError(f"Run {state.run_id} already succeeded; start a new one with %scanflow run.")
-        if state.alive:
-            raise UsageError(f"Run {state.run_id} is still going (process {state.pid}); wait for it to end first.")
+        holder = state.holder
+        if holder is not None and holder.role == "driver":
+            raise UsageError(f"Run {state.run_id} is being driven by {holder.describe()}; wait for it to end first.")
         app.validate()
         view = GraphView.from_run(app, state.run_id, run_options=self._run_options(), follow_all=False)
         options = {"workers": args.workers, "tracking": self.tracking and not args.no_tracking}
@@ -276,10 +276,12 @@ class ScanflowMagics(Magics):
 
         from ..engine.runner import reconcile
         from ..engine.state import list_runs
+        from ..errors import CorruptStateError
 
         app = self._require_app()
         rows = []
-        for state in list_runs(app.folder or Path.cwd())[: args.limit or 20]:
+        unreadable: list[CorruptStateError] = []
+        for state in list_runs(app.folder or Path.cwd(), corrupt=unreadable)[: args.limit or 20]:
             reconcile(state)
             counts: dict[str, int] = {}
             for record in state.nodes.values():
@@ -295,13 +297,16 @@ class ScanflowMagics(Magics):
                     "mlflow_run_id": state.mlflow_run_id,
                 }
             )
+        for error in unreadable:  # listed apart, never silently left out
+            print(error, file=sys.stderr)
         columns = ["run_id", "workflow", "status", "started", "seconds", "steps", "mlflow_run_id"]
         return pd.DataFrame(rows, columns=columns)
 
     def _run_browser(self, args: argparse.Namespace) -> RunBrowser:
+        from ..tracking.store import resolve_uri
         from .widgets import RunBrowser
 
-        if args.uri is None and self.app is None and not os.environ.get("MLFLOW_TRACKING_URI"):
+        if args.uri is None and resolve_uri(self.app) is None:
             raise UsageError(f"{NO_APP}, or pass --uri URI (or set MLFLOW_TRACKING_URI) to browse a store.")
         if args.limit is not None and args.limit > 1000:
             raise UsageError(f"%scanflow runs: -n {args.limit} is too many rows per page; use at most 1000.")

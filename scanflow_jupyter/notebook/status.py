@@ -9,15 +9,9 @@ import html
 from dataclasses import dataclass
 
 from ..engine.state import RunState
+from ..workflow.colours import STATUS_COLOURS
 
-_COLOURS = {
-    "succeeded": "#3c8d2f",
-    "cached": "#2a7f86",
-    "failed": "#c0392b",
-    "running": "#b8860b",
-    "cancelled": "#c26a00",
-    "interrupted": "#c26a00",
-}
+_COLOURS = STATUS_COLOURS
 
 
 @dataclass(frozen=True)

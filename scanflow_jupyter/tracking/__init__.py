@@ -7,6 +7,17 @@ from __future__ import annotations
 
 from .queries import RunPage, RunQuery, RunStore
 from .recorder import RunRecorder, prewarm
-from .store import StoreConfig, default_uri, resolve
+from .store import StoreConfig, default_uri, redact, resolve, resolve_uri
 
-__all__ = ["RunPage", "RunQuery", "RunRecorder", "RunStore", "StoreConfig", "default_uri", "prewarm", "resolve"]
+__all__ = [
+    "RunPage",
+    "RunQuery",
+    "RunRecorder",
+    "RunStore",
+    "StoreConfig",
+    "default_uri",
+    "prewarm",
+    "redact",
+    "resolve",
+    "resolve_uri",
+]

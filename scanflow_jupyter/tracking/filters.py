@@ -1,9 +1,10 @@
 """The run browser's query language: MLflow's search syntax, plus ``OR`` and quick filters.
 
 MLflow's ``filter_string`` is an AND of conditions. Ours is an OR of such ANDs (``OR`` binds loosest,
-no parentheses): ``metrics.acc > 0.9 OR params.model = 'tree'``. Each side is checked with MLflow's own
-parser, so a condition means exactly what it means to ``mlflow.search_runs``; the backends run the sides as
-one SQL query (:mod:`.sqlquery`) or as one MLflow search each, merged (:mod:`.queries`).
+no parentheses but those of an ``IN`` list): ``metrics.acc > 0.9 OR params.model = 'tree'``. Each side is
+checked with MLflow's own parser, so a condition means exactly what it means to ``mlflow.search_runs``; the
+backends run the sides as one SQL query (:mod:`.sqlquery`) or as one MLflow search each, merged
+(:mod:`.queries`).
 
 Columns and sort keys are named as in MLflow: ``metrics.KEY``, ``params.KEY``, ``tags.KEY``,
 ``attributes.NAME`` (a bare ``start_time`` is an attribute); keys with dots or spaces may be quoted
@@ -44,6 +45,7 @@ _PREFIXES: dict[str, ColumnKind] = {
 }
 _CANONICAL = {"metric": "metrics", "param": "params", "tag": "tags", "attribute": "attributes"}
 _OR = re.compile(r"\s+or\s+", re.IGNORECASE)
+_IN_LIST = re.compile(r"\sin\s*$", re.IGNORECASE)  # the text before an IN list's "("
 
 HELP = (
     "Write conditions as in mlflow.search_runs, e.g. metrics.acc > 0.9 AND params.lr = '0.01' AND "
@@ -130,8 +132,14 @@ def split_or(text: str) -> list[str]:
         elif ch in "'\"`":
             quote = ch
             current.append(ch)
+        elif ch == "(" and _IN_LIST.search("".join(current)):
+            # A value list, ``attributes.run_id IN ('a', 'b')``: kept whole (an OR inside quotes stays data).
+            end = _list_end(text, i)
+            current.append(text[i:end])
+            i = end
+            continue
         elif ch in "()":
-            raise RunQueryError(f"Invalid filter {text!r}: parentheses are not supported. {HELP}")
+            raise RunQueryError(f"Invalid filter {text!r}: parentheses are not supported (but in IN lists). {HELP}")
         else:
             match = _OR.match(text, i) if ch.isspace() else None
             if match is not None:
@@ -149,6 +157,23 @@ def split_or(text: str) -> list[str]:
     if (len(sides) > 1 and not all(sides)) or dangling:
         raise RunQueryError(f"Invalid filter {text!r}: OR needs a condition on each side. {HELP}")
     return [s for s in sides if s]
+
+
+def _list_end(text: str, start: int) -> int:
+    """The index after the ``)`` closing the value list that opens at ``start``."""
+    quote: str | None = None
+    for i in range(start + 1, len(text)):
+        ch = text[i]
+        if quote is not None:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == ")":
+            return i + 1
+        elif ch == "(":
+            break
+    raise RunQueryError(f"Invalid filter {text!r}: the IN list at {text[start : start + 20]!r} is not closed. {HELP}")
 
 
 def parse_side(side: str) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ import logging
 import math
 import mimetypes
 import os
+import shlex
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ..errors import RunQueryError, TrackingError
 from .filters import ATTRIBUTES, STATUSES, Column, SortKey, parse_side, quote, split_or
 from .sqlquery import ROW_TAGS, SqlRuns, Unsupported, decode_token, encode_token
-from .store import StoreConfig, check_reachable
+from .store import StoreConfig, check_reachable, redact, sqlite_path
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -48,7 +49,8 @@ log = logging.getLogger(__name__)
 
 MAX_PAGE = 1000
 TEXT_LIMIT = 64 * 1024  # bytes of a text artifact shown
-IMAGE_LIMIT = 5 * 1024 * 1024
+IMAGE_LIMIT = 5 * 1024 * 1024  # an image is sent whole: the most one preview downloads and sends
+DOWNLOAD_LIMIT = 16 * 1024 * 1024  # the most a text, CSV or other preview downloads (it shows TEXT_LIMIT of it)
 CSV_ROWS = 200
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -198,20 +200,21 @@ class RunStore:
         check_reachable(StoreConfig(uri, "", None))
         self._client: MlflowClient | None = None
         self._sql: SqlRuns | None = None
-        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///") :]).is_file():
+        path = sqlite_path(uri)
+        if path is not None and not path.is_file():
             raise TrackingError(
-                f"There is no MLflow store at {uri[len('sqlite:///') :]!r} yet: runs appear once a workflow ran "
+                f"There is no MLflow store at {str(path)!r} yet: runs appear once a workflow ran "
                 "with tracking on (%scanflow run). Check the path or MLFLOW_TRACKING_URI."
             )
         if direct is not False and is_sql_uri(uri):
             try:
                 self._sql = SqlRuns(uri, index=sort_index)
             except Unsupported as exc:
-                log.info("reading %s through MlflowClient: %s", uri, exc)
+                log.info("reading %s through MlflowClient: %s", redact(uri), exc)
             except Exception as exc:
                 if direct:
-                    raise TrackingError(f"Cannot read the MLflow store {uri!r}: {exc}.") from None
-                log.info("reading %s through MlflowClient: %s", uri, exc)
+                    raise TrackingError(f"Cannot read the MLflow store {redact(uri)!r}: {redact(str(exc))}.") from None
+                log.info("reading %s through MlflowClient: %s", redact(uri), redact(str(exc)))
 
     @property
     def backend(self) -> str:
@@ -238,7 +241,7 @@ class RunStore:
         if isinstance(exc, TrackingError):
             return exc
         check_reachable(StoreConfig(self.uri, "", None), timeout=2.0)  # a server that went away says so
-        return TrackingError(f"Cannot {what} from the MLflow store {self.uri!r}: {exc}")
+        return TrackingError(f"Cannot {what} from the MLflow store {redact(self.uri)!r}: {redact(str(exc))}")
 
     # -- experiments and columns ------------------------------------------------------------------
     def experiments(self) -> list[dict[str, Any]]:
@@ -346,7 +349,7 @@ class RunStore:
         from mlflow.exceptions import MlflowException
 
         if isinstance(exc, MlflowException) and getattr(exc, "error_code", "") == "INVALID_PARAMETER_VALUE":
-            return RunQueryError(f"MLflow refused the query: {exc.message}")
+            return RunQueryError(f"MLflow refused the query: {redact(str(exc.message))}")
         return self._guard("search runs", exc)
 
     def _sql_page(
@@ -480,7 +483,7 @@ class RunStore:
             return self.client.get_run(run_id)
         except MlflowException as exc:
             if getattr(exc, "error_code", "") in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                raise RunQueryError(f"No run {run_id!r} in {self.uri!r}; it may have been deleted.") from None
+                raise RunQueryError(f"No run {run_id!r} in {redact(self.uri)!r}; it may have been deleted.") from None
             raise self._guard("read a run", exc) from None
         except Exception as exc:
             raise self._guard("read a run", exc) from None
@@ -499,7 +502,7 @@ class RunStore:
             "start_time": info.start_time,
             "end_time": info.end_time,
             "user_id": info.user_id or "",
-            "artifact_uri": info.artifact_uri,
+            "artifact_uri": redact(info.artifact_uri),
             "params": dict(sorted(data.params.items())),
             "metrics": dict(_json_number(m) for m in metrics[:metric_limit]),
             "metrics_total": len(metrics),
@@ -521,27 +524,55 @@ class RunStore:
             raise self._guard("list artifacts", exc) from None
         return [{"path": f.path, "is_dir": bool(f.is_dir), "size": f.file_size} for f in files[:limit]]
 
+    def artifact_entry(self, run_id: str, path: str) -> dict[str, Any] | None:
+        """The listing entry of artifact ``path`` (``{"path", "is_dir", "size"}``), from its folder's
+        listing; None if there is none."""
+        parent = str(PurePosixPath(path).parent)
+        try:
+            files = self.client.list_artifacts(run_id, None if parent == "." else parent)
+        except Exception as exc:
+            raise self._guard("list artifacts", exc) from None
+        wanted = path.strip("/")
+        for f in files:
+            if f.path.strip("/") == wanted:
+                return {"path": f.path, "is_dir": bool(f.is_dir), "size": f.file_size}
+        return None
+
     def preview(self, run_id: str, path: str) -> dict[str, Any]:
-        """A preview of one artifact: ``kind`` text, csv, image, binary or too_large, with ``text``,
-        ``rows`` (a CSV's first rows, as lists of strings), or ``data_url`` (an image)."""
+        """A preview of one artifact: ``kind`` text, csv, image, binary, dir or too_large, with ``text``,
+        ``rows`` (a CSV's first rows, as lists of strings), ``data_url`` (an image), ``entries`` (a folder's
+        listing) or ``message`` (why it is not shown, and how to download it).
+
+        The artifact's size is read from the listing first: a folder is listed, never downloaded; a file
+        bigger than :data:`DOWNLOAD_LIMIT` (:data:`IMAGE_LIMIT` for an image), or whose size the artifact
+        store does not report, is not downloaded."""
         clean = PurePosixPath(path)
         if clean.is_absolute() or ".." in clean.parts or not path:
             raise RunQueryError(f"Artifact path {path!r} is not inside the run; pick it from the artifact list.")
         suffix = clean.suffix.lower()
         out: dict[str, Any] = {"path": path, "kind": "binary", "truncated": False}
+        entry = self.artifact_entry(run_id, path)
+        if entry is None:
+            raise RunQueryError(f"Run {run_id} has no artifact {path!r}; pick one from the artifact list.")
+        if entry["is_dir"]:
+            return {**out, "kind": "dir", "entries": self.artifacts(run_id, path)}
+        size = entry["size"]
+        limit = IMAGE_LIMIT if suffix in IMAGE_TYPES else DOWNLOAD_LIMIT
+        if size is None or size > limit:
+            return {**out, "kind": "too_large", "size": size, "message": too_large(run_id, path, size, limit)}
         with tempfile.TemporaryDirectory(prefix="scanflow-artifact-") as tmp:
             try:
                 with _no_progress_bar():  # a preview is small; MLflow's bar would land in the notebook cell
                     local = Path(self.client.download_artifacts(run_id, path, tmp))
             except Exception as exc:
-                raise RunQueryError(f"Cannot open artifact {path!r} of run {run_id}: {exc}") from None
+                raise RunQueryError(f"Cannot open artifact {path!r} of run {run_id}: {redact(str(exc))}") from None
             if local.is_dir():
                 return {**out, "kind": "dir", "entries": self.artifacts(run_id, path)}
             size = local.stat().st_size
             out["size"] = size
             if suffix in IMAGE_TYPES:
-                if size > IMAGE_LIMIT:
-                    return {**out, "kind": "too_large"}
+                if size > IMAGE_LIMIT:  # the listing said less: the file changed meanwhile
+                    return {**out, "kind": "too_large", "message": too_large(run_id, path, size, IMAGE_LIMIT)}
                 data = base64.b64encode(local.read_bytes()).decode()
                 return {**out, "kind": "image", "data_url": f"data:{IMAGE_TYPES[suffix]};base64,{data}"}
             with local.open("rb") as fh:
@@ -605,6 +636,25 @@ class RunStore:
             rows.append(row)
         base = ["run_id", "experiment_id", "run_name", "status", "artifact_uri", "start_time", "end_time"]
         return pd.DataFrame(rows, columns=base + sorted({k for r in rows for k in r} - set(base)))
+
+
+def too_large(run_id: str, path: str, size: int | None, limit: int) -> str:
+    """Why an artifact is not previewed, and the command that downloads it."""
+    command = f"mlflow artifacts download --run-id {run_id} --artifact-path {shlex.quote(path)}"
+    if size is None:
+        why = "its artifact store does not say how big it is"
+    else:
+        why = f"{human_size(size)}; a preview downloads at most {human_size(limit)}"
+    return f"{path} is too large to preview ({why}); download it with {command} (MLFLOW_TRACKING_URI: this store)."
+
+
+def human_size(size: float) -> str:
+    """``4 KB``, ``1.5 MB``: a size in the unit that keeps it short."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.1f}".removesuffix(".0") + f" {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager

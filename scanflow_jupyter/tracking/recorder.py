@@ -9,12 +9,15 @@ is sent and not waited for, so the next step starts while the writer works on an
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -22,42 +25,79 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TrackingError
-from .store import StoreConfig, check_reachable, prepare_sqlite
+from .store import StoreConfig, check_reachable, prepare_sqlite, redact, tracking_env
+from .writer import URI_VARIABLE
 
 HOLD_SECONDS = 0.05  # how long background writes wait for a step that may be about to start
 
 
+def _writer_env(uri: str) -> dict[str, str]:
+    """The writer's store: its URI in :data:`.writer.URI_VARIABLE`, a server's user and password apart (MLflow
+    reads them from its own variables; its messages then hold no password)."""
+    env = tracking_env(uri)
+    env[URI_VARIABLE] = env.pop("MLFLOW_TRACKING_URI")
+    return env
+
+
 class WriterProcess:
-    """A running tracking writer and the futures of the ops sent to it."""
+    """A running tracking writer and the futures of the ops sent to it.
+
+    If the process dies (killed, out of memory), it is started again and every op it had not answered is sent
+    again, in order (the writer makes each op safe to do twice): a run loses no tracking write to a dead writer.
+    It gives up after ``MAX_RESTARTS`` (a writer that dies at once every time), and the ops fail as before.
+    """
+
+    MAX_RESTARTS = 5
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.users = 0
+        self.restarts = 0
         self._ids = itertools.count(1)
         self._futures: dict[int, Future[Any]] = {}
-        self._lock = threading.Lock()
+        self._unanswered: dict[int, dict[str, Any]] = {}  # op id -> the op, until its reply comes
+        self._lock = threading.Lock()  # the two dicts
+        self._io = threading.Lock()  # writing to the process, and replacing it
+        self._closing = False
+        self._dead = False
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "scanflow_jupyter.tracking.writer", uri],
+        self.process = self._spawn()
+        self._reader = threading.Thread(target=self._read, name="scanflow-tracking-replies", daemon=True)
+        self._reader.start()
+
+    def _spawn(self) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            # The URI goes through the environment, never the command line: ``ps`` shows a command line to every
+            # user of the machine, and a tracking URI may hold a password.
+            [sys.executable, "-m", "scanflow_jupyter.tracking.writer"],
+            env={**os.environ, **_writer_env(self.uri)},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             text=True,
             bufsize=1,
         )
-        assert self.process.stdout is not None
-        hello = json.loads(self.process.stdout.readline() or '{"error": "the writer exited at start"}')
+        assert process.stdout is not None
+        hello = json.loads(process.stdout.readline() or '{"error": "the writer exited at start"}')
         if "error" in hello:
+            process.kill()
+            process.wait()
             raise TrackingError(
-                f"Cannot use the MLflow store {uri!r}: {hello['error']}{self._stderr_tail()}. Check "
-                "MLFLOW_TRACKING_URI or the application's tracker.uri, and that the server is running."
+                redact(
+                    f"Cannot use the MLflow store {self.uri!r}: {hello['error']}{self._stderr_tail()}. Check "
+                    "MLFLOW_TRACKING_URI or the application's tracker.uri, and that the server is running."
+                )
             )
-        self._reader = threading.Thread(target=self._read, name="scanflow-tracking-replies", daemon=True)
-        self._reader.start()
+        return process
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None
+        """False once closed, or given up on; a writer being started again counts as alive."""
+        return not self._dead and not self._closing
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def _stderr_tail(self) -> str:
         self._stderr.seek(0)
@@ -65,39 +105,76 @@ class WriterProcess:
         return (" (" + " / ".join(lines) + ")") if lines else ""
 
     def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            reply = json.loads(line)
-            with self._lock:
-                future = self._futures.pop(reply["id"], None)
-            if future is None:
-                continue
-            if "error" in reply:
-                future.set_exception(TrackingError(f"MLflow store {self.uri!r} refused a write: {reply['error']}"))
-            else:
-                future.set_result(reply["result"])
-        with self._lock:  # the writer died: nothing more will come
-            pending, self._futures = self._futures, {}
+        while True:
+            process = self.process
+            assert process.stdout is not None
+            for line in process.stdout:
+                reply = json.loads(line)
+                with self._lock:
+                    future = self._futures.pop(reply["id"], None)
+                    self._unanswered.pop(reply["id"], None)
+                if future is None:
+                    continue
+                if "error" in reply:
+                    refused = f"MLflow store {self.uri!r} refused a write: {reply['error']}"
+                    future.set_exception(TrackingError(redact(refused)))
+                else:
+                    future.set_result(reply["result"])
+            process.wait()
+            if not self._restart():
+                return
+
+    def _restart(self) -> bool:
+        """Start the writer again and send it the ops left unanswered; False (every op failed) if closing or
+        given up."""
+        with self._io:
+            while not self._closing and self.restarts < self.MAX_RESTARTS:
+                self.restarts += 1
+                try:
+                    self.process = self._spawn()
+                except (TrackingError, OSError):
+                    continue  # it died while starting: try again
+                with self._lock:
+                    unanswered = list(self._unanswered.values())
+                try:
+                    for op in unanswered:
+                        self._write({**op, "replay": True})
+                except (OSError, ValueError):
+                    pass  # died again at once: the next turn of _read starts it again
+                return True
+            self._dead = True
+            with self._lock:  # nothing more will come
+                pending, self._futures, self._unanswered = self._futures, {}, {}
         for future in pending.values():
-            future.set_exception(TrackingError(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}."))
+            future.set_exception(self._stopped())
+        return False
+
+    def _write(self, op: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(op) + "\n")
+        self.process.stdin.flush()
 
     def send(self, op: str, urgent: bool = False, future: Future[Any] | None = None, **args: Any) -> Future[Any]:
         future = future if future is not None else Future()
-        with self._lock:
-            op_id = next(self._ids)
-            self._futures[op_id] = future
-        try:
-            assert self.process.stdin is not None
-            self.process.stdin.write(json.dumps({"id": op_id, "op": op, "args": args, "urgent": urgent}) + "\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
+        with self._io:  # an op is either sent to the process before a restart (and replayed) or after it
+            if self._dead:
+                future.set_exception(self._stopped())
+                return future
             with self._lock:
-                self._futures.pop(op_id, None)
-            future.set_exception(TrackingError(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}."))
+                op_id = next(self._ids)
+                message = {"id": op_id, "op": op, "args": args, "urgent": urgent}
+                self._futures[op_id] = future
+                self._unanswered[op_id] = message
+            with contextlib.suppress(OSError, ValueError):  # the process died: the reader starts another and
+                self._write(message)  # sends this op again
         return future
 
+    def _stopped(self) -> TrackingError:
+        return TrackingError(redact(f"The tracking writer for {self.uri!r} stopped{self._stderr_tail()}."))
+
     def close(self) -> None:
-        if self.alive and self.process.stdin is not None:
+        self._closing = True
+        if self.process.poll() is None and self.process.stdin is not None:
             try:
                 self.process.stdin.close()
                 self.process.wait(30)
@@ -187,7 +264,7 @@ class RunRecorder:
         try:
             prepare_sqlite(config)
         except OSError as exc:
-            raise TrackingError(f"Cannot create the MLflow store {config.uri!r}: {exc}.") from None
+            raise TrackingError(redact(f"Cannot create the MLflow store {config.uri!r}: {exc}.")) from None
         self._closed = False
         self._writer = writer_for(config.uri)
         try:
@@ -254,6 +331,19 @@ class RunRecorder:
         groups.update(reply["groups"])
         return str(reply["run_id"])
 
+    @property
+    def writer_pid(self) -> int:
+        """The writer process's pid (it changes if the writer had to be started again)."""
+        return self._writer.pid
+
+    @property
+    def writer_restarts(self) -> int:
+        return self._writer.restarts
+
+    def inventory(self, scanflow_run_id: str) -> list[dict[str, Any]]:
+        """Every MLflow run of one scanflow run, as the store holds it (to finish what a dead driver left)."""
+        return list(self._now("inventory", experiment_id=self.experiment_id, scanflow_run_id=scanflow_run_id))
+
     def record_cached(
         self,
         parent: str,
@@ -262,9 +352,11 @@ class RunRecorder:
         groups: dict[str, str],
         source: str | None,
         params: Mapping[str, Any],
+        source_run: str | None = None,
     ) -> Future[str]:
-        """In the background, record a step reused from the cache: a FINISHED run pointing at the run
-        whose result it reuses (tag ``scanflow.cached_from``). The future holds the new run's id."""
+        """In the background, record a step reused from the cache: a FINISHED run saying whose result it reuses
+        (tags ``scanflow.cached_from``, the MLflow run id ``source``, and ``scanflow.cached_from_run_id``, the
+        scanflow run id ``source_run``) and carrying that run's metrics. The future holds the new run's id."""
         future = self._later(
             "record_cached",
             experiment_id=self.experiment_id,
@@ -273,6 +365,7 @@ class RunRecorder:
             tags=dict(tags),
             source=source,
             params=dict(params),
+            source_run=source_run,
         )
         out: Future[str] = Future()
 
@@ -294,11 +387,19 @@ class RunRecorder:
         metrics: Mapping[str, float],
         tags: Mapping[str, str],
         logs: Mapping[str, Path],
+        timestamp: float | None = None,
     ) -> None:
-        """Close a step's run in the background: params (the script's own values win), metrics, tags,
-        stdout/stderr as artifacts under ``logs/``, and the final status. Three writes, so a step about
-        to start waits for one of them at most."""
-        self._later("log_batch", run_id=run_id, params=dict(params), metrics=dict(metrics), tags=dict(tags))
+        """Close a step's run in the background: params (the script's own values win), metrics (at
+        ``timestamp``, default now), tags, stdout/stderr as artifacts under ``logs/``, and the final status.
+        Three writes, so a step about to start waits for one of them at most."""
+        self._later(
+            "log_batch",
+            run_id=run_id,
+            params=dict(params),
+            metrics=dict(metrics),
+            tags=dict(tags),
+            timestamp=time.time() if timestamp is None else timestamp,
+        )
         files = [str(p) for p in logs.values() if p.exists()]
         self._later("upload", run_id=run_id, files=files, folder="logs")
         self._later("terminate", run_id=run_id, state=state)

@@ -54,12 +54,14 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import RunQueryError
 from .filters import Column, SortKey
+from .store import sqlite_file_uri, sqlite_path
 
 REQUIRED = {
     "runs": {"run_uuid", "name", "status", "start_time", "end_time", "lifecycle_stage", "experiment_id", "user_id"},
@@ -114,12 +116,22 @@ class Unsupported(Exception):
     """A condition this module does not translate; the caller asks MlflowClient instead."""
 
 
-def readonly_url(uri: str) -> tuple[str, dict[str, Any]]:
-    """The SQLAlchemy URL and connect args of a read-only connection to ``uri``."""
-    if uri.startswith("sqlite:///"):
-        path = uri[len("sqlite:///") :]
-        return f"sqlite:///file:{path}?mode=ro&uri=true", {}
-    return uri, {}
+def readonly_engine(uri: str) -> Any:
+    """A SQLAlchemy engine on ``uri`` for reading. A SQLite file is opened read-only (``mode=ro``) through a
+    ``file:`` URI made by :func:`.store.sqlite_file_uri` (a URL string would be percent-decoded by SQLAlchemy
+    first, and a ``#`` in the path would then cut it short)."""
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    path = sqlite_path(uri)
+    if path is None:
+        return sqlalchemy.create_engine(uri, poolclass=NullPool)
+    target = sqlite_file_uri(path, mode="ro")
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(target, uri=True, check_same_thread=False)
+
+    return sqlalchemy.create_engine("sqlite://", creator=connect, poolclass=NullPool)
 
 
 class SqlRuns:
@@ -127,11 +139,9 @@ class SqlRuns:
 
     def __init__(self, uri: str, *, index: bool = True) -> None:
         import sqlalchemy
-        from sqlalchemy.pool import NullPool
 
-        url, args = readonly_url(uri)
         self.uri = uri
-        self.engine = sqlalchemy.create_engine(url, connect_args=args, poolclass=NullPool)
+        self.engine = readonly_engine(uri)
         self.dialect = self.engine.dialect.name
         with self._connect() as conn:
             inspector = sqlalchemy.inspect(conn)
@@ -157,11 +167,9 @@ class SqlRuns:
         Only SQLite (the embedded store of one application); a shared PostgreSQL or MySQL store is left as
         it is. If the file is read-only or a writer holds it for longer than 2 s, the store stays
         without the index: queries are the same, only slower."""
-        import sqlite3
-
-        if self.dialect != "sqlite" or not self.uri.startswith("sqlite:///"):
+        path = sqlite_path(self.uri)
+        if self.dialect != "sqlite" or path is None:
             return False
-        path = self.uri[len("sqlite:///") :]
         try:
             conn = sqlite3.connect(path, timeout=2.0)
             try:
@@ -234,7 +242,9 @@ class SqlRuns:
     # -- search -----------------------------------------------------------------------------------
     @staticmethod
     def _in(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-        names = {f"{prefix}{i}": v for i, v in enumerate(values)}
+        """Bind names for a value list: ``prefix_0, prefix_1``... The ``_`` keeps them apart from every other
+        name of a query (``v1`` + ``0`` was ``v10``, the name of condition 10's value: run ids dropped out)."""
+        names = {f"{prefix}_{i}": v for i, v in enumerate(values)}
         return ", ".join(f":{n}" for n in names) or "NULL", names
 
     def _clause(self, clause: dict[str, Any], n: int, params: dict[str, Any], correlated: bool = False) -> str:

@@ -11,19 +11,9 @@ from typing import Any
 
 import graphviz
 
+from .colours import BORDER_COLOURS, DEFAULT_BORDER, STATE_COLOURS
 from .model import Executor, Service, Workflow
 
-# Fill colours by node state (the engine's NodeState values).
-STATE_COLOURS: dict[str, str] = {
-    "pending": "#f2f2f2",
-    "queued": "#cfe2ff",
-    "running": "#ffd966",
-    "succeeded": "#b6e3a8",
-    "failed": "#f4a6a6",
-    "skipped": "#e0e0e0",
-    "cached": "#a8dadc",
-    "cancelled": "#f6c28b",
-}
 _ROLLUP = ("failed", "running", "queued", "cancelled", "skipped", "pending")
 
 
@@ -131,4 +121,4 @@ def _draw(graph: Any, wf: Workflow, prefix: str, states: Mapping[str, str]) -> l
 
 
 def _border(state: str) -> str:
-    return {"failed": "#c0392b", "running": "#d4a017", "succeeded": "#3c8d2f"}.get(state, "#999999")
+    return BORDER_COLOURS.get(state, DEFAULT_BORDER)

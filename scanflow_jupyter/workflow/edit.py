@@ -7,7 +7,7 @@ Addresses are relative to a workflow: ``"modeling/linear"``; the workflow itself
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import Problem, WorkflowValidationError
@@ -164,3 +164,102 @@ def remove_parameter(app: Application, workflow: str, address: str, name: str) -
             node.parameters.pop(name, None)
 
     return apply(app, workflow, change)
+
+
+# The node properties the composer's inspector edits besides parameters and dependencies.
+FIELDS = (
+    "script",
+    "function",
+    "requirements",
+    "retries",
+    "timeout",
+    "resources.cpu",
+    "resources.memory",
+    "resources.gpu",
+)
+
+
+def _field_value(field: str, value: Any) -> Any:
+    """The spec value of ``field`` for what an input gave (text, a number, ``None``); ``""`` clears."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            value = None
+    if value is None:
+        return {"retries": 0, "resources.gpu": 0}.get(field)
+    if field == "requirements" and isinstance(value, str):
+        parts = [p.strip() for p in value.replace("\n", ",").split(",") if p.strip()]
+        # One name ending in .txt is a requirements file; anything else is a list of packages.
+        return parts[0] if len(parts) == 1 and parts[0].endswith(".txt") else parts
+    if field == "resources.cpu" and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value  # a quantity such as 500m; validation checks it
+    return value
+
+
+def set_field(app: Application, workflow: str, address: str, field: str, value: Any) -> Application:
+    """Set one of :data:`FIELDS` on the node at ``address`` (``None`` or ``""`` clears it); the node is rebuilt,
+    so a value of the wrong type is refused with the validation message."""
+    if field not in FIELDS:
+        raise _refuse(address, f"unknown field {field!r}; the composer edits {', '.join(FIELDS)}")
+    parent, _ = _split(address)
+    new_value = _field_value(field, value)
+
+    def change(wf: Workflow) -> None:
+        node = wf.find(address)
+        if isinstance(node, Workflow) or (isinstance(node, Service) and not field.startswith("resources.")):
+            raise KeyError(f"{address!r} has no {field!r}; only steps have it")
+        data = node.model_dump(exclude_defaults=True)
+        if field.startswith("resources."):
+            resources = dict(data.get("resources") or {})
+            resources[field.partition(".")[2]] = new_value
+            data["resources"] = {k: v for k, v in resources.items() if v not in (None, 0)} or None
+        else:
+            data[field] = new_value
+            other = {"script": "function", "function": "script"}.get(field)
+            if other and new_value is not None:
+                data[other] = None  # a step has one source
+        try:
+            rebuilt = type(node)(**data)
+        except WorkflowValidationError as exc:
+            problems = [Problem(f"{address}.{field}", p.message) for p in exc.problems]
+            raise WorkflowValidationError(problems, subject="this edit") from None
+        holder = _group(wf, parent)
+        holder.nodes = [rebuilt if n.name == node.name else n for n in holder.nodes]
+
+    return apply(app, workflow, change)
+
+
+def new_group_script(name: str) -> str:
+    """The script of the one step a new nested workflow ``name`` holds."""
+    return f"steps/{name}-step.py"
+
+
+def new_group(name: str) -> Workflow:
+    """A new nested workflow ``name`` as the palette adds it: one stub step inside (a workflow may not be empty),
+    to be renamed or replaced."""
+    return Workflow(name=name, nodes=[Executor(name="step", script=new_group_script(name))])
+
+
+def stub_script(name: str, parameters: Mapping[str, object]) -> str:
+    """The placeholder script of a step added on the canvas: it reads its parameters (``--name value``) and prints
+    them, so the workflow runs end to end before the step does real work."""
+    lines = [
+        f'"""Step {name!r}, added in the scanflow composer: replace this with the step\'s code.',
+        "",
+        "The engine passes each parameter as an option: --name value.",
+        '"""',
+        "",
+        "import argparse",
+        "",
+        f"parser = argparse.ArgumentParser(description={f'Step {name!r}'!r})",
+    ]
+    lines += [f"parser.add_argument({'--' + param!r})" for param in parameters]
+    lines += [
+        "args, _unknown = parser.parse_known_args()",
+        f"print({f'step {name}:'!r}, vars(args))",
+        "",
+    ]
+    return "\n".join(lines)

@@ -23,8 +23,9 @@ def model_uri(fitted: Any, tmp_path: Path) -> Iterator[str]:
     import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    try:
-        with mlflow.start_run():
+    try:  # an experiment of its own: the Default one keeps its artifacts in ./mlruns of the working directory
+        experiment = mlflow.MlflowClient().create_experiment("checker", (tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment):
             yield fitted.log_model().model_uri
     finally:
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]

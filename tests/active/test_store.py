@@ -89,8 +89,9 @@ def test_exports(store: LabelStore, tmp_path: Path) -> None:
     csv = store.to_csv("digits", tmp_path / "labels.csv").read_text()
     assert csv.splitlines()[0].startswith("seq,session,sample_id,label,annotator,time,source,undone")
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    try:
-        with mlflow.start_run() as run:
+    try:  # an experiment of its own: the Default one keeps its artifacts in ./mlruns of the working directory
+        experiment = mlflow.MlflowClient().create_experiment("labels", (tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment) as run:
             name = store.log_to_mlflow("digits")
         files = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "labels")}
     finally:
@@ -108,6 +109,8 @@ LABELER = textwrap.dedent(
     store = LabelStore(path)
     store.open_session("s", ["a", "b"])
     ids = [f"s{i}" for i in range(n)]
+    if go:
+        open(go + "." + annotator, "w").close()  # ready: imported, store open
     while go and not os.path.exists(go):  # both annotators start together
         time.sleep(0.01)
     while True:
@@ -131,7 +134,10 @@ def test_two_annotator_processes_label_500_samples(tmp_path: Path) -> None:
         subprocess.Popen([sys.executable, str(script), str(db), who, "500", str(go)], stdout=subprocess.PIPE, text=True)
         for who in ("ana", "bob")
     ]
-    time.sleep(2.0)  # both have imported and opened the store by now (they wait for the go file either way)
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"go.{who}").exists() for who in ("ana", "bob")):  # both ready: start them together
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "the annotators did not start"
+        time.sleep(0.01)
     go.touch()
     acknowledged = {who: p.communicate(timeout=300)[0].split() for who, p in zip(("ana", "bob"), procs, strict=True)}
     assert all(p.returncode == 0 for p in procs)
@@ -170,3 +176,40 @@ def test_every_acknowledged_label_survives_sigkill(tmp_path: Path) -> None:
         stored = set(LabelStore(db).labels("s"))
         assert acknowledged <= stored, f"lost {sorted(acknowledged - stored)} after kill {rounds}"
     assert len(LabelStore(db).labels("s")) == 100 and rounds > 5
+
+
+def test_a_failed_commit_is_rolled_back_and_the_store_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite refuses the COMMIT of one label (its authorizer denies it, as a full disk or an I/O error would fail
+    it): the label is not saved, the error says so, and the next label is taken (the transaction is not left open,
+    which would refuse every later write with "cannot start a transaction within a transaction")."""
+    import sqlite3
+
+    from scanflow_jupyter.active import store as store_module
+
+    refuse = {"commits": 0}
+    real_connect = sqlite3.connect
+
+    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+        # No statement cache: SQLite asks the authorizer when it prepares a statement, and a cached COMMIT is not.
+        conn = real_connect(*args, **{**kwargs, "cached_statements": 0})  # type: ignore[arg-type]
+
+        def authorizer(action: int, arg1: str | None, *_: object) -> int:
+            if action == sqlite3.SQLITE_TRANSACTION and arg1 == "COMMIT" and refuse["commits"]:
+                refuse["commits"] -= 1
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+
+        conn.set_authorizer(authorizer)
+        return conn
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", connect)  # the store's connections only live this long
+    store = LabelStore(tmp_path / "labels.db")
+    store.open_session("s", ["a", "b"])
+    refuse["commits"] = 1
+    with pytest.raises(LabelingError, match=r"the label store \S+labels\.db could not commit \(not authorized\): "
+                       r"nothing of this change was saved"):  # fmt: skip
+        store.add_label("s", "x1", "a", annotator="ana")
+    assert store.labels("s") == {}
+    store.add_label("s", "x2", "b", annotator="ana")  # the next write goes through
+    monkeypatch.undo()
+    assert LabelStore(tmp_path / "labels.db").labels("s") == {"x2": "b"}  # on disk, read by another connection

@@ -84,6 +84,33 @@ def test_each_retrain_is_a_registered_model_version(digits: Digits, tmp_path: Pa
     assert len(client.search_model_versions("name = 'digits-labeled'")) == 3
 
 
+def test_without_a_current_experiment_artifacts_go_beside_a_sqlite_store(
+    digits: Digits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No experiment set (a notebook that only sets the tracking URI): MLflow's Default experiment would keep the
+    models in ./mlruns of the notebook's folder. They go beside the database instead, in experiment ``labeling``."""
+    notebook = tmp_path / "notebook"
+    notebook.mkdir()
+    monkeypatch.chdir(notebook)
+    before = mlflow.get_tracking_uri()
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+    mlflow.set_tracking_uri(uri)
+    try:
+        session, truth = _session(digits, tmp_path, registered_model="digits-labeled")
+        _label_batches(session, truth, 3)
+        session.retrain(wait=True)
+        session.close()
+    finally:
+        mlflow.set_tracking_uri(before)
+    assert session.tracking_error is None
+    assert list(notebook.iterdir()) == []  # no mlruns/ where the notebook runs
+    client = mlflow.MlflowClient(uri)
+    [version] = client.search_model_versions("name = 'digits-labeled'")
+    assert client.get_experiment(client.get_run(version.run_id).info.experiment_id).name == "labeling"
+    assert (tmp_path / "store" / "artifacts" / "labeling").is_dir()
+
+
 def test_an_unreachable_tracking_store_never_stops_labeling(digits: Digits, tmp_path: Path) -> None:
     before = mlflow.get_tracking_uri()
     with socket.socket() as probe:  # a port nobody listens on: a tracking server that is down

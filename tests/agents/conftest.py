@@ -7,6 +7,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,10 +82,17 @@ def experiment_runs(client: Any, experiment: str, filter: str = "") -> list[Any]
     return list(client.search_runs([found.experiment_id], filter_string=filter, max_results=1000))
 
 
+def create_experiment(client: Any, name: str) -> str:
+    """Experiment ``name`` with its artifacts beside the client's SQLite store (MLflow alone would put them in
+    ./mlruns of the working directory: the repository)."""
+    db = Path(client.tracking_uri.removeprefix("sqlite:///"))
+    return str(client.create_experiment(name, artifact_location=(db.parent / "artifacts" / name).as_uri()))
+
+
 def inject_drift(client: Any, experiment: str, batch: str = "work/incoming/b1.npz") -> str:
     """Record a drift check the way the checker does (what the improver reads); returns its run id."""
     found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found is not None else client.create_experiment(experiment)
+    experiment_id = found.experiment_id if found is not None else create_experiment(client, experiment)
     run = client.create_run(experiment_id, run_name=f"check {batch}", tags={"scanflow.check": "true"})
     client.log_metric(run.info.run_id, "drift.detected", 1.0)
     client.set_terminated(run.info.run_id, "FINISHED")

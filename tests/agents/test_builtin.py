@@ -79,12 +79,14 @@ def test_checker_checks_new_batches_and_queues_what_it_flags(
     assert restarted.tick() == [] and len(experiment_runs(client, "loop", "tags.`scanflow.check` = 'true'")) == 2
 
 
-def _register(app: Any, model: Any) -> str:
+def _register(app: Any, model: Any, tags: dict[str, str] | None = None) -> str:
+    """Register ``model`` as the next version of ``clf``, logged in a run tagged as one of ``app``'s (a step run
+    of its workflows carries ``scanflow.app``) unless ``tags`` say otherwise."""
     import mlflow
 
     use_store(app, "models")
     try:
-        with mlflow.start_run():
+        with mlflow.start_run(tags={"scanflow.app": app.name} if tags is None else tags):
             info = mlflow.sklearn.log_model(
                 model, name="model", registered_model_name="clf", serialization_format="cloudpickle",
                 pip_requirements=["scikit-learn"],

@@ -35,7 +35,7 @@ from scanflow_jupyter.errors import (
     SensorError,
 )
 
-from .conftest import agent_threads, experiment_runs, inject_drift, wait_until
+from .conftest import agent_threads, create_experiment, experiment_runs, inject_drift, wait_until
 
 
 def labeled_pool(folder: Path, n: int = 6, session: str = "s") -> None:
@@ -181,7 +181,7 @@ def _registered_model(client: Any, app: Any) -> None:
 
 
 def _bad_query(app: Any, client: Any) -> None:
-    client.create_experiment("loop")
+    create_experiment(client, "loop")
     agent = Agent("watch", sensors=[MlflowRuns("runs", filter="metrics.accuracy >")], rules=[], app=app)
     agent.tick()
     agent.tick()
@@ -353,3 +353,58 @@ def test_status_registry_and_replacing_a_running_agent(tmp_path: Path) -> None:
         second.wait_for("two", timeout=1)
     with pytest.raises(AgentError, match=r"no agent named 'nope' in this kernel \(agents: watch\)"):
         get("nope")
+
+
+def test_an_agent_that_already_acted_says_so_when_asked(tmp_path: Path) -> None:
+    """Run All again in the next kernel: the agent's memory says it acted on these inputs, so it does not act
+    again, and wait_for shows that earlier decision instead of waiting for one that will not come (the tutorial's
+    second run timed out on `planner.wait_for("promote")`)."""
+
+    def pager(ctx: Any, decision: Any) -> None:
+        raise ConnectionError("the pager is down")
+
+    def build() -> Agent:
+        return Agent(
+            "memory",
+            sensors=[FunctionSensor("level", lambda ctx: {"value": 5})],
+            rules=[
+                Rule("high", lambda v: v["level"]["value"] > 3 and "level 5 > 3", ["notify"]),
+                Rule("page", lambda v: v["level"]["value"] > 4 and "level 5 > 4", ["pager"]),
+            ],
+            actuators=[Notify(), Call("pager", pager, retries=0)],
+            record=False,
+            state_dir=tmp_path,
+            interval=0.05,
+        )
+
+    first = build()
+    high, page = first.tick()
+    assert (high.status, page.status) == ("done", "failed")
+
+    again = build()  # a new kernel: the same agent from its memory
+    remembered = again.wait_for("high", timeout=1)
+    assert remembered.remembered and remembered.reasons == ["level 5 > 3"] and remembered.time == high.time
+    assert remembered.summary().startswith("high: level 5 > 3 -> notify done [decided earlier, at ")
+    assert remembered.summary().endswith(": the agent remembers it]")
+    with pytest.raises(ActuatorError, match=r"actuator 'pager' of agent 'memory' failed after 1 attempt\(s\)"):
+        again.wait_for("page", timeout=1).raise_for_status()  # a failure remembered is still a failure
+    assert again.tick() == []  # it does not act twice on the same inputs
+
+    again.start()
+    wait_until(lambda: again.ticks >= 3, what="three ticks")
+    asked = time.time()
+    with pytest.raises(AgentError) as info:
+        again.wait_for("high", after=asked, timeout=0.5)
+    message = str(info.value)
+    assert message.startswith("agent 'memory' has no decision high after ") and " to show: none came in 0.5 s; " in (
+        message
+    )
+    assert "its latest such decision was taken at " in message and "-> notify done [decided earlier" in message
+    assert "rule 'high' acted at " in message and "on the inputs it sees now (level: " in message
+    assert "acts again when they change; agent.reset() forgets what it did" in message
+    again.stop()
+
+    again.reset()  # forgotten: it acts again
+    with pytest.raises(AgentError, match="it is not running"):
+        again.wait_for("high", timeout=0.1)
+    assert [d.rule for d in again.tick()] == ["high", "page"]

@@ -59,7 +59,7 @@ def test_agents_declared_in_scanflow_yaml_are_built(declared: Any) -> None:
         (
             AgentSpec(name="planner", kind="planner", settings={"modle": "clf"}),
             r"agent 'planner' of application 'loop': unknown setting\(s\) 'modle' for a planner; it takes: model, "
-            r"alias, evaluation, metric, margin, record, experiment, tracking-uri",
+            r"alias, evaluation, metric, margin, load-timeout, record, experiment, tracking-uri",
         ),
         (
             AgentSpec(name="planner", kind="planner"),

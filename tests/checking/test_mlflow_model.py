@@ -55,6 +55,47 @@ def test_log_into_the_active_run(fitted: AutoencoderDetector, store: str) -> Non
     assert load_detector(info.model_uri).threshold == fitted.threshold
 
 
+@pytest.mark.slow
+def test_loads_from_a_server_leave_no_download_behind(
+    fitted: AutoencoderDetector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each load downloads into a temporary folder of its own (two at once never share one) and removes it once
+    the detector is in memory: from a tracking server, every load used to leave a copy of the model behind (an
+    agent restarted every day, one more copy a day). A real ``mlflow server``; two loads at once."""
+    import tempfile
+    import threading
+
+    import mlflow
+
+    from ..tracking.runstores import MlflowServer
+
+    server = MlflowServer(tmp_path / "server").start()
+    try:
+        client = mlflow.MlflowClient(server.uri)
+        experiment = client.create_experiment("checks")
+        mlflow.set_tracking_uri(server.uri)
+        with mlflow.start_run(experiment_id=experiment):
+            uri = fitted.log_model().model_uri
+        mlflow.end_run()
+        temp = tmp_path / "temp"
+        temp.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(temp))
+        loaded: list[float] = []
+        threads = [
+            threading.Thread(target=lambda: loaded.append(load_detector(uri, tracking_uri=server.uri).threshold))
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+        server.stop()
+    assert loaded == [fitted.threshold] * 2
+    assert list(temp.iterdir()) == []
+
+
 def test_pyfunc_flavour_scores(fitted: AutoencoderDetector, digits: Digits, store: str) -> None:
     import mlflow.pyfunc
 

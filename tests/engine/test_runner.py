@@ -94,7 +94,24 @@ def test_example_run_tree_cache_and_parameter_change(tabular: Path) -> None:
     assert set(again.states.values()) == {NodeState.CACHED}
     cached = runs_by_name(tabular, again.run_id)
     assert cached["gather"].data.tags["scanflow.cached_from"] == runs["gather"].info.run_id
+    assert cached["gather"].data.tags["scanflow.cached_from_run_id"] == result.run_id
     assert all(r.info.status == "FINISHED" for r in cached.values())
+    # A cached step's run carries the result it reuses: every metric point, with its own step and timestamp.
+    for name in ("gather", "modeling/linear", "evaluate"):
+        assert cached[name].data.metrics == runs[name].data.metrics, name
+    source, copy = runs["modeling/linear"].info.run_id, cached["modeling/linear"].info.run_id
+    for key in runs["modeling/linear"].data.metrics:
+        points = [(m.value, m.step, m.timestamp) for m in client.get_metric_history(source, key)]
+        assert [(m.value, m.step, m.timestamp) for m in client.get_metric_history(copy, key)] == points
+    import mlflow
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    # Set and put back (the environment variable too: MLflow sets it, and the next run here would track there).
+    with _use_tracking_uri(f"sqlite:///{tabular / '.scanflow' / 'mlflow.db'}"):
+        frame = mlflow.search_runs([exp.experiment_id], f"tags.`scanflow.run_id` = '{again.run_id}'")
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    steps = frame[frame["tags.scanflow.kind"] == "step"]
+    assert steps["metrics.scanflow.duration_s"].notna().all() and steps["metrics.train_accuracy"].notna().any()
 
     changed = sf.run(app, workers=2, params={"modeling/forest.n-estimators": 20})
     assert changed.states == {
@@ -159,12 +176,22 @@ def test_failing_step_error_has_its_stderr_and_skips_downstream(make_app: Callab
     assert result.exit_code == 3
 
 
+SLOW_WITH_PID = """
+import os, time
+with open("slow.pid", "w") as fh:
+    fh.write(str(os.getpid()))
+time.sleep(60)
+open("slow.done", "w").close()
+"""
+
+
 def test_step_past_its_timeout_is_stopped(make_app: Callable[..., Any]) -> None:
-    app = make_app([step("slow", parameters={"sleep": 60.0}, timeout=0.5)])
-    started = time.perf_counter()
+    app = make_app([{"name": "slow", "script": "slow.py", "timeout": 0.5}], files={"slow.py": SLOW_WITH_PID})
     with pytest.raises(StepTimeoutError, match=r"Step 'slow' ran past its timeout of 0.5 s and was stopped"):
         sf.run(app, tracking=False)
-    assert time.perf_counter() - started < 15
+    with pytest.raises(ProcessLookupError):
+        os.kill(int((app.folder / "slow.pid").read_text()), 0)  # stopped, not waited for
+    assert not (app.folder / "slow.done").exists()
 
 
 def test_shell_metacharacters_are_passed_literally(make_app: Callable[..., Any], tmp_path: Path) -> None:
@@ -290,7 +317,9 @@ def test_sigkill_mid_run_then_resume(make_app: Callable[..., Any]) -> None:
     state: RunState | None = None
     while time.time() < deadline:
         runs = list_runs(folder)
-        if runs and runs[0].nodes.get("b") and runs[0].nodes["b"].state == "running" and runs[0].nodes["b"].pid:
+        b = runs[0].nodes.get("b") if runs else None
+        # Recorded as running with its process, and started (a step starts only once its process is on disk).
+        if b and b.state == "running" and b.pid and (folder / "out" / "b.pid").exists():
             state = runs[0]
             break
         time.sleep(0.1)
@@ -362,10 +391,11 @@ def test_ctrl_c_cancels_the_run_and_stops_its_steps(make_app: Callable[..., Any]
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline and not (folder / "out" / "b.pid").exists():
+    deadline = time.time() + 60  # until the driver has recorded b's process (the state on disk says so)
+    while time.time() < deadline and not (
+        (folder / "out" / "b.pid").exists() and (runs := list_runs(folder)) and runs[0].nodes["b"].pid
+    ):
         time.sleep(0.1)
-    time.sleep(0.3)
     driver.send_signal(signal.SIGINT)
     output, _ = driver.communicate(timeout=30)
     assert driver.returncode == 130, output

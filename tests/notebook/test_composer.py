@@ -81,6 +81,10 @@ def test_state_follows_the_protocol(app: Application) -> None:
         "script": "step.py",
         "function": None,
         "parameters": {"rows": {"type": "int", "default": 10}},
+        "requirements": None,
+        "retries": 0,
+        "timeout": None,
+        "resources": {"cpu": None, "memory": None, "gpu": 0},
     }
     assert (modeling["kind"], modeling["depends_on"]) == ("workflow", ["gather"])
     assert [n["address"] for n in modeling["nodes"]] == ["modeling/linear", "modeling/forest"]
@@ -365,6 +369,42 @@ def test_export_gives_code_that_rebuilds_the_application(app: Application) -> No
     assert isinstance(rebuilt, Application) and rebuilt == app
     assert rebuilt.folder == app.folder
     assert composer.error == "" and "Python code" in composer.message
+
+
+def test_the_exported_code_follows_later_edits(app: Application) -> None:
+    # Issue 19: "Python that rebuilds the application" went stale after canvas edits.
+    composer = Composer(app)
+    send(composer, event="export")
+    assert "report" not in composer.python_code
+    send(composer, event="add", group="", name="report")
+    assert "name='report'" in composer.python_code or 'name="report"' in composer.python_code
+    app.workflow().find("gather").parameters.clear()  # type: ignore[union-attr]
+    composer.refresh()
+    assert "rows" not in composer.python_code.split("name='gather'")[-1].split("Executor(")[0]
+
+
+def test_the_palette_adds_function_steps_and_nested_workflows(app: Application) -> None:
+    composer = Composer(app)
+    send(composer, event="add", group="", name="score", kind="function")
+    send(composer, event="add", group="", name="extra", kind="workflow")
+    score = app.workflow().find("score")
+    assert isinstance(score, Executor) and score.function == "tasks:score" and score.script is None
+    assert isinstance(app.workflow().find("extra"), Workflow)
+    send(composer, event="add", group="", name="odd", kind="rocket")
+    assert "does not understand" in composer.error
+
+
+def test_properties_are_set_through_the_inspector(app: Application) -> None:
+    composer = Composer(app)
+    send(composer, event="set_field", address="gather", field="retries", value="3")
+    send(composer, event="set_field", address="gather", field="resources.memory", value="2Gi")
+    gather = app.workflow().find("gather")
+    assert isinstance(gather, Executor) and gather.retries == 3
+    assert gather.resources is not None and gather.resources.memory == "2Gi"
+    assert composer.spec["root"]["nodes"][0]["retries"] == 3
+    send(composer, event="set_field", address="gather", field="timeout", value="-5")
+    assert "gather.timeout" in composer.error
+    assert gather.timeout is None
 
 
 def test_text_for_frontends_without_the_widget(app: Application) -> None:

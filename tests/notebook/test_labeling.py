@@ -3,6 +3,7 @@ label store; what the view is told is saved is on disk."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,45 @@ def test_a_finished_batch_brings_the_next_and_the_model_retrains(session: Labeli
     assert widget.classes[-1] == "smudge"
     text = widget._repr_mimebundle_()["text/plain"]
     assert text.startswith("labeling session 'digits': 30 of 300 labeled")
+
+
+def test_labels_given_in_python_show_on_the_grid(session: LabelingSession) -> None:
+    # Issue 19: after labels given through the Python API the grid still said "0 labeled" and showed them unlabeled.
+    widget = LabelingWidget(session, image_shape=(8, 8), watch_interval=0)
+    shown = [item["id"] for item in widget.items]
+    session.label(shown[0], 4)
+    assert widget.acked == {shown[0]: "4"}
+    assert widget.progress["labeled"] == 1
+    for sample_id in shown[1:]:
+        session.label(sample_id, 1)
+    assert not set(shown) & {item["id"] for item in widget.items}  # all labeled: the next batch is shown
+    assert widget.progress["labeled"] == len(shown)
+
+
+def test_labels_from_another_annotator_redraw_the_grid(session: LabelingSession, tmp_path: Path) -> None:
+    widget = LabelingWidget(session, image_shape=(8, 8), watch_interval=0.05)
+    shown = {item["id"] for item in widget.items}
+    target = next(str(i) for i in range(300) if str(i) not in shown)  # bea cannot take what ana holds
+    other = LabelStore(tmp_path / "l.db")  # another connection: another process, another annotator
+    other.add_label("digits", target, "7", annotator="bea")
+    deadline = time.monotonic() + 30
+    while widget.progress["labeled"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert widget.progress["labeled"] == 1
+    widget.close()
+    assert widget._watcher is not None
+    widget._watcher.join(timeout=10)
+    assert not widget._watcher.is_alive()
+
+
+def test_a_grid_opened_on_a_store_with_labels_counts_them(session: LabelingSession, tmp_path: Path) -> None:
+    ids = [str(i) for i in range(120)]
+    session.store.open_session("digits", [str(c) for c in range(10)])
+    for sample_id in ids[:120]:
+        session.store.add_label("digits", sample_id, "1", annotator="earlier")
+    widget = LabelingWidget(session, image_shape=(8, 8), watch_interval=0)
+    assert widget.progress["labeled"] == 120
+    assert not set(ids) & {item["id"] for item in widget.items}
 
 
 def test_bad_image_shape(session: LabelingSession) -> None:

@@ -167,6 +167,32 @@ def test_tree_expand_select_compare_and_dataframe(store: Populated) -> None:
     assert "Select at least two runs" in b.error
 
 
+def test_chart_requests_are_capped_at_full_resolution_too(store: Populated, monkeypatch: pytest.MonkeyPatch) -> None:
+    """runs x keys x points is bounded: "full resolution" over many runs and keys would send every point."""
+    from scanflow_jupyter.notebook.widgets import runs
+
+    monkeypatch.setattr(runs, "CHART_POINTS", 100)
+    monkeypatch.setattr(runs, "MAX_CHART_POINTS", 600)
+    monkeypatch.setattr(runs, "MAX_CHART_RUNS", 2)
+    b = RunBrowser(store.uri, experiments=["browse"])
+    b.compare([store.wide, store.runs[1], store.runs[2]], chart_keys=["curve", "acc"])
+    c = b.compare_data
+    (curve,) = c["histories"]["curve"]  # the wide run (the third run is not charted)
+    assert curve["downsampled"] and len(curve["steps"]) <= 100
+    assert [h["run_id"] for h in c["histories"]["acc"]] == [store.runs[1]]
+    assert c["chart_note"] == "Charts show the first 2 of 3 runs and 2 of 2 keys."
+    msg(b, event="charts", keys=["curve", "acc"], full=True)
+    c = b.compare_data
+    (curve,) = c["histories"]["curve"]
+    assert curve["total"] == 1000 and curve["downsampled"] and 100 < len(curve["steps"]) <= 300  # 600 / 2 series
+    assert sum(len(h["steps"]) for found in c["histories"].values() for h in found) <= 600
+    assert "Full resolution is capped at 600 points a request (2 runs x 2 keys)" in c["chart_note"]
+    assert "at most 300 points" in c["chart_note"]
+    monkeypatch.setattr(runs, "MAX_CHART_POINTS", 200_000)
+    msg(b, event="charts", keys=["curve"], full=True)
+    assert len(b.compare_data["histories"]["curve"][0]["steps"]) == 1000  # within the cap: every point
+
+
 def test_open_a_run_preview_artifacts_and_html_stays_text(store: Populated) -> None:
     b = RunBrowser(store.uri, experiments=["browse"])
     msg(b, event="open", run_id=store.html)

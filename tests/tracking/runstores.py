@@ -56,10 +56,10 @@ def populate(uri: str, tmp: Path) -> Populated:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
-    exp = client.create_experiment(
-        "browse", artifact_location=None if uri.startswith("http") else (tmp / "art").as_uri()
-    )
-    empty = client.create_experiment("nothing-here")
+    # A server puts artifacts where it was told (under tmp too); a SQLite store would put them under ./mlruns.
+    served = uri.startswith("http")
+    exp = client.create_experiment("browse", artifact_location=None if served else (tmp / "art").as_uri())
+    empty = client.create_experiment("nothing-here", artifact_location=None if served else (tmp / "empty").as_uri())
     out = Populated(uri, exp, empty)
     base = 1_700_000_000_000
     for i in range(24):
@@ -127,11 +127,21 @@ class MlflowServer:
     does not need them, and without them the server starts and stops in seconds instead of tens of seconds
     on two busy cores."""
 
-    def __init__(self, folder: Path, port: int | None = None, *, jobs: bool = False) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        port: int | None = None,
+        *,
+        jobs: bool = False,
+        args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.folder = folder
         self.port = port or free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.jobs = jobs
+        self.args = args  # more options (``--app-name basic-auth``)
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 90.0) -> MlflowServer:
@@ -141,9 +151,10 @@ class MlflowServer:
         self.process = subprocess.Popen(
             [mlflow, "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
              "--backend-store-uri", f"sqlite:///{self.folder / 'server.db'}",
-             "--artifacts-destination", str(self.folder / "artifacts")],
+             "--artifacts-destination", str(self.folder / "artifacts"), *self.args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "MLFLOW_TRACKING_URI": "", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(self.jobs).lower()},
+            env={**os.environ, "MLFLOW_TRACKING_URI": "", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": str(self.jobs).lower(),
+                 **self.env},
         )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

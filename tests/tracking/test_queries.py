@@ -85,6 +85,11 @@ def expected(uri: str, experiment: str, side_filters: list[str], order: tuple[st
 def test_split_or_keeps_quoted_or() -> None:
     assert split_or("metrics.a > 1 or params.m = 'x OR y'") == ["metrics.a > 1", "params.m = 'x OR y'"]
     assert split_or("") == []
+    assert split_or("attributes.run_id IN ('a', 'b) OR (c') or metrics.a > 1") == [
+        "attributes.run_id IN ('a', 'b) OR (c')",
+        "metrics.a > 1",
+    ]
+    assert split_or("attributes.run_id not in('a')") == ["attributes.run_id not in('a')"]
 
 
 @pytest.mark.parametrize(
@@ -94,6 +99,7 @@ def test_split_or_keeps_quoted_or() -> None:
         ("nonsense = 1", r"Invalid filter 'nonsense = 1'"),
         ("metrics.acc > 1 OR", r"OR needs a condition on each side"),
         ("(metrics.acc > 1)", r"parentheses are not supported"),
+        ("attributes.run_id IN ('a', 'b'", r"the IN list at .* is not closed"),
         ("params.m = 'open", r"quote is not closed"),
     ],
 )
@@ -157,6 +163,27 @@ def test_pages_match_mlflow_search(
     got = every_page(store, query)
     assert len(got) == len(set(got))  # a run matching both sides of OR comes once
     assert got == expected(sqlite_store.uri, sqlite_store.experiment, query.side_strings(), order)
+
+
+@pytest.mark.parametrize("reader", ["sql", "mlflowclient"])
+def test_many_clauses_and_an_in_list_keep_every_run(sqlite_store: Populated, reader: str) -> None:
+    """Eleven conditions, the second an IN list: the SQL binds of condition 1's list (``v1...``) and of condition
+    10 must not share a name (they did: ``v10`` was both, and run A dropped out)."""
+    a, b = sqlite_store.runs[3], sqlite_store.runs[8]
+    clauses = [
+        "metrics.acc > 0",
+        f"attributes.run_id IN ('{a}', '{b}')",
+        *[f"params.p0 != 'none{i}'" for i in range(8)],
+        "tags.team != 'nobody'",
+    ]
+    assert len(clauses) == 11
+    store = RunStore(sqlite_store.uri, direct=reader == "sql")
+    query = RunQuery(experiment_ids=(sqlite_store.experiment,), filter=" AND ".join(clauses), page_size=10)
+    got = every_page(store, query)
+    assert sorted(got) == sorted([a, b])
+    assert got == expected(sqlite_store.uri, sqlite_store.experiment, query.side_strings(), ())
+    if reader == "sql":
+        assert store.count(query) == 2
 
 
 def test_a_page_holds_only_the_columns_asked(sqlite_store: Populated) -> None:

@@ -64,3 +64,23 @@ test('the graph and the composer work in Jupyter Notebook 7', async ({ context, 
   await attachScreenshot(testInfo, 'notebook7-composer', composer);
   await page.close();
 });
+
+test('the Scanflow Editor works in Jupyter Notebook 7', async ({ context }, testInfo) => {
+  const page = await context.newPage();
+  await page.setViewportSize({ width: 1440, height: 1000 });
+  // Notebook 7 opens a file at /edit/PATH with its default factory: scanflow.yaml opens in the Scanflow Editor.
+  await page.goto('edit/examples/tabular/scanflow.yaml');
+  const editor = page.locator('.sf-editor-document');
+  await expect(editor).toBeVisible({ timeout: 60_000 });
+  await expect(editor.locator('.react-flow__node[data-id="modeling/forest"]')).toBeVisible();
+  await expect(page.locator('.jp-LabShell')).toHaveCount(0);
+  await page.screenshot({ path: testInfo.outputPath('notebook7-editor.png') });
+  // An edit on the canvas marks the document dirty there too, and the toolbar can undo it.
+  await editor.locator('.react-flow__node[data-id="gather"]').click();
+  const rows = editor.locator('.sf-composer-param[data-name="rows"] .sf-composer-param-value');
+  await rows.fill('12');
+  await rows.press('Enter');
+  await expect(editor.locator('.sf-editor-button.sf-editor-undo')).toBeEnabled();
+  await editor.locator('.sf-editor-button.sf-editor-undo').click();
+  await expect(rows).toHaveValue('0');
+});

@@ -17,6 +17,8 @@ if uri.startswith("models:/") and "@" in uri:  # the version the alias points at
     name, alias = uri.removeprefix("models:/").split("@", 1)
     version = str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
     uri = f"models:/{name}/{version}"
+elif uri.startswith("models:/") and uri.rsplit("/", 1)[-1].isdigit():  # a version named outright
+    version = uri.rsplit("/", 1)[-1]
 model = mlflow.pyfunc.load_model(uri)
 predicted = np.asarray(model.predict(batch["x"])).astype(int)
 out = Path("work/predictions") / (Path(args.batch).stem + ".csv")

@@ -19,19 +19,24 @@ import {
   useStoreApi
 } from '@xyflow/react';
 
-import { FlowEdge, FlowNode, toEdges, toNodes } from './flow';
+import { rollUp } from '../graph/dot';
+import { layout } from './layout';
+import { FlowEdge, FlowNode, NodeMarks, toEdges, toNodes } from './flow';
 import { Inspector } from './inspector';
-import { ComposerMessage } from './messages';
+import { ComposerMessage, StepKind } from './messages';
 import { NODE_TYPES } from './nodes';
 import {
   ComposerNode,
   ComposerSpec,
   Positions,
   findNode,
+  freeName,
   isGroup,
   isInside,
   outermost,
-  parentAddress
+  parentAddress,
+  problemsByNode,
+  walk
 } from './spec';
 
 /** The model's traits, read (see widgets/composer.ts). */
@@ -44,6 +49,10 @@ export interface ComposerState {
   message: string;
   revision: number;
   height: string;
+  /** Validation problems to mark on the nodes (`where` a node address or a property of one). */
+  problems?: { where: string; message: string }[];
+  /** A run's state of each step, by address: the canvas colours the nodes (groups by roll-up). */
+  states?: { [address: string]: string };
 }
 
 /** What the canvas asks of the widget. */
@@ -57,9 +66,75 @@ export interface ComposerActions {
 export interface ComposerProps {
   state: ComposerState;
   actions: ComposerActions;
+  /** More about the selected node, below its properties (the document editor shows its run and logs). */
+  details?: (node: ComposerNode) => React.ReactNode;
 }
 
-const FIT = { padding: 0.15, maxZoom: 1 };
+// A small workflow is drawn larger than life rather than as three dots in an empty canvas.
+export const FIT = { padding: 0.2, maxZoom: 1.5 };
+
+/** The palette: the kinds of node that can be added (click, or drag onto the canvas). */
+export const PALETTE: readonly { kind: StepKind; label: string; name: string; hint: string }[] = [
+  { kind: 'script', label: 'Script step', name: 'step', hint: 'runs a Python script, steps/NAME.py (a stub is written on save)' },
+  { kind: 'function', label: 'Function step', name: 'task', hint: 'calls a Python function, module:function' },
+  { kind: 'workflow', label: 'Nested workflow', name: 'group', hint: 'a box of steps that runs as one node' }
+];
+
+/** The marks drawn on the nodes: problems by node, and run states with each group's rolled-up state. */
+export function marksOf(spec: ComposerSpec | null, state: ComposerState): NodeMarks {
+  const marks: NodeMarks = {};
+  if (!spec) {
+    return marks;
+  }
+  if (state.problems?.length) {
+    marks.problems = problemsByNode(spec, state.problems);
+  }
+  if (state.states && Object.keys(state.states).length) {
+    const states: { [address: string]: string } = { ...state.states };
+    for (const node of walk(spec.root)) {
+      if (isGroup(node)) {
+        const leaves = [...walk(node)].filter(n => !isGroup(n)).map(n => n.address);
+        states[node.address] = rollUp(state.states, leaves);
+      }
+    }
+    marks.states = states;
+  }
+  return marks;
+}
+
+function Palette(props: {
+  disabled: boolean;
+  target: string;
+  onAdd: (kind: StepKind) => void;
+}): React.ReactElement {
+  return (
+    <div className="sf-composer-palette" role="toolbar" aria-label="palette of step kinds">
+      <div className="sf-composer-section-title">Add</div>
+      {PALETTE.map(item => (
+        <button
+          key={item.kind}
+          type="button"
+          draggable={!props.disabled}
+          disabled={props.disabled}
+          className={`sf-composer-palette-item sf-composer-palette-${item.kind}`}
+          data-kind={item.kind}
+          title={`${item.label}: ${item.hint}. Click to add it to ${props.target || 'the workflow'}, or drag it onto the canvas.`}
+          onClick={() => props.onAdd(item.kind)}
+          onDragStart={event => {
+            event.dataTransfer.setData(DRAG_TYPE, item.kind);
+            event.dataTransfer.effectAllowed = 'copy';
+          }}
+        >
+          <span className={`sf-composer-palette-icon sf-composer-palette-icon-${item.kind}`} aria-hidden="true" />
+          {item.label}
+        </button>
+      ))}
+      <div className="sf-composer-hint">Type a name first, or get one chosen for you.</div>
+    </div>
+  );
+}
+
+const DRAG_TYPE = 'application/x-scanflow-step-kind';
 
 /** The messages that delete a selection: disconnect the selected edges, delete the outermost nodes. */
 export function deletion(nodes: string[], edges: { source: string; target: string }[]): ComposerMessage[] {
@@ -225,15 +300,17 @@ function CodePanel(props: { code: string; onClose: () => void }): React.ReactEle
   );
 }
 
-function Composer({ state, actions }: ComposerProps): React.ReactElement {
+function Composer(props: ComposerProps): React.ReactElement {
+  const { state, actions } = props;
   const { spec, positions, revision } = state;
   const flow = useReactFlow<FlowNode, FlowEdge>();
   const store = useStoreApi<FlowNode, FlowEdge>();
   // Fit the view once the next redraw is drawn (after Arrange); check that everything is in sight (after any).
   const fitPending = React.useRef(false);
   const checkPending = React.useRef(false);
+  const marks = React.useMemo(() => marksOf(spec, state), [spec, state.problems, state.states]);
   const [nodes, setNodes] = React.useState<FlowNode[]>(() =>
-    spec ? toNodes(spec, positions) : []
+    spec ? toNodes(spec, positions, new Set(), layout(spec.root, positions), marks) : []
   );
   const [edges, setEdges] = React.useState<FlowEdge[]>(() => (spec ? toEdges(spec) : []));
   const [name, setName] = React.useState('');
@@ -242,14 +319,14 @@ function Composer({ state, actions }: ComposerProps): React.ReactElement {
 
   // Redraw from Python's traits on each answer (`revision`): also when a refused edit left the spec as it was.
   React.useEffect(() => {
-    const next = spec ? toNodes(spec, positions) : [];
+    const next = spec ? toNodes(spec, positions, new Set(), layout(spec.root, positions), marks) : [];
     checkPending.current = true;
     setNodes(previous => carry(next, previous));
     setEdges(previous => {
       const selected = new Set(previous.filter(e => e.selected).map(e => e.id));
       return spec ? toEdges(spec, selected) : [];
     });
-  }, [spec, positions, revision]);
+  }, [spec, positions, revision, marks]);
 
   React.useEffect(() => {
     const address = pending.current;
@@ -290,7 +367,17 @@ function Composer({ state, actions }: ComposerProps): React.ReactElement {
   }, [nodes]);
 
   const send = actions.send;
-  const selectedNodes = nodes.filter(n => n.selected).map(n => n.data.node);
+  // What is drawn and inspected is the spec of now: a node's data is looked up by address, so a redraw that lost
+  // the race with a selection change (a document reverted, a text edit) never shows an older spec.
+  const shown = React.useMemo(
+    () =>
+      nodes.map(n => {
+        const fresh = spec ? findNode(spec, n.id) : null;
+        return fresh && fresh !== n.data.node ? { ...n, data: { ...n.data, node: fresh } } : n;
+      }),
+    [nodes, spec]
+  );
+  const selectedNodes = shown.filter(n => n.selected).map(n => n.data.node);
   const selectedEdges = edges.filter(e => e.selected);
 
   const positionsRef = React.useRef(positions);
@@ -341,6 +428,29 @@ function Composer({ state, actions }: ComposerProps): React.ReactElement {
       const group = addTarget(selectedNodes);
       pending.current = group ? `${group}/${trimmed}` : trimmed;
       send({ event: 'add', group, name: trimmed });
+    }
+  };
+  /** Add a node of `kind` from the palette: named as typed, else a free name; `at` is where it was dropped. */
+  const onPalette = (kind: StepKind, at?: { x: number; y: number }): void => {
+    if (!spec) {
+      return;
+    }
+    const group = at ? '' : addTarget(selectedNodes);
+    const holder = findNode(spec, group);
+    const base = PALETTE.find(p => p.kind === kind)?.name ?? 'step';
+    const chosen = name.trim() || freeName(base, (holder?.nodes ?? []).map(n => n.name));
+    const address = group ? `${group}/${chosen}` : chosen;
+    pending.current = address;
+    send({ event: 'add', group, name: chosen, kind });
+    if (at) {
+      actions.setPositions({ ...positionsRef.current, [address]: { x: Math.round(at.x), y: Math.round(at.y) } });
+    }
+  };
+  const onDrop = (event: React.DragEvent): void => {
+    const kind = event.dataTransfer.getData(DRAG_TYPE) as StepKind;
+    if (PALETTE.some(p => p.kind === kind)) {
+      event.preventDefault();
+      onPalette(kind, flow.screenToFlowPosition({ x: event.clientX, y: event.clientY }));
     }
   };
   const onGroup = (): void => {
@@ -404,10 +514,21 @@ function Composer({ state, actions }: ComposerProps): React.ReactElement {
         </div>
       ) : null}
       <div className="sf-composer-body">
-        <div className="sf-composer-canvas" style={{ height: state.height || '480px' }}>
+        <Palette disabled={!spec} target={addTarget(selectedNodes)} onAdd={kind => onPalette(kind)} />
+        <div
+          className="sf-composer-canvas"
+          style={{ height: state.height || '480px' }}
+          onDragOver={event => {
+            if (event.dataTransfer.types.includes(DRAG_TYPE)) {
+              event.preventDefault();
+              event.dataTransfer.dropEffect = 'copy';
+            }
+          }}
+          onDrop={onDrop}
+        >
           {spec ? (
             <ReactFlow<FlowNode, FlowEdge>
-              nodes={nodes}
+              nodes={shown}
               edges={edges}
               nodeTypes={NODE_TYPES}
               onNodesChange={onNodesChange}
@@ -436,6 +557,7 @@ function Composer({ state, actions }: ComposerProps): React.ReactElement {
           siblings={holder ? holder.nodes : []}
           revision={revision}
           send={send}
+          details={props.details}
         />
       </div>
       {state.pythonCode ? <CodePanel code={state.pythonCode} onClose={actions.closeCode} /> : null}

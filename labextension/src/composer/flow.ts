@@ -13,7 +13,14 @@ export const STEP_TYPE = 'sfStep';
 export const SERVICE_TYPE = 'sfService';
 export const GROUP_TYPE = 'sfGroup';
 
-export type FlowNodeData = { node: ComposerNode };
+/** What a node draws: its spec, its validation problems, and its state in the run shown (if any). */
+export type FlowNodeData = { node: ComposerNode; problems?: string[]; state?: string };
+
+/** Per-node marks drawn over the spec: validation problems and a run's states, by address. */
+export interface NodeMarks {
+  problems?: { readonly [address: string]: string[] };
+  states?: { readonly [address: string]: string };
+}
 export type FlowNode = Node<FlowNodeData>;
 export type FlowEdge = Edge;
 
@@ -52,7 +59,8 @@ export function toNodes(
   spec: ComposerSpec,
   positions: Positions,
   selected: ReadonlySet<string> = new Set(),
-  boxes: Layout = layout(spec.root, positions)
+  boxes: Layout = layout(spec.root, positions),
+  marks: NodeMarks = {}
 ): FlowNode[] {
   const nodes: FlowNode[] = [];
   for (const node of walk(spec.root)) {
@@ -67,7 +75,11 @@ export function toNodes(
       id: node.address,
       type: typeOf(node),
       position: { x: box.x, y: box.y },
-      data: { node },
+      data: {
+        node,
+        ...(marks.problems?.[node.address] ? { problems: marks.problems[node.address] } : {}),
+        ...(marks.states?.[node.address] ? { state: marks.states[node.address] } : {})
+      },
       selected: selected.has(node.address),
       ariaLabel: `${isGroup(node) ? 'nested workflow' : node.kind === 'service' ? 'service' : 'step'} ${node.name}`
     };

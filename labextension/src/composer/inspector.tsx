@@ -9,9 +9,12 @@ import * as React from 'react';
 import { ComposerMessage } from './messages';
 import {
   ComposerNode,
+  Field,
   PARAM_TYPES,
   ParamSpec,
   ParamType,
+  dependencyChoices,
+  fieldText,
   isGroup,
   siblingAddress,
   toParamType,
@@ -26,6 +29,92 @@ export interface InspectorProps {
   /** Python's answer count: drafts of parameter values reset to the spec on each answer. */
   revision: number;
   send: (message: ComposerMessage) => void;
+  /** More about the selected node, after its properties (the document editor's run and logs). */
+  details?: (node: ComposerNode) => React.ReactNode;
+}
+
+/** The properties a step's inspector edits, with their labels and hints. */
+const PROPERTIES: readonly { field: Field; label: string; placeholder: string; hint: string }[] = [
+  { field: 'requirements', label: 'requirements', placeholder: 'requirements.txt or numpy, pandas', hint: 'a requirements file, or packages separated by commas' },
+  { field: 'retries', label: 'retries', placeholder: '0', hint: 'attempts after a failure, with exponential backoff' },
+  { field: 'timeout', label: 'timeout (s)', placeholder: 'none', hint: 'seconds before the step is stopped' },
+  { field: 'resources.cpu', label: 'cpu', placeholder: 'e.g. 1 or 500m', hint: 'cores on Docker or Kubernetes' },
+  { field: 'resources.memory', label: 'memory', placeholder: 'e.g. 512Mi', hint: 'a quantity such as 512Mi or 2Gi' },
+  { field: 'resources.gpu', label: 'gpu', placeholder: '0', hint: 'GPUs on Kubernetes' }
+];
+
+/** One property: a text field committed on Enter or blur (Escape puts the value back). */
+function PropertyRow(props: {
+  node: ComposerNode;
+  field: Field;
+  label: string;
+  placeholder: string;
+  hint: string;
+  send: (message: ComposerMessage) => void;
+}): React.ReactElement {
+  const { node, field, send } = props;
+  const current = fieldText(node, field);
+  const [draft, setDraft] = React.useState(current);
+  const commit = (): void => {
+    if (draft.trim() !== current) {
+      send({ event: 'set_field', address: node.address, field, value: draft.trim() });
+    }
+  };
+  return (
+    <tr className="sf-composer-property" data-field={field}>
+      <td className="sf-composer-property-name" title={props.hint}>
+        {props.label}
+      </td>
+      <td>
+        <input
+          type="text"
+          className="sf-composer-property-value"
+          aria-label={`${props.label} of ${node.name}`}
+          placeholder={props.placeholder}
+          value={draft}
+          onChange={event => setDraft(event.target.value)}
+          onBlur={commit}
+          onKeyDown={event => {
+            if (event.key === 'Enter') {
+              commit();
+            } else if (event.key === 'Escape') {
+              setDraft(current);
+            }
+          }}
+        />
+      </td>
+    </tr>
+  );
+}
+
+function Properties(props: {
+  node: ComposerNode;
+  revision: number;
+  send: (message: ComposerMessage) => void;
+}): React.ReactElement {
+  const { node, revision, send } = props;
+  const source: Field = node.script !== null || node.function === null ? 'script' : 'function';
+  return (
+    <div className="sf-composer-section sf-composer-properties">
+      <div className="sf-composer-section-title">Properties</div>
+      <table className="sf-composer-property-table">
+        <tbody>
+          <PropertyRow
+            key={`${node.address}:${source}:${revision}`}
+            node={node}
+            field={source}
+            label={source}
+            placeholder={source === 'script' ? 'steps/NAME.py' : 'module:function'}
+            hint={source === 'script' ? 'the script, relative to the application folder' : 'the function the step calls'}
+            send={send}
+          />
+          {PROPERTIES.map(p => (
+            <PropertyRow key={`${node.address}:${p.field}:${revision}`} node={node} {...p} send={send} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
 }
 
 function TypeSelect(props: {
@@ -190,7 +279,8 @@ function Dependencies(props: {
   send: (message: ComposerMessage) => void;
 }): React.ReactElement {
   const { node, siblings, send } = props;
-  const choices = siblings.filter(s => s.name !== node.name && !node.dependsOn.includes(s.name));
+  // Only the siblings it can run after: one that runs after it (directly or not) would close a cycle.
+  const choices = dependencyChoices(node, siblings);
   const [choice, setChoice] = React.useState('');
   const picked = choices.some(c => c.name === choice) ? choice : (choices[0]?.name ?? '');
   return (
@@ -246,7 +336,7 @@ function Dependencies(props: {
 }
 
 export function Inspector(props: InspectorProps): React.ReactElement {
-  const { selected, siblings, revision, send } = props;
+  const { selected, siblings, revision, send, details } = props;
   if (selected.length === 0) {
     return (
       <div className="sf-composer-inspector sf-empty">
@@ -306,7 +396,9 @@ export function Inspector(props: InspectorProps): React.ReactElement {
           </table>
         </div>
       ) : null}
+      {node.kind === 'executor' ? <Properties node={node} revision={revision} send={send} /> : null}
       <Dependencies key={node.address} node={node} siblings={siblings} send={send} />
+      {details ? details(node) : null}
     </div>
   );
 }

@@ -7,7 +7,9 @@
 import * as React from 'react';
 import { Handle, NodeProps, NodeTypes, Position } from '@xyflow/react';
 
-import { FlowNode, GROUP_TYPE, SERVICE_TYPE, STEP_TYPE } from './flow';
+import { STATE_COLOURS } from '../graph/dot';
+import { State, isState } from '../graph/spec';
+import { FlowNode, FlowNodeData, GROUP_TYPE, SERVICE_TYPE, STEP_TYPE } from './flow';
 
 function Handles(): React.ReactElement {
   return (
@@ -18,6 +20,44 @@ function Handles(): React.ReactElement {
   );
 }
 
+/** The class names and style of a node's box for its marks: a run's state colours it, problems outline it red. */
+function marked(base: string, data: FlowNodeData): { className: string; style: React.CSSProperties } {
+  const classes = [base];
+  const style: React.CSSProperties = {};
+  if (data.state && isState(data.state)) {
+    classes.push(`sf-composer-state-${data.state}`);
+    style.background = STATE_COLOURS[data.state as State];
+  }
+  if (data.problems?.length) {
+    classes.push('sf-composer-invalid');
+  }
+  return { className: classes.join(' '), style };
+}
+
+/** The node's run state and problem count, as small badges (the problems' text is in the tooltip). */
+function Marks({ data }: { data: FlowNodeData }): React.ReactElement | null {
+  const problems = data.problems ?? [];
+  if (!data.state && problems.length === 0) {
+    return null;
+  }
+  return (
+    <div className="sf-composer-marks">
+      {data.state ? <span className="sf-composer-state-label">{data.state}</span> : null}
+      {problems.length ? (
+        <span className="sf-composer-problem-badge" title={problems.join('\n')}>
+          {`⚠ ${problems.length} problem${problems.length === 1 ? '' : 's'}`}
+        </span>
+      ) : null}
+    </div>
+  );
+}
+
+function tooltip(lines: (string | null | undefined)[], data: FlowNodeData): string {
+  return [...lines, data.state ? `state: ${data.state}` : null, ...(data.problems ?? [])]
+    .filter((l): l is string => !!l)
+    .join('\n');
+}
+
 function countLabel(count: number, one: string, many: string): string {
   return `${count} ${count === 1 ? one : many}`;
 }
@@ -26,9 +66,11 @@ export function StepNode({ data }: NodeProps<FlowNode>): React.ReactElement {
   const { node } = data;
   const source = node.script ?? node.function ?? '(no source)';
   const params = Object.keys(node.parameters).length;
+  const { className, style } = marked('sf-composer-step', data);
   return (
-    <div className="sf-composer-step" title={`${node.address}\n${source}`}>
+    <div className={className} style={style} title={tooltip([node.address, source], data)} data-address={node.address}>
       <Handles />
+      <Marks data={data} />
       <div className="sf-composer-node-name">{node.name}</div>
       <div className="sf-composer-node-detail">
         <span className="sf-composer-node-source">{source}</span>
@@ -42,9 +84,11 @@ export function StepNode({ data }: NodeProps<FlowNode>): React.ReactElement {
 
 export function ServiceNode({ data }: NodeProps<FlowNode>): React.ReactElement {
   const { node } = data;
+  const { className, style } = marked('sf-composer-step sf-composer-service', data);
   return (
-    <div className="sf-composer-step sf-composer-service" title={`${node.address}\n${node.modelUri ?? ''}`}>
+    <div className={className} style={style} title={tooltip([node.address, node.modelUri], data)} data-address={node.address}>
       <Handles />
+      <Marks data={data} />
       <div className="sf-composer-node-name">{node.name}</div>
       <div className="sf-composer-node-detail">
         <span className="sf-composer-node-source">service · {node.modelUri ?? ''}</span>
@@ -55,9 +99,11 @@ export function ServiceNode({ data }: NodeProps<FlowNode>): React.ReactElement {
 
 export function GroupNode({ data }: NodeProps<FlowNode>): React.ReactElement {
   const { node } = data;
+  const { className } = marked('sf-composer-group-node', data);
   return (
-    <div className="sf-composer-group-node" title={node.address}>
+    <div className={className} title={tooltip([node.address], data)} data-address={node.address}>
       <Handles />
+      <Marks data={data} />
       <div className="sf-composer-group-title">
         <span className="sf-composer-node-name">{node.name}</span>
         <span className="sf-composer-node-detail">

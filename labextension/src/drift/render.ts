@@ -177,6 +177,14 @@ export function fmt(value: number | null | undefined): string {
   return Number(value.toPrecision(4)).toString();
 }
 
+/** A p-value at one precision throughout (issue 19: "0.0004998" beside "0.31"): three decimals, "< 0.001" below. */
+export function fmtP(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) {
+    return 'n/a';
+  }
+  return value < 0.001 ? '< 0.001' : value.toFixed(3);
+}
+
 function percent(share: number): string {
   return `${(share * 100).toFixed(1)}%`;
 }
@@ -191,7 +199,7 @@ export function renderVerdict(doc: Document, summary: DriftSummary): HTMLElement
       doc,
       'span',
       'sf-drift-verdict-test',
-      ` p = ${fmt(summary.p_value)} (${summary.test} test, alpha ${fmt(summary.alpha)}, ` +
+      ` p ${summary.p_value !== null && summary.p_value < 0.001 ? '' : '= '}${fmtP(summary.p_value)} (${summary.test} test, alpha ${fmt(summary.alpha)}, ` +
         `${summary.batch_size} samples against ${summary.reference_size} reference samples)`
     )
   );
@@ -368,16 +376,19 @@ export function renderSample(
   doc: Document,
   sample: SampleCard,
   imageShape: number[],
-  featureNames: string[]
+  featureNames: string[],
+  drift = true
 ): HTMLElement {
-  const card = el(doc, 'div', `sf-drift-sample${sample.over_threshold ? ' sf-drift-over' : ''}`);
+  // Alarm boxes only when the batch drifts: with no drift, a sample over the threshold is an expected false alarm.
+  const marked = sample.over_threshold ? (drift ? ' sf-drift-over' : ' sf-drift-expected') : '';
+  const card = el(doc, 'div', `sf-drift-sample${marked}`);
   card.append(el(doc, 'div', 'sf-drift-sample-id', sample.id));
   card.append(
     el(
       doc,
       'div',
       'sf-drift-sample-score',
-      `score ${fmt(sample.score)}, p ${fmt(sample.p_value)}${sample.over_threshold ? ' (over threshold)' : ''}`
+      `score ${fmt(sample.score)}, p ${fmtP(sample.p_value)}${sample.over_threshold ? ' (over threshold)' : ''}`
     )
   );
   const cells = imageShape.length === 2 ? imageShape[0] * imageShape[1] : 0;
@@ -559,11 +570,19 @@ export function renderDrift(root: HTMLElement, data: DriftData): void {
     root.append(renderChecks(doc, data.checks));
   }
   if (data.samples.length) {
-    const title = data.timeline ? 'Most anomalous windows' : 'Most anomalous samples';
-    root.append(el(doc, 'div', 'sf-drift-section', title));
+    const drift = data.summary.drift;
+    const things = data.timeline ? 'windows' : 'samples';
+    root.append(
+      el(
+        doc,
+        'div',
+        'sf-drift-section',
+        drift ? `Most anomalous ${things}` : `Most unusual ${things} (no drift: a few over the threshold are expected)`
+      )
+    );
     const list = el(doc, 'div', 'sf-drift-samples');
     for (const sample of data.samples) {
-      list.append(renderSample(doc, sample, data.imageShape, data.featureNames));
+      list.append(renderSample(doc, sample, data.imageShape, data.featureNames, drift));
     }
     root.append(list);
   }

@@ -4,7 +4,8 @@
  * `setAttribute`, never parsed as HTML.
  */
 import { el } from '../dom';
-import { State, StepInfo } from './spec';
+import { STATE_COLOURS } from './dot';
+import { State, StepInfo, isState } from './spec';
 
 /** A duration in seconds as a person reads it: `0.4 s`, `12.3 s`, `2 min 05 s`, `1 h 02 min`. */
 export function formatDuration(seconds: number | null | undefined): string {
@@ -74,6 +75,7 @@ export function renderDetails(
   header.appendChild(el(doc, 'span', 'sf-graph-details-address', address));
   const badge = el(doc, 'span', 'sf-graph-details-state', state);
   badge.setAttribute('data-state', state);
+  badge.style.background = isState(state) ? STATE_COLOURS[state] : STATE_COLOURS.pending; // states.json's colour
   header.appendChild(badge);
   const close = el(doc, 'button', 'sf-graph-details-close', '×');
   close.type = 'button';
@@ -103,7 +105,9 @@ export function renderDetails(
     }
     fields.appendChild(dd);
   };
-  field('Duration', formatDuration(info?.duration), 'sf-graph-duration');
+  // A cached step did not run this time: say so rather than draw a dash (issue 19).
+  const reused = state === 'cached' && (info?.duration === null || info?.duration === undefined);
+  field('Duration', reused ? 'reused from an earlier run' : formatDuration(info?.duration), 'sf-graph-duration');
   const runId = typeof info?.mlflow_run_id === 'string' ? info.mlflow_run_id : '';
   if (runId) {
     const url = safeHttpUrl(info?.mlflow_url);

@@ -13,25 +13,13 @@ import {
   leafAddresses,
   stateOf
 } from './spec';
+import STATES_JSON from '../../../scanflow_jupyter/workflow/states.json';
 
-/** Fill colours by node state: the values of STATE_COLOURS in workflow/dot.py. */
-export const STATE_COLOURS: { readonly [state in State]: string } = {
-  pending: '#f2f2f2',
-  queued: '#cfe2ff',
-  running: '#ffd966',
-  succeeded: '#b6e3a8',
-  failed: '#f4a6a6',
-  skipped: '#e0e0e0',
-  cached: '#a8dadc',
-  cancelled: '#f6c28b'
-};
+/** Fill colours by node state, from the one source both languages read (scanflow_jupyter/workflow/states.json). */
+export const STATE_COLOURS: { readonly [state in State]: string } = STATES_JSON.fill;
 
-/** Cluster border colours by rolled-up state (`_border` in workflow/dot.py). */
-const BORDER_COLOURS: { readonly [state: string]: string } = {
-  failed: '#c0392b',
-  running: '#d4a017',
-  succeeded: '#3c8d2f'
-};
+/** Cluster border colours by rolled-up state (`BORDER_COLOURS` in workflow/colours.py). */
+const BORDER_COLOURS: { readonly [state: string]: string } = STATES_JSON.border;
 const DEFAULT_BORDER = '#999999';
 
 /** Order in which a group shows the state of one of its steps, when not all are done. */

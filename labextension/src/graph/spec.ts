@@ -43,6 +43,11 @@ export interface StepInfo {
 
 export type InfoMap = { [address: string]: StepInfo };
 
+/** Whether `value` is one of the engine's node states. */
+export function isState(value: unknown): value is State {
+  return typeof value === 'string' && (STATES as readonly string[]).includes(value);
+}
+
 /** A known state, or `pending` for anything else (absent, null, a typo). */
 export function toState(value: unknown): State {
   return typeof value === 'string' && (STATES as readonly string[]).includes(value)

@@ -88,6 +88,9 @@ export function renderCompare(root: HTMLElement, data: Comparison, callbacks: Co
   full.addEventListener('click', () => callbacks.charts(data.chart_keys, true));
   picker.append(el(doc, 'span', '', 'Metric histories:'), choose, draw, full);
   root.append(el(doc, 'h4', '', 'Charts'), picker);
+  if (data.chart_note) {
+    root.append(el(doc, 'p', 'sf-runs-note sf-runs-chart-note', data.chart_note));
+  }
   const names = new Map(data.runs.map(r => [r.run_id, r.run_name]));
   for (const key of data.chart_keys) {
     const histories = data.histories[key] ?? [];

@@ -44,7 +44,7 @@ export function renderPreview(root: HTMLElement, preview: Preview | null): void 
     img.alt = preview.path;
     root.append(img);
   } else if (preview.kind === 'too_large') {
-    root.append(el(doc, 'p', 'sf-runs-note', 'Too large to preview here.'));
+    root.append(el(doc, 'p', 'sf-runs-note sf-runs-too-large', preview.message || 'Too large to preview here.'));
   } else if (preview.kind !== 'dir') {
     root.append(el(doc, 'p', 'sf-runs-note', 'No preview for this kind of file.'));
   }

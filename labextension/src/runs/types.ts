@@ -54,6 +54,7 @@ export interface Comparison {
   chart_keys: string[];
   histories: Record<string, History[]>;
   full: boolean;
+  chart_note?: string;
   parallel: { axes: string[]; runs: Array<{ run_id: string; values: Array<number | null> }> };
 }
 
@@ -89,5 +90,6 @@ export interface Preview {
   data_url?: string;
   entries?: Artifact[];
   truncated?: boolean;
-  size?: number;
+  size?: number | null;
+  message?: string;
 }

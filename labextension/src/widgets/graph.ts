@@ -9,6 +9,7 @@ import type { ObjectHash } from 'backbone';
 import { renderDetails } from '../graph/details';
 import { Drawing, Hit, LayoutEngine, RenderTimings, renderGraph } from '../graph/render';
 import { GraphSpec, InfoMap, StateMap, findNode, isGroup, readSpec, toState } from '../graph/spec';
+import { renderLegend } from '../graph/legend';
 import { MODULE_NAME, MODULE_VERSION } from '../version';
 
 export class GraphModel extends DOMWidgetModel {
@@ -84,6 +85,8 @@ export class GraphView extends DOMWidgetView {
     this.status.className = 'sf-graph-status';
     this.status.setAttribute('role', 'status');
     toolbar.append(this.runButton, this.cancelButton, this.title, this.status, this.fitButton);
+    const legend = renderLegend(doc);
+    legend.classList.add('sf-graph-legend');
 
     const body = doc.createElement('div');
     body.className = 'sf-graph-body';
@@ -100,7 +103,7 @@ export class GraphView extends DOMWidgetView {
     this.details = doc.createElement('div');
     this.details.className = 'sf-graph-details';
     body.append(this.canvas, this.details);
-    this.el.append(toolbar, body);
+    this.el.append(toolbar, legend, body);
 
     this.listenTo(this.model, 'change:spec change:collapsed', () => void this.relayout());
     this.listenTo(this.model, 'change:states', this.onStates);

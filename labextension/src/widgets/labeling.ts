@@ -19,6 +19,7 @@ import {
   setBadge
 } from '../labeling/render';
 import { MODULE_NAME, MODULE_VERSION } from '../version';
+import { buttonText, keyOf, labelKeys } from '../labeling/keys';
 
 export class LabelingModel extends DOMWidgetModel {
   defaults(): ObjectHash {
@@ -147,14 +148,20 @@ export class LabelingView extends DOMWidgetView {
 
   private drawButtons(): void {
     const doc = this.el.ownerDocument;
-    const row: HTMLElement[] = this.classes().map((name, i) =>
-      this.button(
-        i < 9 ? `${i + 1} · ${name}` : name,
+    const keys = labelKeys(this.classes());
+    const row: HTMLElement[] = this.classes().map(name => {
+      const key = keyOf(keys, name);
+      const button = this.button(
+        buttonText(keys, name),
         'sf-label-class',
-        i < 9 ? `Label the selected samples "${name}" (key ${i + 1})` : `Label the selected samples "${name}"`,
+        key !== null ? `Label the selected samples "${name}" (key ${key})` : `Label the selected samples "${name}"`,
         () => this.labelSelected(name)
-      )
-    );
+      );
+      if (key !== null) {
+        button.dataset.key = key;
+      }
+      return button;
+    });
     const other = doc.createElement('input');
     other.className = 'sf-label-other';
     other.placeholder = 'other / new class';
@@ -167,8 +174,10 @@ export class LabelingView extends DOMWidgetView {
     });
     row.push(
       other,
-      this.button('Undo', 'sf-label-undo', 'Undo your last label (z)', () => this.send({ event: 'undo' })),
-      this.button('Skip', 'sf-label-skip', 'Skip the focused sample (x)', () => this.skipFocused()),
+      this.button('Undo', 'sf-label-undo', `Undo your last label (${keys.undo ?? 'Backspace'})`, () =>
+        this.send({ event: 'undo' })
+      ),
+      this.button('Skip', 'sf-label-skip', `Skip the focused sample (${keys.skip})`, () => this.skipFocused()),
       this.button('Retrain', 'sf-label-retrain', 'Retrain the model now, in the background', () =>
         this.send({ event: 'retrain' })
       ),
@@ -308,11 +317,10 @@ export class LabelingView extends DOMWidgetView {
     }
     const columns = Math.max(1, Math.round(this.grid.clientWidth / (this.cards[0]?.offsetWidth || 1)) || 1);
     let handled = true;
-    if (/^[1-9]$/.test(event.key)) {
-      const name = this.classes()[Number(event.key) - 1];
-      if (name !== undefined) {
-        this.labelSelected(name);
-      }
+    const keys = labelKeys(this.classes());
+    const label = keys.labels.get(event.key);
+    if (label !== undefined) {
+      this.labelSelected(label);
     } else if (event.key === 'ArrowRight') {
       this.move(1, event.shiftKey);
     } else if (event.key === 'ArrowLeft') {
@@ -321,9 +329,9 @@ export class LabelingView extends DOMWidgetView {
       this.move(columns, event.shiftKey);
     } else if (event.key === 'ArrowUp') {
       this.move(-columns, event.shiftKey);
-    } else if (event.key === 'x') {
+    } else if (event.key === keys.skip) {
       this.skipFocused();
-    } else if (event.key === 'z' || event.key === 'Backspace') {
+    } else if (event.key === keys.undo || event.key === 'Backspace') {
       this.send({ event: 'undo' });
     } else if (event.key === 'Escape') {
       this.selected.clear();

@@ -268,10 +268,8 @@ class KubernetesBackend:
                     outcome = self._finished(handle, job)
                     if outcome is not None:
                         break
-            except ScanflowError as exc:
-                if "410" not in str(exc):  # an expired resource version: watch again from now
-                    outcome = Outcome(None, error=str(exc))
-                version = None
+            except ScanflowError as exc:  # an expired watch (410 Gone) is recovered in Cluster.watch: not this
+                outcome = Outcome(None, error=str(exc))
             if outcome is None and not handle.cancelled:
                 outcome = self._stuck(handle)
             if outcome is None and deadline is not None and time.perf_counter() > deadline:
@@ -320,7 +318,7 @@ class KubernetesBackend:
         except ScanflowError:
             return None
         if pod is None:
-            return None
+            return self._gone(handle)
         for status in pod.get("status", {}).get("containerStatuses") or []:
             waiting = (status.get("state") or {}).get("waiting") or {}
             reason = waiting.get("reason", "")
@@ -338,6 +336,18 @@ class KubernetesBackend:
                     f"{waiting.get('message', '').strip() or image}).{hint}",
                 )
         return None
+
+    def _gone(self, handle: JobHandle) -> Outcome | None:
+        """An error when the Job is not there any more, else None. Its deletion is normally a ``DELETED``
+        event; but when the server forgot the changes a watch had not read yet (410 Gone), the watch lists
+        the Jobs again, and a deleted one is just absent: without this look, the step would wait for ever."""
+        try:
+            job = self.cluster.get("Job", handle.name, self.namespace)
+        except ScanflowError:
+            return None
+        if job is not None or handle.cancelled:
+            return None
+        return Outcome(None, error="the Job was deleted while it ran")
 
     def _fetch_logs(self, handle: JobHandle) -> None:
         if handle.pod is None:

@@ -2,9 +2,9 @@
 API server's refusals turned into errors a person can act on.
 
 Objects travel as plain dicts in the API's shape. Typed calls (``create_namespaced_job``...) still check
-them against the client's models on the way out, which refuse unknown fields. ``apply`` is a server-side
-apply (``kubectl apply --server-side``): one request creates or updates, and fields another manager owns
-are left alone.
+them against the client's models on the way out, which refuse unknown fields (a ``BackendError`` naming
+each). ``apply`` is a server-side apply (``kubectl apply --server-side``): one request creates or updates,
+and fields another manager owns are left alone. A watch that expired (410 Gone) lists again and goes on.
 
 The ``kubernetes`` package is imported here, lazily, when a cluster is first needed.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 FIELD_MANAGER = "scanflow-jupyter"
 APPLY_PATCH = "application/apply-patch+yaml"
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+GONE = 410  # a watch from a resource version the server no longer keeps
 ARGO_INSTALL_HINT = (
     "Install Argo Workflows (see https://argo-workflows.readthedocs.io/en/latest/quick-start/: create the 'argo' "
     "namespace and apply the release's install.yaml), or run the workflow as plain Jobs (engine='jobs', "
@@ -153,6 +155,26 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
+def model_problems(exc: BaseException) -> list[str]:
+    """``field: problem`` for each error of a pydantic ``ValidationError`` the client raised for a body
+    (``spec.template.spec.containers[0].name: Field required``); empty for any other error."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return []
+    try:
+        found = errors(include_url=False, include_input=False)
+    except TypeError:
+        return []
+    out = []
+    for error in found:
+        loc = list(error.get("loc") or ())
+        if loc and isinstance(loc[0], int):  # the argument's position in the call, not a field
+            loc = loc[1:]
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        out.append(f"{field or 'the body'}: {error.get('msg', '')}")
+    return out
+
+
 def status_of(exc: Any) -> dict[str, Any]:
     """The ``Status`` object the API server sent with an error (empty if it sent none)."""
     body = getattr(exc, "body", None)
@@ -249,6 +271,16 @@ class Cluster:
             return fn(*args, **kwargs)
         except (ApiException, HTTPError, OSError) as exc:
             raise self._translate(exc, verb, kind, name, namespace) from None
+        except ValueError as exc:  # the client's own check of a body against its models (pydantic)
+            problems = model_problems(exc)
+            if not problems:
+                raise
+            what = f"{kind} {name!r}" if name else kind
+            where = f" in namespace {namespace!r}" if namespace else ""
+            raise BackendError(
+                f"The kubernetes client refused to {verb} {what}{where}, before sending it: {'; '.join(problems)}. "
+                "The object has a field the Kubernetes API does not know, or a value of the wrong type."
+            ) from None
 
     @staticmethod
     def _json(response: Any) -> dict[str, Any]:
@@ -388,35 +420,57 @@ class Cluster:
         resource_version: str | None = None,
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(event type, object)`` for each change of the matching objects, for at most ``timeout``
-        seconds (the server ends the watch then; the caller watches again if it needs more)."""
-        from kubernetes import watch
+        seconds (the server ends the watch then; the caller watches again if it needs more).
 
-        kwargs: dict[str, Any] = {"timeout_seconds": max(1, int(timeout)), "_request_timeout": timeout + 10}
+        Watching from ``resource_version`` replays the changes since then. When the server no longer keeps
+        them (``410 Gone``: "too old resource version"), the objects are listed again, each is yielded as
+        ``ADDED`` with its current state, and the watch goes on from the list's version: a caller sees the
+        state it missed, never an error. An object deleted meanwhile is simply absent from that list.
+        """
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        end = time.monotonic() + timeout
+        base: dict[str, Any] = {}
         if selector:
-            kwargs["label_selector"] = selector
+            base["label_selector"] = selector
         if field:
-            kwargs["field_selector"] = field
-        if resource_version:
-            kwargs["resource_version"] = resource_version
+            base["field_selector"] = field
         if kind == "Workflow":
             api = self._api("CustomObjectsApi")
             func, args = api.list_namespaced_custom_object, ["argoproj.io", "v1alpha1", namespace, "workflows"]
         else:
             _info, func = self._method("list", kind)
             args = [namespace]
-        w = watch.Watch()
-        events = self._call("watch", kind, "", namespace, w.stream, func, *args, **kwargs)
-        try:
-            while True:
-                try:
-                    event = next(events)
-                except StopIteration:
-                    return
-                except Exception as exc:
-                    raise self._translate(exc, "watch", kind, "", namespace) from None
-                yield str(event["type"]), dict(event["raw_object"])
-        finally:
-            w.stop()
+        since = resource_version
+        while True:
+            left = end - time.monotonic()
+            kwargs = {**base, "timeout_seconds": max(1, int(left)), "_request_timeout": max(1.0, left) + 10}
+            if since:
+                kwargs["resource_version"] = since
+            w = watch.Watch()
+            events = self._call("watch", kind, "", namespace, w.stream, func, *args, **kwargs)
+            try:
+                while True:
+                    try:
+                        event = next(events)
+                    except StopIteration:
+                        return
+                    except ApiException as exc:
+                        if exc.status != GONE:
+                            raise self._translate(exc, "watch", kind, "", namespace) from None
+                        break  # the changes since ``since`` are gone: list again, below
+                    except Exception as exc:
+                        raise self._translate(exc, "watch", kind, "", namespace) from None
+                    yield str(event["type"]), dict(event["raw_object"])
+            finally:
+                w.stop()
+            listed = self.list_full(kind, namespace, selector, field)
+            for obj in listed.get("items") or []:
+                yield "ADDED", dict(obj)
+            since = str((listed.get("metadata") or {}).get("resourceVersion") or "") or None
+            if time.monotonic() >= end:
+                return
 
     def logs(self, pod: str, namespace: str, container: str | None = None, tail: int | None = None) -> str:
         """What the pod's container wrote (stdout and stderr, interleaved as the runtime keeps them)."""

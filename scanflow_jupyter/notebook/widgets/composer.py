@@ -30,12 +30,13 @@ from typing import Any, Literal, NotRequired, TypedDict, cast
 from traitlets import Dict, Int, Unicode
 
 from ...errors import Problem, ScanflowError, WorkflowValidationError
-from ...workflow import Application, Executor, Service, Workflow, edit
+from ...workflow import Application, Executor, Workflow, edit
+from ...workflow.edit import stub_script
 from ...workflow.params import PARAM_TYPES
 from ...workflow.pycode import to_python
 from ...workflow.spec import write_atomic
+from ...workflow.tree import composer_tree, node_kind
 from .base import WorkflowWidget
-from .spec import Node, node_kind, workflow_tree
 
 log = logging.getLogger(__name__)
 # Open composers: an edit on one canvas redraws the others showing the same application at once.
@@ -134,39 +135,7 @@ ViewMessage = (
 def composer_spec(app: Application, workflow: Workflow) -> ComposerSpec:
     """The ``spec`` of ``workflow``: its tree with each node's kind, address and sibling dependencies, and each
     executor's ``script``, ``function`` and ``parameters`` (``{name: {type, default}}``)."""
-    return cast(ComposerSpec, workflow_tree(app, workflow, _detail))
-
-
-def _detail(node: Node) -> dict[str, Any]:
-    """What the canvas shows of a node beyond the graph's fields."""
-    if isinstance(node, Service):
-        return {"model_uri": node.model_uri}
-    if isinstance(node, Executor):
-        parameters = {k: {"type": p.type, "default": p.default} for k, p in node.parameters.items()}
-        return {"script": node.script, "function": node.function, "parameters": parameters}
-    return {}
-
-
-def stub_script(name: str, parameters: Mapping[str, object]) -> str:
-    """The placeholder script of a step added on the canvas: it reads its parameters (``--name value``) and prints
-    them, so the workflow runs end to end before the step does real work."""
-    lines = [
-        f'"""Step {name!r}, added in the scanflow composer: replace this with the step\'s code.',
-        "",
-        "The engine passes each parameter as an option: --name value.",
-        '"""',
-        "",
-        "import argparse",
-        "",
-        f"parser = argparse.ArgumentParser(description={f'Step {name!r}'!r})",
-    ]
-    lines += [f"parser.add_argument({'--' + param!r})" for param in parameters]
-    lines += [
-        "args, _unknown = parser.parse_known_args()",
-        f"print({f'step {name}:'!r}, vars(args))",
-        "",
-    ]
-    return "\n".join(lines)
+    return cast(ComposerSpec, composer_tree(app, workflow))
 
 
 def _field(content: Mapping[str, Any], key: str) -> str:
@@ -263,12 +232,32 @@ class Composer(WorkflowWidget):
         with self.hold_sync():
             self.spec = dict(spec)
             self.positions = {a: p for a, p in self.positions.items() if a in addresses}
+            if self.python_code:  # the code shown follows the canvas, never describes an older application
+                self.python_code = to_python(self._app)
             self.revision += 1
 
     # -- edits (what the canvas sends; callable from Python too) ---------------------------------
-    def add(self, name: str, group: str = "", *, script: str | None = None, after: list[str] | None = None) -> None:
-        """Add an executor ``name`` to nested workflow ``group`` (``""``: the top level). Without ``script`` it
-        runs ``steps/NAME.py``, a stub of which :meth:`save` writes if the file is missing."""
+    def add(
+        self,
+        name: str,
+        group: str = "",
+        *,
+        script: str | None = None,
+        after: list[str] | None = None,
+        kind: Literal["script", "function", "workflow"] = "script",
+    ) -> None:
+        """Add a node ``name`` to nested workflow ``group`` (``""``: the top level): an executor running
+        ``script`` (default ``steps/NAME.py``, a stub of which :meth:`save` writes if the file is missing), with
+        ``kind="function"`` an executor calling ``tasks:NAME``, with ``kind="workflow"`` a nested workflow holding
+        one stub step (a workflow may not be empty)."""
+        if kind == "workflow":
+            self._edit(edit.add_node, group, edit.new_group(name), after=after or [])
+            self._stubs.add(edit.new_group_script(name))
+            return
+        if kind == "function":
+            function = f"tasks:{name.replace('-', '_')}"
+            self._edit(edit.add_node, group, Executor(name=name, function=function), after=after or [])
+            return
         path = script or f"steps/{name}.py"
         self._edit(edit.add_node, group, Executor(name=name, script=path), after=after or [])
         if not script:
@@ -304,6 +293,11 @@ class Composer(WorkflowWidget):
     def remove_param(self, address: str, name: str) -> None:
         """Remove parameter ``name`` of an executor."""
         self._edit(edit.remove_parameter, address, name)
+
+    def set_field(self, address: str, field: str, value: Any) -> None:
+        """Set a property of a node that the inspector edits (``retries``, ``timeout``, ``requirements``,
+        ``resources.cpu``, ...; see :data:`scanflow_jupyter.workflow.edit.FIELDS`); ``None`` or ``""`` clears it."""
+        self._edit(edit.set_field, address, field, value)
 
     def save(self) -> Path:
         """Write ``scanflow.yaml`` in the application folder, and a stub script for each step added here whose
@@ -402,7 +396,15 @@ class Composer(WorkflowWidget):
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], object]]:
         def add(c: dict[str, Any]) -> None:
             script = c.get("script")
-            self.add(_field(c, "name"), str(c.get("group") or ""), script=script if isinstance(script, str) else None)
+            kind = c.get("kind", "script")
+            if kind not in ("script", "function", "workflow"):
+                raise _Malformed(f"unknown kind {kind!r} in the 'add' message")
+            self.add(
+                _field(c, "name"),
+                str(c.get("group") or ""),
+                script=script if isinstance(script, str) else None,
+                kind=kind,
+            )
 
         def group(c: dict[str, Any]) -> None:
             addresses = c.get("addresses")
@@ -426,6 +428,7 @@ class Composer(WorkflowWidget):
             "group": group,
             "set_param": set_param,
             "remove_param": lambda c: self.remove_param(_field(c, "address"), _field(c, "name")),
+            "set_field": lambda c: self.set_field(_field(c, "address"), _field(c, "field"), c.get("value")),
             "save": lambda c: self._clear_error_after(self.save),
             "export": lambda c: self._clear_error_after(self.export),
         }

@@ -22,6 +22,7 @@ from typing import Any, TypedDict
 from traitlets import Dict, Int, List, Unicode
 
 from ...errors import ScanflowError
+from ...tracking.store import redact
 from .base import ScanflowWidget
 
 __all__ = ["DeployPanel"]
@@ -101,7 +102,8 @@ class DeployPanel(ScanflowWidget):
                 self.message = f"{len(self.result)} image(s) ready"
             elif action == "start":
                 self.phase = "starting"
-                self.tracker = self.result = d.start(on_event=self._on_build)
+                self.result = d.start(on_event=self._on_build)
+                self.tracker = redact(self.result or "", keep_user=False)  # a link: no credentials
                 self.message = f"tracker at {self.tracker}"
             elif action == "run":
                 self.phase = "running"
@@ -110,7 +112,7 @@ class DeployPanel(ScanflowWidget):
                 self.result = d.run(
                     on_build=self._on_build, on_event=self._on_event, on_log=self._on_log, check=False, **options
                 )
-                self.tracker = d.tracker_uri() or ""
+                self.tracker = redact(d.tracker_uri() or "", keep_user=False)
                 self.message = f"run {self.result.run_id} {self.result.status}"
                 if not self.result.ok:
                     errors = list(self.result.errors.values())

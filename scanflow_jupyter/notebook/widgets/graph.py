@@ -20,7 +20,6 @@ Example
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -33,7 +32,8 @@ from ...engine.backend import tail
 from ...engine.events import Event, NodeState, global_bus
 from ...engine.params_resolve import step_params
 from ...engine.state import RunState, runs_dir
-from ...errors import RunNotFoundError, ScanflowError
+from ...errors import CorruptStateError, RunNotFoundError, ScanflowError
+from ...tracking.store import redact, resolve_uri
 from ...workflow import Application, Executor, Workflow
 from .base import MODULE_NAME as MODULE_NAME  # re-exported: the other widgets import it from here
 from .base import MODULE_VERSION as MODULE_VERSION
@@ -78,7 +78,8 @@ def mlflow_url(tracking_uri: str | None, experiment_id: str | None, run_id: str 
         return None
     if not tracking_uri.startswith(("http://", "https://")):
         return None
-    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+    base = redact(tracking_uri, keep_user=False)  # a link: no credentials (the browser asks for them)
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def log_tail(state: RunState, address: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -342,7 +343,7 @@ class GraphView(WorkflowWidget):
     def _load(self, run_id: str) -> RunState | None:
         try:
             return RunState.load(self._folder, run_id)
-        except (RunNotFoundError, OSError, ValueError, TypeError):
+        except (RunNotFoundError, CorruptStateError, OSError, ValueError, TypeError):
             return None
 
     def _begin(self, run_id: str) -> None:
@@ -440,9 +441,8 @@ class GraphView(WorkflowWidget):
 
     def _tracking_uri(self, state: RunState | None) -> str | None:
         if state is not None and state.tracking_uri:
-            return state.tracking_uri
-        tracker = self._app.tracker
-        return (tracker.uri if tracker else None) or os.environ.get("MLFLOW_TRACKING_URI")
+            return state.tracking_uri  # the run's own store (redacted: enough for a link)
+        return resolve_uri(self._app)
 
     def _blank_info(self, overrides: Mapping[str, Any]) -> dict[str, StepInfo]:
         info: dict[str, StepInfo] = {}

@@ -72,6 +72,7 @@ class LabelingWidget(ScanflowWidget):
         image_shape: Sequence[int] | None = None,
         feature_names: Sequence[str] | None = None,
         heatmaps: bool = True,
+        watch_interval: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -88,6 +89,14 @@ class LabelingWidget(ScanflowWidget):
         session.listeners.append(self._on_session)
         self._show(session.next_batch())
         self._refresh_model()
+        # Labels given elsewhere (another annotator, another kernel on the same store) redraw the grid.
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if watch_interval > 0:
+            self._watcher = threading.Thread(
+                target=self._watch_store, args=(watch_interval,), name="scanflow-label-watch", daemon=True
+            )
+            self._watcher.start()
 
     # -- Python -> view ----------------------------------------------------------------------------
     def _show(self, batch: list[Sample]) -> None:
@@ -138,6 +147,34 @@ class LabelingWidget(ScanflowWidget):
         # Called from the retrain thread too: assigning synced traits from a thread is safe in ipywidgets 8.
         if what == "model":
             self._refresh_model()
+        elif what == "labels":  # labels given through the Python API: the grid shows them
+            self.sync_labels()
+
+    def sync_labels(self) -> None:
+        """Show the labels on disk: the batch's samples someone labeled (in Python, another annotator) show their
+        label as saved, the progress counts them, and a batch labeled in full is followed by the next."""
+        labels = self.session.store.labels(self.session.name)
+        with self._lock:
+            shown = [item["id"] for item in self.items]
+            acked = {i: labels[i] for i in shown if i in labels}
+            if acked != self.acked:
+                self.acked = acked
+            complete = bool(shown) and all(i in acked for i in shown)
+        self._refresh_progress()
+        if complete and not self.session.done:
+            self._show(self.session.next_batch())
+
+    def _watch_store(self, interval: float) -> None:
+        seen = self.session.store.data_version()
+        while not self._stop.wait(interval):
+            try:
+                version = self.session.store.data_version()
+                if version != seen:
+                    seen = version
+                    self.sync_labels()
+            except Exception:  # a closed store (the session ended): stop watching
+                log.debug("label watch stopped", exc_info=True)
+                return
 
     # -- view -> Python ----------------------------------------------------------------------------
     def _handle(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
@@ -170,12 +207,10 @@ class LabelingWidget(ScanflowWidget):
         unknown = [i for i in ids if i not in shown]
         if unknown:
             raise InvalidDataError(f"samples {unknown} are not in the batch shown; label the samples on screen")
+        # The session's "labels" event redraws: the labels acknowledged, the next batch once this one is done.
         self.session.label_many(ids, self.session.values.get(label, label))
-        with self._lock:
-            self.acked = {**self.acked, **{i: label for i in ids}}
-        self._refresh_progress()
-        if shown <= set(self.acked) and not self.session.done:
-            self._show(self.session.next_batch())
+        if self._on_session not in self.session.listeners:
+            self.sync_labels()
 
     def undo(self) -> None:
         back = self.session.undo()
@@ -198,6 +233,9 @@ class LabelingWidget(ScanflowWidget):
         self._refresh_progress()
 
     def close(self) -> None:
+        stop = getattr(self, "_stop", None)  # a widget whose __init__ failed has none
+        if stop is not None:
+            stop.set()
         if self._on_session in self.session.listeners:
             self.session.listeners.remove(self._on_session)
         super().close()

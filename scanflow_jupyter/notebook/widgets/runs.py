@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from traitlets import Bool, Dict, Instance, Int, List, Unicode, observe
 
 from ...errors import RunQueryError, ScanflowError, TrackingError
 from ...tracking.queries import MAX_PAGE, RunQuery, RunStore, rows_to_csv
+from ...tracking.store import redact, resolve_uri
 from ...workflow import Application, Executor, Workflow
 from .graph import MODULE_NAME, MODULE_VERSION, GraphView, mlflow_url
 
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 DEFAULT_COLUMNS = ("attributes.start_time", "attributes.duration")
 MAX_COMPARE = 200  # runs in a comparison (parallel coordinates); tables and charts show the first ones
 MAX_CHART_RUNS = 20
+MAX_CHART_KEYS = 8
+CHART_POINTS = 500  # points of a history in a chart (downsampled: each bucket keeps its min and max)
+MAX_CHART_POINTS = 200_000  # points of one chart request, runs x keys x points, at full resolution too
 MAX_COMPARE_KEYS = 500
 STEP_STATES = {"FINISHED": "succeeded", "FAILED": "failed", "KILLED": "cancelled", "RUNNING": "running"}
 QUERY_TRAITS = ("experiment_ids", "filter", "quick", "order_by", "columns", "page_size", "tree")
@@ -57,12 +60,8 @@ class PageInfo(TypedDict):
 
 def store_uri(app: Application | None) -> str:
     """The tracking URI of ``app`` (its tracker, ``MLFLOW_TRACKING_URI``, its SQLite), or of the
-    environment when there is no application."""
-    if app is not None:
-        from ...tracking import resolve
-
-        return resolve(app).uri
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    environment when there is no application (:func:`~scanflow_jupyter.tracking.store.resolve_uri`)."""
+    uri = resolve_uri(app)
     if not uri:
         raise TrackingError(
             "No MLflow store to browse: load an application (%scanflow load PATH), pass --uri, or set "
@@ -183,7 +182,9 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
         self._tokens: list[str | None] = [None]
         self._store = RunStore(uri or store_uri(app), direct=direct, sort_index=sort_index)
         uri = self._store.uri
+        # A link, not the URI: no credentials in it (the browser asks for them).
         base = ui_url if ui_url is not None else (uri if uri.startswith(("http://", "https://")) else "")
+        base = redact(base, keep_user=False)
         super().__init__(ui_url=base, page_size=page_size, tree=tree, filter=filter, order_by=list(order_by), **kwargs)
         try:
             self.experiments = self._store.experiments()
@@ -308,7 +309,9 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
                     out.append(by_name[item])
                 else:
                     names = ", ".join(sorted(by_name)) or "none"
-                    raise TrackingError(f"No experiment {item!r} in {self._store.uri!r}; its experiments: {names}.")
+                    raise TrackingError(
+                        f"No experiment {item!r} in {redact(self._store.uri)!r}; its experiments: {names}."
+                    )
             return out
         if self._app is not None:
             from ...tracking import resolve
@@ -489,13 +492,28 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
         if chart_keys is None:
             common = [k for k in metric_keys if all(k in r.data.metrics for r in runs)]
             chart_keys = (common or metric_keys)[:4]
+        keys, chart_runs = list(chart_keys)[:MAX_CHART_KEYS], runs[:MAX_CHART_RUNS]
+        series = sum(key in r.data.metrics for key in keys for r in chart_runs)
+        # "Full resolution" is bounded too: a request of 20 runs x 8 keys of a million steps each would be 160
+        # million points in the kernel and in one message to the browser.
+        points = max(CHART_POINTS, MAX_CHART_POINTS // max(1, series)) if full else CHART_POINTS
         histories: dict[str, list[dict[str, Any]]] = {}
-        for key in list(chart_keys)[:8]:
+        for key in keys:
             histories[key] = [
-                self._store.metric_history(r.info.run_id, key, None if full else 500)
-                for r in runs[:MAX_CHART_RUNS]
-                if key in r.data.metrics
+                self._store.metric_history(r.info.run_id, key, points) for r in chart_runs if key in r.data.metrics
             ]
+        notes = []
+        if len(runs) > len(chart_runs) or len(chart_keys) > len(keys):
+            notes.append(
+                f"Charts show the first {len(chart_runs)} of {len(runs)} runs and {len(keys)} of "
+                f"{len(chart_keys)} keys."
+            )
+        if full and any(h["downsampled"] for found in histories.values() for h in found):
+            notes.append(
+                f"Full resolution is capped at {MAX_CHART_POINTS:,} points a request ({len(chart_runs)} runs x "
+                f"{len(keys)} keys): each history shows at most {points:,} points (the lowest and highest of each "
+                "stretch kept); chart fewer runs or keys for more."
+            )
         numeric_params = [
             p["key"] for p in params if p["differs"] and all(_is_number(v) for v in p["values"] if v is not None)
         ]
@@ -515,9 +533,10 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             "params_total": n_params,
             "metrics": metrics,
             "metrics_total": n_metrics,
-            "chart_keys": list(chart_keys),
+            "chart_keys": keys,
             "histories": histories,
             "full": full,
+            "chart_note": " ".join(notes),
             "parallel": {"axes": axes, "runs": parallel},
         }
 
@@ -596,7 +615,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
         super().close()
 
     def _text(self) -> str:
-        lines = [f"RunBrowser({self._store.uri}): {self.message}"]
+        lines = [f"RunBrowser({redact(self._store.uri)}): {self.message}"]
         if self.error:
             lines.append(f"error: {self.error}")
         for row in self.rows[:20]:
@@ -611,7 +630,8 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
         return data
 
     def __repr__(self) -> str:
-        return f"RunBrowser(uri={self._store.uri!r}, rows={len(self.rows)}, page={self.page.get('index', 0) + 1})"
+        page = self.page.get("index", 0) + 1
+        return f"RunBrowser(uri={redact(self._store.uri)!r}, rows={len(self.rows)}, page={page})"
 
 
 def _seconds(value: Any, what: str, end_of_day: bool = False) -> float | None:

@@ -1,10 +1,9 @@
 """Fixtures of the Kubernetes tests: the local stand-in of the API server, a real cluster when KUBECONFIG is
-set (tests marked ``k8s``), the example application, and the schemas (official Kubernetes schemas from
-kubernetes-validate, Argo's Workflow schema vendored in data/)."""
+set (tests marked ``k8s``), the example application, and the schemas (from schemas.py: official Kubernetes
+schemas from kubernetes-validate, Argo's Workflow schema vendored in data/)."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -16,12 +15,11 @@ import pytest
 
 from ..conftest import copy_tabular, with_service
 from .fakeapi import FakeAPI
+from .schemas import K8S_VERSIONS, argo_validator, k8s_validate
 
-DATA = Path(__file__).parent / "data"
+__all__ = ["K8S_VERSIONS", "argo_validator", "k8s_validate"]  # the schemas, as the test modules import them
+
 GOLDEN = Path(__file__).parent / "golden"
-# Two recent Kubernetes minor versions (and the oldest one still supported upstream) whose official
-# schemas every generated manifest must satisfy.
-K8S_VERSIONS = ("1.35.0", "1.36.0", "1.37.0")
 TEST_IMAGE = os.environ.get("SCANFLOW_K8S_TEST_IMAGE", "busybox:1.36")
 
 
@@ -100,33 +98,3 @@ def tabular_app(tmp_path: Path) -> Any:
     from scanflow_jupyter.workflow import load
 
     return with_service(load(copy_tabular(tmp_path / "tabular")))
-
-
-# -- schemas -----------------------------------------------------------------------------------------
-def k8s_validate(obj: dict[str, Any], version: str) -> None:
-    """Validate against the official schema of ``version`` (strict: unknown fields fail)."""
-    import kubernetes_validate
-
-    kubernetes_validate.validate(obj, version, strict=True)
-
-
-def argo_validator(version: str = K8S_VERSIONS[-1]) -> Any:
-    """A validator of Argo's Workflow schema whose Kubernetes types resolve to the official definitions of
-    ``version``."""
-    import importlib.resources
-
-    import jsonschema
-    from referencing import Registry, Resource
-
-    schema = json.loads((DATA / "argo-workflow.schema.json").read_text())
-    defs_path = importlib.resources.files("kubernetes_validate").joinpath(
-        f"kubernetes-json-schema/v{version}-local-strict/_definitions.json"
-    )
-    definitions = json.loads(defs_path.read_text())
-    registry = Registry().with_resources(
-        [
-            (schema["$id"], Resource.from_contents(schema)),
-            (definitions["$id"], Resource.from_contents(definitions)),
-        ]
-    )
-    return jsonschema.Draft202012Validator(schema, registry=registry)

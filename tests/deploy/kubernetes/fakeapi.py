@@ -2,19 +2,28 @@
 
 A threaded HTTP server on loopback that serves just the REST paths the Kubernetes backend uses, with
 Kubernetes-shaped JSON: objects with uids, resource versions and timestamps; lists; watch streams (one JSON
-event per line); pod logs (followed or not); server-side apply and merge patches; ``generateName``;
-``Status`` objects for errors (403 Forbidden worded as the real server words it, 404, 409, 422); and
-``PartialObjectMetadata`` for metadata-only reads.
+event per line); pod logs (followed or not); create, replace (409 on a stale ``resourceVersion``),
+server-side apply and merge patches; ``generateName``; ``Status`` objects for errors (403 Forbidden worded as
+the real server words it, 404, 409, 422); and ``PartialObjectMetadata`` for metadata-only reads.
+
+Every object it receives is checked as a cluster checks it: against the official schema of its kind
+(schemas.py: kubernetes-validate's strict schemas, Argo's for a Workflow) and the naming rules, answering
+422 Invalid with a ``Status`` whose causes name each field and the schema's words; a body of another kind
+is a 400. Like a real server it keeps a window of recent changes (``max_events``; ``compact()`` forgets them
+all): a watch from an older resource version, or one that falls behind, ends with an ``ERROR`` event
+carrying a 410 ``Status`` ("too old resource version"), and the client must list again.
 
 Small controllers play the cluster's part: a Deployment becomes ready, a Job gets a pod that runs its
 container's program and ends (``activeDeadlineSeconds`` applies; an image named ``*missing*`` never pulls),
 and an Argo Workflow runs its DAG (tasks in order, retries, parameters, ``shutdown: Terminate``).
 
 A container's program is read from its command: ``sh -c "echo TEXT; sleep N; exit N"``, or the scanflow
-launcher with a step's ``--sleep S`` and ``--fail true`` options (like tests/conftest.py's ECHO_STEP).
+launcher with a step's ``--sleep S`` and ``--fail true`` options (like tests/conftest.py's ECHO_STEP). With
+``release`` cleared, no running program ends: a test holds a step in Running while it acts, then sets it.
 
 Requests that impersonate a user (``Impersonate-User``) are refused, as a cluster refuses a user no Role
-allows anything, and so is everything in ``forbidden_namespaces``.
+allows anything, and so is everything in ``forbidden_namespaces``, and every verb in ``forbidden_verbs`` (a
+Role that lacks them).
 """
 
 from __future__ import annotations
@@ -26,10 +35,12 @@ import secrets
 import shlex
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from .schemas import K8S_VERSIONS, Cause, causes
 
 # plural -> (group, version, kind, namespaced)
 RESOURCES: dict[str, tuple[str, str, str, bool]] = {
@@ -47,6 +58,10 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "horizontalpodautoscalers": ("autoscaling", "v2", "HorizontalPodAutoscaler", True),
     "workflows": ("argoproj.io", "v1alpha1", "Workflow", True),
 }
+# Kinds whose ``status`` their controllers write: a client's write to the object itself never sets it (as on
+# a real server, where it goes through the status subresource), so it is kept out of what is validated.
+STATUS_OWNED = {"namespaces", "persistentvolumeclaims", "services", "pods", "deployments", "jobs",
+                "horizontalpodautoscalers", "workflows"}  # fmt: skip
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ADMIN = "kubernetes-admin"
 
@@ -137,13 +152,25 @@ class FakeAPI:
         self.cond = threading.Condition()
         self.argo = argo
         self.forbidden_namespaces: set[str] = set()
+        self.forbidden_verbs: set[str] = set()  # refused everywhere: "watch", say
         self.requests: list[tuple[str, str, str]] = []  # (method, path, user)
         self.accepts: list[str] = []  # each request's Accept header, in the order of ``requests``
         self.bodies: list[bytes] = []  # what each answer sent back (not the streams), in order
         self.step_delay = 0.05  # seconds between a pod's phases
+        self.schema_version = K8S_VERSIONS[-1]  # the official schemas every object received must satisfy
         self.server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self.closed = threading.Event()
+        # The watch history: a real server keeps a window of recent changes (its watch cache, etcd until
+        # compaction); a watch from before it is answered 410 Gone, and the client must list again.
+        self.max_events = 10_000
+        self.compacted = 0  # changes up to this resource version are no longer kept
+        self.expired: list[int] = []  # the resource version of each watch answered 410 Gone, in order
+        self.watching = 0  # watches open now
+        # Cleared, every running pod stays Running (its program does not end) until it is set again: a test
+        # holds a step there while it does something to the cluster, with no race against the step's end.
+        self.release = threading.Event()
+        self.release.set()
 
     # -- the store ---------------------------------------------------------------------------------
     def _bump(self) -> str:
@@ -159,6 +186,7 @@ class FakeAPI:
             meta.setdefault("creationTimestamp", _now())
             self.objects[key] = obj
             self.events.append((self.version, event or ("MODIFIED" if existed else "ADDED"), key, copy.deepcopy(obj)))
+            self._trim()
             self.cond.notify_all()
             return copy.deepcopy(obj)
 
@@ -169,6 +197,7 @@ class FakeAPI:
                 return None
             obj["metadata"]["resourceVersion"] = self._bump()
             self.events.append((self.version, "DELETED", key, copy.deepcopy(obj)))
+            self._trim()
             self.cond.notify_all()
         plural, ns, name = key
         uid = obj["metadata"].get("uid")
@@ -182,6 +211,31 @@ class FakeAPI:
                     self.remove(other)
         return obj
 
+    def _trim(self) -> None:
+        excess = len(self.events) - self.max_events
+        if excess > 0:
+            self.compacted = self.events[excess - 1][0]
+            del self.events[:excess]
+
+    def compact(self) -> None:
+        """Forget every change so far, as etcd's compaction does: a watch from an older resource version
+        (or one that has not read them all yet) gets 410 Gone."""
+        with self.cond:
+            self.compacted = self.version
+            self.events.clear()
+            self.cond.notify_all()
+
+    def wait_until(self, condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
+        """Wait until ``condition()`` (checked under the store's lock after each change) holds; fails the
+        test naming ``what`` if it does not within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not condition():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"the stand-in never saw {what} (waited {timeout:g} s)")
+                self.cond.wait(min(left, 0.5))
+
     def get(self, key: Key) -> dict[str, Any] | None:
         with self.cond:
             obj = self.objects.get(key)
@@ -194,6 +248,21 @@ class FakeAPI:
                 return None
             fn(obj)
             return self.put(key, obj)
+
+    def problems(self, plural: str, obj: dict[str, Any]) -> list[Cause]:
+        """Why ``obj`` would be refused as a ``plural`` object: its name, and its kind's official schema
+        (strict: an unknown field is refused, where a real server's default would drop it with a warning, so
+        a misspelt field fails the test that sent it). A controller-owned ``status`` is not the client's, and
+        is not checked."""
+        found = []
+        name = str(obj.get("metadata", {}).get("name", ""))
+        limit = 63 if plural in ("namespaces", "services", "jobs", "pods") else 253
+        if name and (len(name) > limit or not DNS_LABEL.match(name.replace(".", "-"))):
+            found.append(Cause("FieldValueInvalid", "metadata.name",
+                               f'Invalid value: "{name}": must be no more than {limit} characters'))  # fmt: skip
+        if plural in STATUS_OWNED:
+            obj = {k: v for k, v in obj.items() if k != "status"}
+        return found + causes(obj, self.schema_version)
 
     # -- serving -----------------------------------------------------------------------------------
     def start(self) -> FakeAPI:
@@ -297,7 +366,7 @@ class FakeAPI:
             return "Gone"
         self.logs[(key[1], key[2])].extend(program.lines)
         end = time.monotonic() + program.seconds
-        while time.monotonic() < end:
+        while time.monotonic() < end or not self.release.is_set():
             if self.closed.is_set() or self.get(key) is None:
                 return "Gone"
             if deadline is not None and time.monotonic() > deadline:
@@ -557,7 +626,7 @@ class _Handler(BaseHTTPRequestHandler):
         user = self.headers.get("Impersonate-User")
         self.fake.requests.append((self.command, self.path, user or ADMIN))
         self.fake.accepts.append(self.headers.get("Accept") or "")
-        if user is None and ns not in self.fake.forbidden_namespaces:
+        if user is None and ns not in self.fake.forbidden_namespaces and verb not in self.fake.forbidden_verbs:
             return False
         group = RESOURCES[plural][0]
         resource = f"{plural}.{group}" if group else plural
@@ -580,7 +649,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if urlparse(self.path).path.rstrip("/") == "/version":
             self._send(
-                200, {"major": "1", "minor": "37", "gitVersion": "v1.37.0-scanflow-stand-in", "platform": "linux/amd64"}
+                200,
+                {
+                    "major": "1",
+                    "minor": self.fake.schema_version.split(".")[1],
+                    "gitVersion": f"v{self.fake.schema_version}-scanflow-stand-in",
+                    "platform": "linux/amd64",
+                },
             )
             return
         route = self._route()
@@ -634,7 +709,7 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         end = time.monotonic() + timeout
         with fake.cond:
-            if since is None:
+            if since in (None, "0"):  # from now, the current objects first (as ADDED events)
                 start = fake.version
                 initial = [copy.deepcopy(o) for k, o in fake.objects.items() if k[0] == plural and k[1] == ns]
             else:
@@ -642,13 +717,37 @@ class _Handler(BaseHTTPRequestHandler):
         for obj in initial:
             if _matches(obj, labels, fields):
                 yield json.dumps({"type": "ADDED", "object": obj}).encode() + b"\n"
-        seen = start
+        with fake.cond:
+            fake.watching += 1
+            fake.cond.notify_all()
+        try:
+            yield from self._changes(plural, ns, labels, fields, start, end)
+        finally:
+            with fake.cond:
+                fake.watching -= 1
+                fake.cond.notify_all()
+
+    def _changes(
+        self, plural: str, ns: str, labels: str | None, fields: str | None, seen: int, end: float
+    ) -> Iterator[bytes]:
+        fake = self.fake
         while time.monotonic() < end and not fake.closed.is_set():
             with fake.cond:
-                fresh = [e for e in fake.events if e[0] > seen]
-                if not fresh:
+                # Changes after ``seen`` were forgotten before this watch read them: it cannot go on.
+                stale = seen < fake.compacted
+                if stale:
+                    fake.expired.append(seen)
+                    fake.cond.notify_all()
+                    oldest = fake.compacted
+                fresh = [] if stale else [e for e in fake.events if e[0] > seen]
+                if not fresh and not stale:
                     fake.cond.wait(min(0.5, max(0.01, end - time.monotonic())))
                     continue
+            if stale:
+                # What a real server sends: a 200 stream with one ERROR event carrying a 410 Status.
+                gone = _status(410, "Expired", f"too old resource version: {seen} ({oldest})")
+                yield json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n"
+                return
             for version, kind, key, obj in fresh:
                 seen = version
                 if key[0] == plural and key[1] == ns and _matches(obj, labels, fields):
@@ -710,19 +809,31 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         return False
 
-    def _invalid(self, plural: str, obj: dict[str, Any]) -> bool:
-        name = obj.get("metadata", {}).get("name", "")
-        limit = 63 if plural in ("namespaces", "services", "jobs", "pods") else 253
-        if name and (len(name) > limit or not DNS_LABEL.match(name.replace(".", "-"))):
-            kind = RESOURCES[plural][2]
-            message = (
-                f'{kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": must be no more than '
-                f"{limit} characters"
-            )
-            cause = {"reason": "FieldValueInvalid", "message": message, "field": "metadata.name"}
-            self._send(422, _status(422, "Invalid", message, {"name": name, "kind": kind, "causes": [cause]}))
+    def _refused(self, plural: str, obj: Any, whole: dict[str, Any] | None = None) -> bool:
+        """Answer 400 for a body that is not an object of the route's kind, 422 for one its schema (or the
+        naming rules) refuses; True when it was refused. ``whole`` is the object as it would be stored (a
+        patch merged into the current object), ``obj`` what came."""
+        group, version, kind, _ = RESOURCES[plural]
+        expected = f"{group}/{version}" if group else version
+        if not isinstance(obj, dict):
+            self._send(400, _status(400, "BadRequest", f"the body of the request is not a JSON object: {obj!r:.80}"))
             return True
-        return False
+        stored = obj if whole is None else whole
+        if stored.get("kind") != kind or stored.get("apiVersion") != expected:
+            sent = f"{stored.get('apiVersion')}, {stored.get('kind')}"
+            message = f"the API version and kind in the data ({sent}) do not match the expected {expected}, {kind}"
+            self._send(400, _status(400, "BadRequest", message))
+            return True
+        name = str(stored.get("metadata", {}).get("name", ""))
+        found = [c.as_dict() for c in self.fake.problems(plural, stored)]
+        if not found:
+            return False
+        qualified = f"{kind}.{group}" if group else kind
+        listed = ", ".join(c["message"] for c in found)
+        message = f'{qualified} "{name}" is invalid: ' + (listed if len(found) == 1 else f"[{listed}]")
+        details = {"name": name, "group": group, "kind": kind, "causes": found}
+        self._send(422, _status(422, "Invalid", message, details))
+        return True
 
     def do_POST(self) -> None:
         route = self._route()
@@ -735,19 +846,20 @@ class _Handler(BaseHTTPRequestHandler):
         obj = self._body()
         if self._namespace_missing(ns):
             return
-        meta = obj.setdefault("metadata", {})
-        if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
-        if self._invalid(plural, obj):
+        if isinstance(obj, dict):
+            meta = obj.setdefault("metadata", {})
+            if not meta.get("name") and meta.get("generateName"):
+                meta["name"] = meta["generateName"] + secrets.token_hex(3)[:5]
+            if ns:
+                meta["namespace"] = ns
+            if plural in STATUS_OWNED:
+                obj.pop("status", None)  # the controllers' part: a create does not set it
+        if self._refused(plural, obj):
             return
-        if ns:
-            meta["namespace"] = ns
+        meta = obj["metadata"]
         key: Key = (plural, ns, meta["name"])
         if self.fake.get(key) is not None:
-            group = RESOURCES[plural][0]
-            resource = f"{plural}.{group}" if group else plural
-            self._send(409, _status(409, "AlreadyExists", f'{resource} "{meta["name"]}" already exists',
-                                    {"name": meta["name"], "group": group, "kind": plural}))  # fmt: skip
+            self._already_exists(plural, meta["name"])
             return
         if query.get("dryRun"):
             self._send(201, obj)
@@ -755,6 +867,48 @@ class _Handler(BaseHTTPRequestHandler):
         stored = self.fake.put(key, obj)
         self._send(201, stored)
         self.fake.created(key, stored)
+
+    def do_PUT(self) -> None:
+        """A replace: the whole object, refused with 409 when its ``resourceVersion`` is not the current one."""
+        route = self._route()
+        if route is None:
+            self._send(404, _status(404, "NotFound", "the server could not find the requested resource"))
+            return
+        plural, ns, name, _sub, _query = route
+        if self._forbidden(plural, ns, name, "update"):
+            return
+        obj = self._body()
+        if self._namespace_missing(ns):
+            return
+        key: Key = (plural, ns, name)
+        current = self.fake.get(key)
+        if current is None:
+            self._not_found(plural, name)
+            return
+        if isinstance(obj, dict):
+            if plural in STATUS_OWNED:
+                obj["status"] = current.get("status")
+                if obj["status"] is None:
+                    obj.pop("status")
+            obj.setdefault("metadata", {})
+        if self._refused(plural, obj):
+            return
+        meta = obj["metadata"]
+        if meta.get("name") != name:
+            self._send(400, _status(400, "BadRequest", f"the name of the object ({meta.get('name')}) does not match "
+                                    f"the name on the URL ({name})"))  # fmt: skip
+            return
+        wanted = meta.get("resourceVersion")
+        if wanted and wanted != current["metadata"]["resourceVersion"]:
+            kind = RESOURCES[plural][2]
+            self._send(409, _status(409, "Conflict", f'Operation cannot be fulfilled on {plural} "{name}": the object '
+                                    "has been modified; please apply your changes to the latest version and try "
+                                    "again", {"name": name, "kind": kind}))  # fmt: skip
+            return
+        meta.update({k: current["metadata"][k] for k in ("uid", "creationTimestamp") if k in current["metadata"]})
+        if ns:
+            meta["namespace"] = ns
+        self._send(200, self.fake.put(key, obj))
 
     def do_PATCH(self) -> None:
         route = self._route()
@@ -771,19 +925,23 @@ class _Handler(BaseHTTPRequestHandler):
         key: Key = (plural, ns, name)
         current = self.fake.get(key)
         if content.startswith("application/apply-patch"):
-            if not patch.get("apiVersion") or not patch.get("kind"):
+            if not isinstance(patch, dict) or not patch.get("apiVersion") or not patch.get("kind"):
                 self._send(400, _status(400, "BadRequest", "apiVersion and kind must be set for server-side apply"))
                 return
-            if self._invalid(plural, patch):
-                return
+            if plural in STATUS_OWNED:
+                patch.pop("status", None)
             if current is None:
+                if self._refused(plural, patch):
+                    return
                 stored = self.fake.put(key, patch)
                 self._send(201, stored)
                 self.fake.created(key, stored)
                 return
             keep = {k: current["metadata"][k] for k in ("uid", "creationTimestamp") if k in current["metadata"]}
             merged = {**current, **{k: v for k, v in patch.items() if k != "metadata"}}
-            merged["metadata"] = {**patch["metadata"], **keep}
+            merged["metadata"] = {**patch.get("metadata", {}), **keep}
+            if self._refused(plural, patch, merged):
+                return
             stored = self.fake.put(key, merged)
             self._send(200, stored)
             if plural == "deployments":
@@ -792,7 +950,15 @@ class _Handler(BaseHTTPRequestHandler):
         if current is None:
             self._not_found(plural, name)
             return
-        self._send(200, self.fake.put(key, _merge(current, patch)))
+        if not isinstance(patch, dict):  # a JSON patch (a list of operations): not served here
+            self._send(415, _status(415, "UnsupportedMediaType", f"the stand-in serves no {content} patch"))
+            return
+        if plural in STATUS_OWNED:
+            patch.pop("status", None)
+        merged = _merge(current, patch)
+        if self._refused(plural, patch, merged):
+            return
+        self._send(200, self.fake.put(key, merged))
 
     def do_DELETE(self) -> None:
         route = self._route()
@@ -802,9 +968,24 @@ class _Handler(BaseHTTPRequestHandler):
         plural, ns, name, _sub, _query = route
         if self._forbidden(plural, ns, name, "delete"):
             return
-        self._body()
+        body = self._body()
+        if body is not None:
+            if not isinstance(body, dict) or body.get("kind", "DeleteOptions") != "DeleteOptions":
+                self._send(400, _status(400, "BadRequest", f"the body is not a DeleteOptions object: {body!r:.80}"))
+                return
+            options = causes({"apiVersion": "v1", "kind": "DeleteOptions", **body}, self.fake.schema_version)
+            if options:
+                detail = "; ".join(c.as_dict()["message"] for c in options)
+                self._send(400, _status(400, "BadRequest", f"invalid DeleteOptions: {detail}"))
+                return
         obj = self.fake.remove((plural, ns, name))
         if obj is None:
             self._not_found(plural, name)
             return
         self._send(200, _status(200, "", "") | {"status": "Success", "details": {"name": name, "kind": plural}})
+
+    def _already_exists(self, plural: str, name: str) -> None:
+        group = RESOURCES[plural][0]
+        resource = f"{plural}.{group}" if group else plural
+        self._send(409, _status(409, "AlreadyExists", f'{resource} "{name}" already exists',
+                                {"name": name, "group": group, "kind": plural}))  # fmt: skip

@@ -6,8 +6,11 @@ without Argo).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -163,6 +166,23 @@ def test_secrets_are_checked_by_metadata_only(fake: FakeAPI, stand_in: Cluster) 
     assert answer["kind"] == "PartialObjectMetadata" and "data" not in answer  # the secret's data never came
 
 
+def test_a_watch_from_a_forgotten_version_lists_again_and_goes_on(fake: FakeAPI, stand_in: Cluster) -> None:
+    """410 Gone ("too old resource version"): the watch yields the state it missed, listed again, then the
+    changes after it, instead of an error."""
+    add_namespace(fake, "ml")
+    first = stand_in.apply(config_map("settings", "ml", {}, n="0"))["metadata"]["resourceVersion"]
+    stand_in.apply(config_map("settings", "ml", {}, n="1"))
+    fake.compact()
+    events = stand_in.watch("ConfigMap", "ml", resource_version=first, timeout=30)
+    kind, obj = next(events)
+    assert (kind, obj["data"]) == ("ADDED", {"n": "1"})
+    stand_in.apply(config_map("settings", "ml", {}, n="2"))
+    kind, obj = next(events)
+    assert (kind, obj["data"]) == ("MODIFIED", {"n": "2"})
+    events.close()
+    assert fake.expired == [int(first)]
+
+
 def _kubeconfig(path: Path, server: str) -> Path:
     path.write_text(
         yaml.safe_dump(
@@ -204,12 +224,49 @@ def test_an_unreachable_cluster_is_reported(tmp_path: Path) -> None:
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    started = time.monotonic()
     with pytest.raises(
         BackendUnavailableError, match=rf"cluster at http://127.0.0.1:{port} did not answer.*cluster-info"
     ):
         connect(_kubeconfig(tmp_path / "config", f"http://127.0.0.1:{port}"), timeout=2)
-    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("server", ["hangs-up", "silent"])
+def test_a_cluster_that_does_not_answer_is_tried_twice_then_reported(tmp_path: Path, server: str) -> None:
+    """An unreachable cluster is reported after one retry (not the client's three, with backoff), and a
+    silent one after the request's timeout (else connect would wait for ever): a listener that hangs up at
+    once, or never answers, counts the attempts."""
+    attempts: list[socket.socket] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _addr = listener.accept()
+            except TimeoutError:
+                continue
+            attempts.append(conn)
+            if server == "hangs-up":
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(BackendUnavailableError, match=rf"cluster at http://127.0.0.1:{port} did not answer"):
+            connect(_kubeconfig(tmp_path / "config", f"http://127.0.0.1:{port}"), timeout=1)
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.setblocking(False)  # count connections the kernel took that the thread had not accepted yet
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                attempts.append(listener.accept()[0])
+        listener.close()
+        for conn in attempts:
+            conn.close()
+    assert len(attempts) == 2  # the request and its one retry
 
 
 def test_a_cluster_without_argo_is_reported(tmp_path: Path, tabular_app: Any) -> None:
@@ -229,6 +286,19 @@ def test_an_invalid_object_is_reported_with_the_servers_causes(fake: FakeAPI, st
     add_namespace(fake, "ml")
     with pytest.raises(BackendError, match=r"rejected ConfigMap 'x{300}' .* as invalid: .*must be no more than 253"):
         stand_in.apply(config_map("x" * 300, "ml", {}))
+
+
+def test_a_body_the_client_refuses_is_reported_by_field(fake: FakeAPI, stand_in: Cluster) -> None:
+    """The official client checks a typed call's body against its models before sending it: its refusal is a
+    BackendError naming each field, not the client's own exception."""
+    add_namespace(fake, "ml")
+    job = shell_job("probe", "ml", "echo hi", {})
+    job["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    field = re.escape("spec.template.spec.containers[0].imagePullPolicyy")
+    refused = rf"refused to create Job 'probe' in namespace 'ml', before sending it: {field}: Extra inputs are not"
+    with pytest.raises(BackendError, match=refused):
+        stand_in.create(job)
+    assert not [r for r in fake.requests if r[0] == "POST"]
 
 
 def test_a_run_into_a_missing_namespace_is_not_blamed_on_argo(

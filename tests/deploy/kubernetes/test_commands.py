@@ -24,6 +24,15 @@ from .fakeapi import FakeAPI
 __all__ = ["_close_widgets", "sf", "shell"]  # the notebook tests' shell fixtures, used here too
 
 
+@pytest.fixture(autouse=True)
+def ipython_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """IPython's profile and history under tmp_path, not ~/.ipython (autouse: set before ``shell`` makes the
+    shell, when a test here is the first to)."""
+    folder = tmp_path / "ipython"
+    monkeypatch.setenv("IPYTHONDIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def kubeconfig(fake: FakeAPI, tmp_path: Path) -> Path:
     path = tmp_path / "kubeconfig"

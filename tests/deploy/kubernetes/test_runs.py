@@ -56,6 +56,46 @@ def kinds(fake: FakeAPI, plural: str) -> list[str]:
     return sorted(k[2] for k in fake.objects if k[0] == plural and k[1] == NS)
 
 
+def in_background(run: Callable[[], Any]) -> Callable[..., Any]:
+    """Start ``run`` on a thread of its own; the function returned waits for its result (or its error)."""
+    ended: list[tuple[Any, BaseException | None]] = []
+
+    def target() -> None:
+        try:
+            ended.append((run(), None))
+        except BaseException as exc:
+            ended.append((None, exc))
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+
+    def result(timeout: float = 60.0) -> Any:
+        thread.join(timeout)
+        assert ended, f"the run was still going after {timeout:g} s"
+        value, error = ended[0]
+        if error is not None:
+            raise error
+        return value
+
+    return result
+
+
+def running(fake: FakeAPI, node: str) -> bool:
+    """Whether step ``node``'s pod is Running (called under the stand-in's lock)."""
+    return any(
+        key[0] == "pods"
+        and pod["metadata"].get("labels", {}).get("scanflow.io/node") == node
+        and pod["status"]["phase"] == "Running"
+        for key, pod in fake.objects.items()
+    )
+
+
+def job_of(fake: FakeAPI, node: str) -> tuple[str, str, str]:
+    (key,) = [k for k, o in fake.objects.items() if k[0] == "jobs" and
+              o["metadata"].get("labels", {}).get("scanflow.io/node") == node]  # fmt: skip
+    return key
+
+
 # -- deploying --------------------------------------------------------------------------------------------
 def test_start_applies_the_base_and_waits_for_the_tracker(fake: FakeAPI, tabular_app: Any) -> None:
     k8s = KubernetesApp(tabular_app, tag="t1", cluster=stand_in_cluster(fake))
@@ -117,15 +157,22 @@ def test_an_argo_run_retries_fails_and_skips_downstream(deploy: Callable[..., Ku
         result.raise_for_status()
 
 
-def test_an_argo_run_can_be_cancelled(deploy: Callable[..., KubernetesApp]) -> None:
+def test_an_argo_run_can_be_cancelled(deploy: Callable[..., KubernetesApp], fake: FakeAPI) -> None:
     k8s = deploy()
-    name = k8s.submit(params={"a.sleep": 30})
-    time.sleep(0.3)
-    assert k8s.cancel() == [f"Workflow {name}"]
-    started = time.monotonic()
-    result = k8s.watch(name, timeout=20)
-    assert result.status == "failed" and time.monotonic() - started < 10
-    assert result.states["a"] is NodeState.FAILED
+    fake.release.clear()  # step a does not end by itself: only the cancel can end the workflow
+    try:
+        name = k8s.submit()
+        fake.wait_until(lambda: running(fake, "a"), "step a's pod Running")
+        assert k8s.cancel() == [f"Workflow {name}"]
+        result = k8s.watch(name, timeout=60)
+    finally:
+        fake.release.set()
+    assert result.status == "failed"
+    assert result.states == {"a": NodeState.FAILED, "b": NodeState.SKIPPED, "c": NodeState.SKIPPED}
+    workflow = fake.get(("workflows", NS, name))
+    assert workflow is not None and workflow["spec"]["shutdown"] == "Terminate"
+    (step_a,) = [n for n in workflow["status"]["nodes"].values() if n["name"] == f"{name}.a"]
+    assert step_a["message"] == "terminated"  # stopped, not ended
 
 
 # -- Jobs through the scheduler --------------------------------------------------------------------------
@@ -158,29 +205,89 @@ def test_a_job_past_its_timeout_is_stopped(deploy: Callable[..., KubernetesApp])
     assert "ran past its timeout of 1 s" in str(result.errors["a"])
 
 
-def test_an_image_that_cannot_be_pulled_fails_at_once(deploy: Callable[..., KubernetesApp]) -> None:
+def test_an_image_that_cannot_be_pulled_fails_at_once(deploy: Callable[..., KubernetesApp], fake: FakeAPI) -> None:
+    """The step has no timeout: without the kubelet's reason for the waiting pod, the run would wait for ever."""
     k8s = deploy(engine="jobs", images={"a": "registry.example.org/missing:1", "b": "x:1", "c": "x:1"})
-    started = time.monotonic()
     result = k8s.run(tracking=False, check=False)
-    assert time.monotonic() - started < 20
-    assert "image could not be pulled (ImagePullBackOff" in str(result.errors["a"])
-    assert "image pull secrets" in str(result.errors["a"])
+    assert result.states == {"a": NodeState.FAILED, "b": NodeState.SKIPPED, "c": NodeState.SKIPPED}
+    error = str(result.errors["a"])
+    assert "image could not be pulled (ImagePullBackOff" in error
+    assert "image pull secrets" in error
+    assert kinds(fake, "jobs") == []  # the stuck Job was deleted, not left pulling
 
 
 def test_a_jobs_run_can_be_cancelled(deploy: Callable[..., KubernetesApp], fake: FakeAPI) -> None:
     k8s = deploy(engine="jobs")
     runs: list[Any] = []
-
-    def cancel_when_running(event: Event) -> None:
-        if event.kind == "node" and event.state is NodeState.RUNNING:
-            threading.Timer(0.5, runs[0].cancel).start()
-
-    result = k8s.run(
-        tracking=False, params={"a.sleep": 30}, check=False, on_start=runs.append, on_event=cancel_when_running
-    )
-    assert result.status == "cancelled"
-    assert result.states["a"] is NodeState.CANCELLED
+    fake.release.clear()  # step a does not end by itself: only the cancel can end the run
+    try:
+        result = in_background(lambda: k8s.run(tracking=False, check=False, on_start=runs.append))
+        fake.wait_until(lambda: running(fake, "a"), "step a's pod Running")
+        runs[0].cancel()
+        outcome = result()
+    finally:
+        fake.release.set()
+    assert outcome.status == "cancelled"
+    assert outcome.states["a"] is NodeState.CANCELLED
     assert kinds(fake, "jobs") == []  # the running Job was deleted, with its pod
+
+
+def test_a_jobs_run_ends_right_when_its_watch_expires_mid_run(
+    deploy: Callable[..., KubernetesApp], fake: FakeAPI
+) -> None:
+    """The server forgets the changes a Job's watch has not read yet (410 Gone, "too old resource version"):
+    the backend lists the Job again and watches on from there, and the run ends as it would have."""
+    k8s = deploy(engine="jobs")
+    fake.release.clear()  # step a stays Running until the watch has expired
+    try:
+        result = in_background(lambda: k8s.run(tracking=False, check=False))
+        fake.wait_until(lambda: running(fake, "a"), "step a's pod Running")
+        # Forget every change so far: the backend's watch of step a's Job, open or the next one (it resumes
+        # from the Job's last version, older than its pod's changes), is answered 410.
+        fake.compact()
+        fake.wait_until(lambda: fake.expired, "a watch answered 410 Gone")
+    finally:
+        fake.release.set()
+    outcome = result()
+    # Step a ended after its watch expired: only a backend that watched on saw it end.
+    assert outcome.ok and outcome.states == dict.fromkeys("abc", NodeState.SUCCEEDED)
+    folder = Path(outcome.state.folder) / ".scanflow" / "runs" / outcome.run_id
+    assert "done a" in next(p for p in folder.rglob("stdout.txt") if p.parent.name == "a").read_text()
+
+
+def test_a_job_deleted_while_its_watch_had_expired_fails_its_step(
+    deploy: Callable[..., KubernetesApp], fake: FakeAPI
+) -> None:
+    """The Job goes while the server forgets its DELETED event (a 410 for the watch): listing again finds no
+    Job, and the step fails saying so, instead of waiting for ever."""
+    k8s = deploy(engine="jobs")
+    fake.release.clear()
+    try:
+        result = in_background(lambda: k8s.run(tracking=False, check=False))
+        fake.wait_until(lambda: running(fake, "a"), "step a's pod Running")
+        with fake.cond:  # deleted and forgotten in one step: no watch can read the DELETED event
+            fake.remove(job_of(fake, "a"))
+            fake.compact()
+        outcome = result()
+    finally:
+        fake.release.set()
+    assert outcome.states == {"a": NodeState.FAILED, "b": NodeState.SKIPPED, "c": NodeState.SKIPPED}
+    assert "the Job was deleted while it ran" in str(outcome.errors["a"])
+    assert fake.expired
+
+
+def test_a_watch_the_cluster_refuses_fails_the_step(fake: FakeAPI, make_app: Callable[..., Any]) -> None:
+    """A Role that allows creating Jobs but not watching them: the step fails with the cluster's refusal,
+    whatever the namespace is called (a "410" in it once made the backend take the refusal for an expired
+    watch, and wait for ever)."""
+    add_namespace(fake, "ml-410")
+    k8s = KubernetesApp(make_app(echo_nodes()), namespace="ml-410", cluster=stand_in_cluster(fake), tag="t1",
+                        engine="jobs")  # fmt: skip
+    fake.forbidden_verbs.add("watch")
+    outcome = in_background(lambda: k8s.run(tracking=False, check=False))()
+    assert outcome.states == {"a": NodeState.FAILED, "b": NodeState.SKIPPED, "c": NodeState.SKIPPED}
+    assert "refused to watch jobs.batch in namespace 'ml-410'" in str(outcome.errors["a"])
+    assert not fake.expired
 
 
 def test_a_jobs_run_is_tracked_as_a_tree_of_mlflow_runs(deploy: Callable[..., KubernetesApp], tmp_path: Path) -> None:

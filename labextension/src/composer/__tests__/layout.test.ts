@@ -24,7 +24,11 @@ function node(name: string, after: string[] = [], nodes: ComposerNode[] = [], pr
     script: null,
     function: 'm:f',
     parameters: {},
-    modelUri: null
+    modelUri: null,
+    requirements: null,
+    retries: 0,
+    timeout: null,
+    resources: { cpu: null, memory: null, gpu: 0 }
   };
 }
 

@@ -58,7 +58,7 @@ describe('renderDrift', () => {
     );
     expect(root.querySelector('.sf-drift-verdict')?.classList.contains('sf-drift-yes')).toBe(true);
     expect(root.querySelector('.sf-drift-verdict-word')?.textContent).toBe('DRIFT');
-    expect(root.querySelector('.sf-drift-verdict-test')?.textContent).toContain('p = 0.0005');
+    expect(root.querySelector('.sf-drift-verdict-test')?.textContent).toContain('p < 0.001');
     expect(root.querySelector('.sf-drift-share')?.textContent).toContain('46 of 200 samples (23.0%)');
     expect(root.querySelectorAll('.sf-drift-bar-reference rect')).toHaveLength(3);
     expect(root.querySelectorAll('.sf-drift-bar-batch rect')).toHaveLength(3);
@@ -69,6 +69,25 @@ describe('renderDrift', () => {
     // Image samples: the picture and the heatmap, 2x2 cells each.
     expect(cards[0].querySelectorAll('.sf-drift-grid')).toHaveLength(2);
     expect(cards[0].querySelectorAll('.sf-drift-grid rect')).toHaveLength(8);
+  });
+
+  it('gives p-values one precision, and no alarm boxes when the batch does not drift (issue 19)', () => {
+    const root = document.createElement('div');
+    renderDrift(
+      root,
+      data({
+        summary: summary(false),
+        histogram: null,
+        samples: [card('a', true), card('b', false)],
+        image_shape: [2, 2],
+        feature_names: []
+      })
+    );
+    expect(root.querySelector('.sf-drift-verdict-test')?.textContent).toContain('p = 0.410');
+    expect(root.querySelectorAll('.sf-drift-over')).toHaveLength(0);
+    expect(root.querySelector('.sf-drift-sample')?.classList.contains('sf-drift-expected')).toBe(true);
+    expect(root.querySelector('.sf-drift-section')?.textContent).toContain('no drift');
+    expect(root.querySelector('.sf-drift-sample-score')?.textContent).toBe('score 2.5, p 0.002 (over threshold)');
   });
 
   it('scales bars by share, so a small batch is comparable with a large reference', () => {

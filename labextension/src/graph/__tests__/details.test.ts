@@ -17,6 +17,12 @@ function show(info: StepInfo | undefined, address = 'modeling/linear', known = t
 }
 
 describe('details panel', () => {
+  it('says a cached step was reused rather than drawing a dash for its duration (issue 19)', () => {
+    renderDetails(box, 'gather', { state: 'cached', duration: null }, 'cached', { known: true });
+    expect(box.querySelector('.sf-graph-duration')?.textContent).toBe('reused from an earlier run');
+    expect(box.querySelector<HTMLElement>('.sf-graph-details-state')?.style.background).not.toBe('');
+  });
+
   it('shows a hint when nothing is selected', () => {
     show(undefined, '');
     expect(box.textContent).toBe('Click a step to see its details.');

@@ -10,6 +10,7 @@ import {
   rollUp,
   toDot
 } from '../dot';
+import STATES_JSON from '../../../../scanflow_jupyter/workflow/states.json';
 import { GraphSpec, STATES, State, readSpec } from '../spec';
 import { RawSpec, protocolExample, threeLevels } from './fixtures';
 import { parseDot } from './graphviz';
@@ -23,17 +24,22 @@ function spec(raw: RawSpec | unknown): GraphSpec {
 }
 
 describe('state colours', () => {
-  it('are the values of STATE_COLOURS in workflow/dot.py', () => {
-    expect(STATE_COLOURS).toEqual({
-      pending: '#f2f2f2',
-      queued: '#cfe2ff',
-      running: '#ffd966',
-      succeeded: '#b6e3a8',
-      failed: '#f4a6a6',
-      skipped: '#e0e0e0',
-      cached: '#a8dadc',
-      cancelled: '#f6c28b'
-    });
+  it('come from scanflow_jupyter/workflow/states.json, which Python reads too', () => {
+    expect(STATE_COLOURS).toEqual(STATES_JSON.fill);
+    expect(Object.keys(STATE_COLOURS).sort()).toEqual([...STATES].sort());
+  });
+
+  it('tell a cached step from a succeeded one (issue 19: teal and green looked alike)', () => {
+    const hue = (hex: string): number => {
+      const [r, g, b] = [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16) / 255);
+      const max = Math.max(r, g, b);
+      const min = Math.min(r, g, b);
+      const d = max - min;
+      const h = max === r ? ((g - b) / d) % 6 : max === g ? (b - r) / d + 2 : (r - g) / d + 4;
+      return (h * 60 + 360) % 360;
+    };
+    const apart = Math.abs(hue(STATE_COLOURS.cached) - hue(STATE_COLOURS.succeeded));
+    expect(Math.min(apart, 360 - apart)).toBeGreaterThan(90);
   });
 
   it.each(STATES.map(s => [s]))('fill a %s step with its colour', async state => {

@@ -86,6 +86,15 @@ describe('run view', () => {
     expect(box.querySelector('img')).toBeNull();
   });
 
+  it('says why an artifact is not previewed and how to download it', () => {
+    const box = document.createElement('div');
+    const message = 'big.log is too large to preview (40 MB); download it with mlflow artifacts download ...';
+    renderPreview(box, { path: 'big.log', kind: 'too_large', size: 40 << 20, message });
+    expect(box.querySelector('.sf-runs-too-large')!.textContent).toBe(message);
+    renderPreview(box, { path: 'old.log', kind: 'too_large' });
+    expect(box.querySelector('.sf-runs-too-large')!.textContent).toBe('Too large to preview here.');
+  });
+
   it('lists params, a link only for http urls, and artifacts', () => {
     const root = document.createElement('div');
     const paths: string[] = [];

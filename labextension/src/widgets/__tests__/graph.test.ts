@@ -97,6 +97,24 @@ describe('GraphView', () => {
     expect(q('.sf-graph-details').textContent).toContain('Click a step');
   });
 
+  it('keys its colours with a legend of every state (issue 19)', async () => {
+    await makeView();
+    const items = [...view.el.querySelectorAll<HTMLElement>('.sf-graph-legend .sf-legend-item')];
+    expect(items.map(i => i.textContent)).toEqual([
+      'pending',
+      'queued',
+      'running',
+      'succeeded',
+      'failed',
+      'skipped',
+      'cached',
+      'cancelled'
+    ]);
+    expect(items[6].querySelector<HTMLElement>('.sf-legend-swatch')!.style.background).not.toBe(
+      items[3].querySelector<HTMLElement>('.sf-legend-swatch')!.style.background
+    );
+  });
+
   it('takes the height trait as a most, so a small graph leaves no empty room', async () => {
     await makeView({ height: '300px' });
     const canvas = q<HTMLElement>('.sf-graph-canvas');

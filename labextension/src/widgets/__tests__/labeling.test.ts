@@ -46,6 +46,37 @@ function focused(): string | undefined {
   return view.el.querySelector<HTMLElement>('.sf-label-focus')?.dataset.id;
 }
 
+describe('LabelingView keys on single-character classes (issue 19)', () => {
+  const digits = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+
+  it('labels a digit with its own key, 0 included, and the buttons say so', () => {
+    makeView({ classes: digits });
+    const buttons = [...view.el.querySelectorAll<HTMLElement>('.sf-label-class')];
+    expect(buttons.map(b => b.textContent)).toEqual(digits);
+    expect(buttons.map(b => b.dataset.key)).toEqual(digits);
+    key('2');
+    key('0');
+    expect(comm.custom()).toEqual([
+      { event: 'label', ids: ['s0'], label: '2' },
+      { event: 'label', ids: ['s1'], label: '0' }
+    ]);
+  });
+
+  it('lets a class named x or z win over skip and undo (skip moves to ".", undo stays on Backspace)', () => {
+    makeView({ classes: ['x', 'y', 'z'] });
+    key('x');
+    key('z');
+    key('.');
+    key('Backspace');
+    expect(comm.custom()).toEqual([
+      { event: 'label', ids: ['s0'], label: 'x' },
+      { event: 'label', ids: ['s1'], label: 'z' },
+      { event: 'skip', id: 's2' },
+      { event: 'undo' }
+    ]);
+  });
+});
+
 describe('LabelingView', () => {
   beforeEach(() => makeView());
 

@@ -470,9 +470,10 @@ export function renderTimeline(doc: Document, timeline: Timeline): SVGSVGElement
   const plotW = width - left - right;
   const x = (t: number): number => left + ((t - t0) / (t1 - t0)) * plotW;
   const finite = (vs: (number | null)[]): number[] => vs.filter((v): v is number => v !== null);
-  const all = timeline.values.flatMap(finite);
-  const lo = all.length ? Math.min(...all) : 0;
-  const hi = all.length ? Math.max(...all) : 1;
+  // A reduce, not Math.min(...all): a long timeline would overflow the call stack.
+  const all = timeline.values.reduce<number[]>((acc, vs) => acc.concat(finite(vs)), []);
+  const lo = all.length ? all.reduce((a, b) => Math.min(a, b)) : 0;
+  const hi = all.length ? all.reduce((a, b) => Math.max(a, b)) : 1;
   const span = hi > lo ? hi - lo : 1;
   const yTop = (v: number): number => top + (split - top) * (1 - (v - lo) / span);
   const errors = finite(timeline.error);

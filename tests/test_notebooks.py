@@ -284,7 +284,10 @@ def check_labeling(nb: Any, run: int) -> None:
     versions = _text(_cell(nb, "import mlflow"))
     assert "digits-labeler version 1: " in versions and "digits-labeler version 2: " in versions, versions
     assert _text(_cell(nb, "session.undo()")).startswith("119 labels;")
-    assert "{'labeled': 119, 'queued': 1," in _text(_cell(nb, "again = %scanflow label"))
+    # The undone label is queued again; the first grid, still on screen, may have claimed its next batch of 10 in
+    # the background once its cards were all labeled (whether it has by now depends on the retrain's timing).
+    reopened = re.search(r"\{'labeled': 119, 'queued': (\d+),", _text(_cell(nb, "again = %scanflow label")))
+    assert reopened and int(reopened.group(1)) in (1, 11), _text(_cell(nb, "again = %scanflow label"))
     mistake = _text(_cell(nb, "session.label(again.items[0]"))
     assert mistake.startswith("LabelValueError: 11 is not a class of session 'digits'") and "Traceback" not in mistake
 

@@ -149,8 +149,10 @@ export class EditorController {
   }
 
   private onTextChanged(): void {
-    if (this.host.text() === this.canonical) {
-      return; // our own edit coming back
+    if (this.host.text() === this.canonical && !this.readError) {
+      // Our own edit coming back. With a mistake on show it is not: a revert (or an undo in the text editor) back
+      // to the last valid text must clear the banner, so that text is read again.
+      return;
     }
     if (this.timer !== null) {
       clearTimeout(this.timer);

@@ -5,11 +5,12 @@ The docker SDK is imported here, lazily, the first time an engine is needed.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from ...errors import BackendUnavailableError, DockerNameError
+from ...errors import BackendUnavailableError, DockerInputError, DockerNameError
 
 if TYPE_CHECKING:
     import docker
@@ -31,6 +32,9 @@ _OBJECT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 # An image repository path component (lower case, separators . _ __ -) and a tag.
 _REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# Where services publish their ports unless told otherwise: this machine only. Their scoring servers
+# (/invocations) have no authentication.
+LOOPBACK = "127.0.0.1"
 
 
 def connect(timeout: int = 120) -> docker.DockerClient:
@@ -92,13 +96,27 @@ def check_image_name(image: str) -> str:
     host, _, rest = repo.partition("/")
     # A registry host (it has a '.' or ':' or is localhost) may have upper case and a port.
     path = rest if rest and ("." in host or ":" in host or host == "localhost") else repo
-    if not _REPO.match(path) or (tag is not None and not _TAG.match(tag)):
+    if not _REPO.fullmatch(path) or (tag is not None and not _TAG.fullmatch(tag)):
         raise DockerNameError(
             f"Image name {image!r} is not valid for Docker: a repository is lower case letters, digits and "
             "separators ('.', '_', '-', '/'), and a tag at most 128 letters, digits, '_', '.', '-'. "
             "For example 'scanflow/tabular-gather:3f2a9c1d'."
         )
     return image
+
+
+def check_publish(address: str) -> str:
+    """Raise ``DockerInputError`` when ``address`` (where a service publishes its port) is not an IP address
+    of this machine's form (``127.0.0.1``, ``0.0.0.0`` for every interface, ``::1``)."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise DockerInputError(
+            f"publish {address!r} is not an IP address. Give the address to publish services on: "
+            f"'{LOOPBACK}' (this machine only, the default), '0.0.0.0' (every interface: anyone who reaches this "
+            "machine can call the model) or one of this machine's addresses."
+        ) from None
+    return address
 
 
 def labels(app: str, role: str, **extra: str) -> dict[str, str]:

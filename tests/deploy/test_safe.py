@@ -212,7 +212,10 @@ def test_an_executors_own_dockerfile_gets_no_index_settings(tmp_path: Path) -> N
     app = load(folder)
     app.workflow().find("gather").dockerfile = "Dockerfile.gather"  # type: ignore[union-attr]
     specs = {s.node: s for s in plan(app, ImageOptions(pip_index_url="https://a:b@x.example/simple"), "id", "3")}
-    assert specs["gather"].build_args == {} and specs["preprocess"].build_args
+    assert specs["gather"].build_args == {} and specs["preprocess"].build_args["FTP_PROXY"].startswith("[global]")
+    # Without index settings the argument is still given, empty: an FTP proxy the docker SDK would take from
+    # ~/.docker/config.json in its place is never read as pip's settings.
+    assert {s.node: s.build_args for s in plan(app, ImageOptions(), "id", "3")}["preprocess"] == {"FTP_PROXY": ""}
 
 
 def test_a_pip_index_url_with_a_newline_is_refused() -> None:

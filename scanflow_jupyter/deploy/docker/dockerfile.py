@@ -162,9 +162,10 @@ class ImageOptions:
         return "[global]\n" + "\n".join(lines) + "\n" if lines else ""
 
     def build_args(self) -> dict[str, str]:
-        """The build arguments of a generated image's build: the index settings in :data:`PIP_SETTINGS_ARG`."""
-        settings = self.pip_settings()
-        return {PIP_SETTINGS_ARG: settings} if settings else {}
+        """The build arguments of a generated image's build: the index settings in :data:`PIP_SETTINGS_ARG`,
+        empty without any (so an FTP proxy of ``~/.docker/config.json``, which the docker SDK passes as that
+        argument when none is given, is never read as pip's settings)."""
+        return {PIP_SETTINGS_ARG: self.pip_settings()}
 
 
 def _redacted(url: str) -> str:

@@ -3,10 +3,10 @@
 Exit codes: 0 success; 1 a run failed (a step failed or timed out); 2 bad input (an invalid application,
 a bad option, an unknown run); 130 interrupted (Ctrl-C).
 
-One module per concept, each importing :mod:`.common` (the shared helpers) and never a sibling backend's module:
-:mod:`.local` (validate, plot, run, resume, status, runs), :mod:`.export`, :mod:`.deploy` (its targets done by
-:mod:`.docker` and :mod:`.kubernetes`), :mod:`.docker` (``scanflow docker ...``), :mod:`.kubernetes`
-(``scanflow kubernetes ...``). This module only assembles the command group.
+One module per concept, each importing :mod:`.common` (the shared helpers): :mod:`.local` (validate, plot,
+run, resume, status, runs), :mod:`.export`, :mod:`.deploy` (its targets done by the backends' modules),
+:mod:`.docker` (``scanflow docker ...``) and :mod:`.kubernetes` (``scanflow kubernetes ...``), which never import
+each other. This module only assembles the command group; ``python -m scanflow_jupyter.cli`` runs it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What every ``scanflow`` command shares: exit codes, the application argument, the error guard, parameter
 overrides, the terminal progress of a run and its summary.
 
-Each command module (:mod:`.local`, :mod:`.docker`, :mod:`.kubernetes`, ...) imports this one and never another
-command module.
+Every command module imports this one. The backends' modules (:mod:`.docker`, :mod:`.kubernetes`) import
+nothing else of ``cli/`` and never each other; :mod:`.deploy` and :mod:`.export`, whose ``--to`` picks a backend,
+call theirs.
 
 Example
 -------

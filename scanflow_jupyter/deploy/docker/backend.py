@@ -28,19 +28,14 @@ from ...engine.backend import Outcome, Task, tail
 from ...engine.launch import LAUNCHER
 from ...errors import BackendError
 from ...workflow import Executor
+from ..container import APP_DIR, LAUNCHER_PATH
+from ..container import INLINE_LAUNCHER as INLINE_LAUNCHER  # the container contract, also importable here
 from .client import labels, object_name
-from .dockerfile import APP_DIR, LAUNCHER_PATH
 
 if TYPE_CHECKING:
     import docker
 
 STOP_GRACE = 3  # seconds between SIGTERM and SIGKILL
-# `python3 -c INLINE_LAUNCHER SOURCE ARGS...` runs the launcher's SOURCE with sys.argv[1:] == ARGS.
-INLINE_LAUNCHER = (
-    "import sys\n"
-    "source = sys.argv.pop(1)\n"
-    f"exec(compile(source, {LAUNCHER_PATH!r}, 'exec'), {{'__name__': '__main__', '__file__': {LAUNCHER_PATH!r}}})\n"
-)
 LOG_GRACE = 10.0  # seconds the output stream may take to end after the container exited
 OnLog = Callable[[str, str, str], None]  # (address, stream, line)
 

@@ -1,15 +1,23 @@
-"""Package-wide rules: layers import downwards only, the import is cheap, the error tree is complete."""
+"""Package-wide rules: layers import downwards only (loaded with the layers above blocked, and on the source by
+an AST pass that sees imports inside functions), sibling backends never import each other, the import is cheap,
+the error tree is complete."""
 
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import scanflow_jupyter
 from scanflow_jupyter import errors
+
+from .layers import Rules, circles, violations
+
+PACKAGE = Path(scanflow_jupyter.__file__).parent
 
 # Each layer, and the layers above it that it must not import (DESIGN.md).
 LAYERS = [
@@ -48,21 +56,58 @@ ABOVE = {
     # deploy sits beside checking: workflow, tracking, engine and errors only (the whole Docker backend loads).
     "deploy": ["checking", "active", "agents", "notebook", "cli", "server"],
     "deploy.docker.app": ["checking", "active", "agents", "notebook", "cli", "server"],
+    # active/ (rankers, labeling) uses checking's detectors; only agents/ and the entry points are above it.
+    "active": ["agents", "notebook", "cli", "server"],
     # agents sit on every layer but notebook/ and cli; their service entry point is what a container runs.
     "agents": ["notebook", "cli", "server"],
     "agents.service": ["notebook", "cli", "server"],
     "notebook": ["cli", "server"],
+    # cli/ is an entry point beside notebook/ and server/: the same services, none of their modules.
+    "cli": ["notebook", "server"],
     # server/ sits beside notebook/ and cli: it shares their services, never their modules.
     "server": ["notebook", "cli"],
     "server.handlers": ["notebook", "cli"],
     "server.worker": ["notebook", "cli"],
 }
 
+# Siblings that never import each other, even inside a function: what they share lives in a common module
+# (deploy/container.py and deploy/builder.py, cli/common.py, notebook/deploy_shown.py).
+SIBLINGS = [
+    ("deploy.docker", "deploy.kubernetes"),
+    ("cli.docker", "cli.kubernetes"),
+    ("notebook.deploy_docker", "notebook.deploy_kubernetes"),
+]
+RULES = Rules(above={layer: banned for layer, banned in ABOVE.items() if "." not in layer}, siblings=SIBLINGS)
 
-@pytest.mark.parametrize("layer", list(ABOVE))
+
+def subpackages() -> list[str]:
+    """Every subpackage of scanflow_jupyter, dotted (``deploy``, ``deploy.docker``, ``notebook.widgets``...)."""
+    found = [p.parent.relative_to(PACKAGE).as_posix().replace("/", ".") for p in PACKAGE.rglob("__init__.py")]
+    return sorted(f for f in found if f != "." and all(part.isidentifier() for part in f.split(".")))
+
+
+def banned_above(layer: str) -> list[str]:
+    """The layers ``layer`` (a layer, subpackage or module) must not load: its own entry, else its layer's."""
+    if layer in ABOVE:
+        return ABOVE[layer]
+    return ABOVE[layer.split(".")[0]]
+
+
+def test_every_layer_has_rules() -> None:
+    layers = {p.stem for p in PACKAGE.glob("*.py") if not p.stem.startswith("_")} | {
+        s.split(".")[0] for s in subpackages()
+    }
+    assert layers == set(RULES.above), "add the new layer to LAYERS/ABOVE (and to DESIGN.md's picture)"
+
+
+@pytest.mark.parametrize("layer", sorted({*ABOVE, *subpackages()}))
 def test_layer_imports_point_down(layer: str) -> None:
-    banned = [f"scanflow_jupyter.{above}" for above in ABOVE[layer]]
-    if layer != "notebook":
+    banned = [f"scanflow_jupyter.{above}" for above in banned_above(layer)]
+    for a, b in SIBLINGS:  # a sibling backend is not loaded either
+        for mine, theirs in ((a, b), (b, a)):
+            if layer == mine or layer.startswith(mine + "."):
+                banned.append(f"scanflow_jupyter.{theirs}")
+    if layer.split(".")[0] != "notebook":
         banned += ["IPython", "ipywidgets"]  # only notebook/ may import these
     if not layer.startswith("server.handlers"):
         banned += ["jupyter_server", "tornado"]  # only server/ imports them, and only when a server loads it
@@ -77,6 +122,78 @@ def test_layer_imports_point_down(layer: str) -> None:
     code = BLOCKER.format(banned=banned, layer=layer)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_no_upward_sibling_or_private_import_anywhere_in_the_source() -> None:
+    assert violations(PACKAGE, RULES) == []
+
+
+def test_no_import_circle_through_the_entry_points() -> None:
+    assert circles(PACKAGE, ["cli", "notebook"]) == []
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """A package ``pkg`` under ``root`` with ``files`` (``{"workflow/model.py": source}``) and every __init__."""
+    package = root / "pkg"
+    for name, source in {"__init__.py": "", "errors.py": "", **files}.items():
+        path = package / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        folder = path.parent
+        while folder != root:  # every folder from the file's up to pkg/ is a package
+            (folder / "__init__.py").touch()
+            folder = folder.parent
+        path.write_text(source)
+    return package
+
+
+def test_the_checker_catches_an_upward_import_inside_a_function(tmp_path: Path) -> None:
+    package = write_tree(
+        tmp_path,
+        {
+            "workflow/model.py": "from ..errors import Bad\n\n\ndef draw():\n    from ..notebook import widgets\n",
+            "notebook/widgets.py": "from ..workflow import model\n",
+        },
+    )
+    found = violations(package, RULES)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{package / 'workflow' / 'model.py'}:5: pkg.workflow.model imports pkg.notebook")
+    assert "layer 'workflow' must not import layer 'notebook'" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (
+            {"deploy/kubernetes/manifests.py": "def f():\n    from ..docker.dockerfile import APP_DIR\n"},
+            r"pkg.deploy.kubernetes.manifests imports pkg.deploy.docker.dockerfile: deploy.kubernetes must not "
+            r"import its sibling deploy.docker",
+        ),
+        (
+            {"deploy/docker/app.py": "def f():\n    from .. import kubernetes\n", "deploy/kubernetes/__init__.py": ""},
+            r"pkg.deploy.docker.app imports pkg.deploy.kubernetes: deploy.docker must not import its sibling",
+        ),
+        (
+            {"cli/kubernetes.py": "def f():\n    from .common import _guard\n", "cli/common.py": ""},
+            r"takes private name\(s\) _guard; make them public helpers",
+        ),
+        (
+            {"engine/run.py": "import pkg.server.handlers\n", "server/handlers.py": ""},
+            r"layer 'engine' must not import layer 'server'",
+        ),
+    ],
+    ids=["kubernetes imports docker in a function", "docker imports kubernetes", "a private name", "absolute"],
+)
+def test_the_checker_catches_siblings_and_private_names(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    found = violations(write_tree(tmp_path, files), RULES)
+    assert len(found) == 1 and re.search(message, found[0]), found
+
+
+def test_the_checker_catches_an_import_circle(tmp_path: Path) -> None:
+    package = write_tree(
+        tmp_path,
+        {"cli/main.py": "from . import kubernetes\n", "cli/kubernetes.py": "def f():\n    from .main import guard\n"},
+    )
+    assert circles(package, ["cli"]) == [("pkg.cli.kubernetes", "pkg.cli.main")]
 
 
 def test_import_is_cheap() -> None:

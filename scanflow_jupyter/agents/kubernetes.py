@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..deploy.docker.dockerfile import APP_DIR
+from ..deploy.container import APP_DIR
 from ..deploy.kubernetes import manifests as m
 from ..deploy.kubernetes.names import object_name, selector
 from ..errors import BackendError
@@ -132,8 +132,7 @@ def agent_image(
     """The agent image as the cluster pulls it: already pushed under the deployment's ``tag``, or built by the
     Docker backend (:func:`.docker.agent_image`) and pushed under its ``registry`` (without one, the local name,
     for ``kind load docker-image``)."""
-    from ..deploy.docker.client import check_image_name
-    from ..deploy.docker.images import repository
+    from ..deploy.container import check_image_name, repository
     from ..deploy.kubernetes.images import push, with_registry
 
     app = deployment.app
@@ -141,10 +140,10 @@ def agent_image(
         return with_registry(
             check_image_name(f"{repository(app.name, 'agents')}:{deployment.tag}"), deployment.registry
         )
-    from ..deploy.docker import DockerApp
+    from ..deploy.builder import image_builder
     from .docker import agent_image as docker_agent_image
 
-    builder = DockerApp(app, **deployment.docker_options)
+    builder = image_builder(app, **deployment.docker_options)
     local = docker_agent_image(builder, packages, on_build)
     if not deployment.registry:
         return local

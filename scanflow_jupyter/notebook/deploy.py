@@ -1,72 +1,88 @@
-"""``%scanflow deploy``: the current application on Docker, followed in a :class:`DeployPanel`."""
+"""``%scanflow deploy``: the backends it can deploy to, each with the actions it does, and the dispatch to the
+chosen one (``--to``, Docker by default).
+
+Each backend's module (:mod:`.deploy_docker`, :mod:`.deploy_kubernetes`) is imported only when chosen, and
+neither imports the other: what they share is :mod:`.deploy_shown`. An action a backend does not do is refused
+here, before its deployment is made, with the backend that does it named.
+
+Example
+-------
+>>> sorted(BACKENDS)
+['docker', 'kubernetes']
+>>> BACKENDS["docker"].refusal("logs")
+'%scanflow deploy logs is for Kubernetes: add --to kubernetes.'
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.display import display
 
 from ..workflow import Application
-from .widgets.deploy import DeployPanel
 
-_PANELS: dict[str, DeployPanel] = {}  # one panel (and one deployment) per application folder
+__all__ = ["BACKENDS", "COMMON_ACTIONS", "DeployBackend", "deploy_command"]
+
+# What every backend does, through its panel or directly.
+COMMON_ACTIONS = ("panel", "build", "start", "run", "serve", "status", "stop", "cleanup")
+
+Command = Callable[[argparse.Namespace, Application, int], Any]
+
+
+def _docker(args: argparse.Namespace, app: Application, workers: int) -> Any:
+    from .deploy_docker import docker_command
+
+    return docker_command(args, app, workers)
+
+
+def _kubernetes(args: argparse.Namespace, app: Application, workers: int) -> Any:
+    from .deploy_kubernetes import kubernetes_command
+
+    return kubernetes_command(args, app, workers)
+
+
+@dataclass(frozen=True)
+class DeployBackend:
+    """A backend of ``%scanflow deploy``: its ``--to`` name, the actions only it does (beside
+    :data:`COMMON_ACTIONS`), its command, and how it refuses another backend's action (``{action}`` filled in)."""
+
+    name: str
+    own_actions: tuple[str, ...]
+    command: Command
+    refused: str
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return (*COMMON_ACTIONS, *self.own_actions)
+
+    def refusal(self, action: str) -> str:
+        return self.refused.format(action=action)
+
+
+BACKENDS: dict[str, DeployBackend] = {
+    "docker": DeployBackend(
+        "docker",
+        ("compose", "stack"),
+        _docker,
+        "%scanflow deploy {action} is for Kubernetes: add --to kubernetes.",
+    ),
+    "kubernetes": DeployBackend(
+        "kubernetes",
+        ("export", "logs", "cancel"),
+        _kubernetes,
+        "{action} files are for Docker; for Kubernetes use %scanflow deploy export --to kubernetes.",
+    ),
+}
 
 
 def deploy_command(args: argparse.Namespace, app: Application, workers: int) -> Any:
-    """Do ``args.action``; returns the panel, or what the action gives (a RunResult, an endpoint, a file's
-    text...). Mistakes become ``UsageError`` (ScanflowErrors are turned into one by the magic)."""
-    if getattr(args, "to", "docker") == "kubernetes":
-        from .deploy_kubernetes import kubernetes_command
-
-        return kubernetes_command(args, app, workers)
-    if args.action in ("export", "logs", "cancel"):
-        raise UsageError(f"%scanflow deploy {args.action} is for Kubernetes: add --to kubernetes.")
-    from ..deploy.docker import DockerApp
-
-    key = f"{app.folder}:{args.base_image}:{args.ca_bundle}"
-    panel = _PANELS.get(key)
-    if panel is None or panel.deployment.app is not app:
-        deployment = DockerApp(app, base_image=args.base_image, ca_bundle=args.ca_bundle)
-        panel = _PANELS[key] = DeployPanel(deployment)
-    deployment = panel.deployment
-    action = args.action
-    if action in ("serve",) and not args.target:
-        raise UsageError("%scanflow deploy serve needs the service's name: %scanflow deploy serve NAME.")
-    if action == "panel":
-        return panel
-    if action in ("compose", "stack"):
-        text = deployment.compose(args.output) if action == "compose" else deployment.stack(args.output)
-        if args.output:
-            print(f"wrote {Path(args.output)}")
-            return None
-        print(text, end="")
-        return None
-    if action == "serve":
-        endpoint = deployment.serve(args.target, port=args.port)
-        print(f"{endpoint.service} healthy at {endpoint.url}/invocations")
-        return endpoint
-    return perform_shown(panel, args, workers)
-
-
-def perform_shown(panel: DeployPanel, args: argparse.Namespace, workers: int) -> Any:
-    """Show ``panel`` and do ``args.action`` (build, up, run, down, status, cleanup) through it, on any backend;
-    returns a run's result, else None. A failed run becomes a ``UsageError``."""
-    action = args.action
-    display(panel)  # type: ignore[no-untyped-call]
-    options: dict[str, Any] = {}
-    if action == "run":
-        options = {"workflow": args.target, "workers": args.workers or workers, "force": args.force}
-    result = panel.perform(action, **options)
-    if action == "run":
-        print(f"{result.run_id} {result.status} {dict((a, s.value) for a, s in result.states.items())}")
-        if not result.ok:
-            raise UsageError(panel.error or f"run {result.run_id} {result.status}")
-        return result
-    if action in ("status", "cleanup"):
-        print(result)
-        return None
-    print(panel.message)
-    return None
+    """Do ``args.action`` on the backend ``args.to`` names; returns the panel, or what the action gives (a
+    RunResult, an endpoint, a file's text...). Mistakes become ``UsageError`` (ScanflowErrors are turned into one
+    by the magic)."""
+    backend = BACKENDS[getattr(args, "to", "docker")]
+    if args.action not in backend.actions:
+        raise UsageError(backend.refusal(args.action))
+    return backend.command(args, app, workers)

@@ -1,5 +1,6 @@
 """``%scanflow deploy --to kubernetes``: the current application on a cluster, followed in a
-:class:`DeployPanel` (the same panel as Docker's: build and push, start, run, stop, clean up, status)."""
+:class:`DeployPanel` (the same panel as Docker's: build and push, start, run, stop, clean up, status); chosen by
+:mod:`.deploy`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..workflow import Application
-from .deploy import perform_shown
+from .deploy_shown import perform_shown
 from .widgets.deploy import DeployPanel
+
+__all__ = ["kubernetes_command"]
 
 _PANELS: dict[str, DeployPanel] = {}  # one panel (and one deployment) per application and target
 
@@ -38,8 +41,6 @@ def kubernetes_command(args: argparse.Namespace, app: Application, workers: int)
         panel = _PANELS[key] = DeployPanel(deployment, backend="kubernetes")
     deployment = panel.deployment
     action = args.action
-    if action in ("compose", "stack"):
-        raise UsageError(f"{action} files are for Docker; for Kubernetes use %scanflow deploy export --to kubernetes.")
     if action == "serve" and not args.target:
         raise UsageError(
             "%scanflow deploy serve needs the service's name: %scanflow deploy serve NAME --to kubernetes."

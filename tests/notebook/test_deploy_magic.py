@@ -61,3 +61,19 @@ def test_the_panel_shows_a_failed_action(sf: Callable[[str], Any], loaded: Any, 
     wait_until(lambda: panel.phase == "failed", what="the build to fail")
     assert "No Docker engine is reachable" in panel.error and "dockerd" in panel.error
     assert "failed" in repr(panel)
+
+
+def test_every_action_belongs_to_a_backend_and_each_backend_refuses_the_others() -> None:
+    from scanflow_jupyter.notebook.arguments import PARSERS
+    from scanflow_jupyter.notebook.deploy import BACKENDS
+
+    action = next(a for a in PARSERS["deploy"]._actions if a.dest == "action")
+    assert set(action.choices or ()) == {a for backend in BACKENDS.values() for a in backend.actions}
+    to = next(a for a in PARSERS["deploy"]._actions if a.dest == "to")
+    assert set(to.choices or ()) == set(BACKENDS)
+    docker, kubernetes = BACKENDS["docker"], BACKENDS["kubernetes"]
+    assert not set(docker.own_actions) & set(kubernetes.own_actions)
+    assert docker.refusal("cancel") == "%scanflow deploy cancel is for Kubernetes: add --to kubernetes."
+    assert kubernetes.refusal("stack") == (
+        "stack files are for Docker; for Kubernetes use %scanflow deploy export --to kubernetes."
+    )

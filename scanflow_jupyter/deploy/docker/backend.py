@@ -29,19 +29,14 @@ from ...engine.launch import LAUNCHER
 from ...errors import BackendError
 from ...tracking.quiet import QUIET_ENV
 from ...workflow import Executor
+from ..container import APP_DIR, LAUNCHER_PATH
+from ..container import INLINE_LAUNCHER as INLINE_LAUNCHER  # the container contract, also importable here
 from .client import labels, object_name
-from .dockerfile import APP_DIR, LAUNCHER_PATH
 
 if TYPE_CHECKING:
     import docker
 
 STOP_GRACE = 3  # seconds between SIGTERM and SIGKILL
-# `python3 -c INLINE_LAUNCHER SOURCE ARGS...` runs the launcher's SOURCE with sys.argv[1:] == ARGS.
-INLINE_LAUNCHER = (
-    "import sys\n"
-    "source = sys.argv.pop(1)\n"
-    f"exec(compile(source, {LAUNCHER_PATH!r}, 'exec'), {{'__name__': '__main__', '__file__': {LAUNCHER_PATH!r}}})\n"
-)
 # What a step's container takes from the engine's task: its run and node, and with tracking its MLflow experiment
 # and run (the run id comes on stdin instead when the launcher waits for it: SCANFLOW_RUN_ID_FD is set apart).
 STEP_ENV = ("SCANFLOW_RUN_ID", "SCANFLOW_NODE", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")

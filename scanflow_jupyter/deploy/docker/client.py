@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ...errors import BackendUnavailableError, DockerInputError, DockerNameError
+from ..container import check_image_name as check_image_name  # where the other modules look for it
 
 if TYPE_CHECKING:
     import docker
@@ -29,9 +30,6 @@ START_HINT = (
 
 # A Docker object name: what the engine accepts for containers, networks and volumes.
 _OBJECT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-# An image repository path component (lower case, separators . _ __ -) and a tag.
-_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # Where services publish their ports unless told otherwise: this machine only. Their scoring servers
 # (/invocations) have no authentication.
 LOOPBACK = "127.0.0.1"
@@ -85,24 +83,6 @@ def check_object_name(name: str, what: str = "Docker object") -> str:
             "'my-app' are always safe)."
         )
     return name
-
-
-def check_image_name(image: str) -> str:
-    """Raise ``DockerNameError`` when ``image`` (``repo[:tag]``) is not a valid image reference."""
-    repo, tag = image, None
-    last = image.rsplit("/", 1)[-1]
-    if ":" in last:
-        repo, tag = image.rsplit(":", 1)
-    host, _, rest = repo.partition("/")
-    # A registry host (it has a '.' or ':' or is localhost) may have upper case and a port.
-    path = rest if rest and ("." in host or ":" in host or host == "localhost") else repo
-    if not _REPO.fullmatch(path) or (tag is not None and not _TAG.fullmatch(tag)):
-        raise DockerNameError(
-            f"Image name {image!r} is not valid for Docker: a repository is lower case letters, digits and "
-            "separators ('.', '_', '-', '/'), and a tag at most 128 letters, digits, '_', '.', '-'. "
-            "For example 'scanflow/tabular-gather:3f2a9c1d'."
-        )
-    return image
 
 
 def check_publish(address: str) -> str:

@@ -22,6 +22,7 @@ import yaml
 from ...engine.params_resolve import step_command
 from ...errors import DockerInputError
 from ...workflow import Application, Executor, Service, Workflow, flatten
+from ..container import service_command as service_command  # the container contract, also importable here
 from ..tracker import TRACKER_PORT, server_command
 from .client import LOOPBACK, check_publish, labels
 from .dockerfile import APP_DIR, LAUNCHER_PATH
@@ -48,22 +49,6 @@ def tracker_volumes(app: str) -> dict[str, str]:
 def data_volumes(app: str, data_dirs: tuple[str, ...]) -> dict[str, str]:
     """Named volume -> mount point of the shared data folders of the steps."""
     return {f"scanflow-{app}-{d.strip('/').replace('/', '-')}": f"{APP_DIR}/{d.strip('/')}" for d in data_dirs}
-
-
-def service_command(service: Service, port: int | None = None) -> list[str]:
-    return [
-        "mlflow",
-        "models",
-        "serve",
-        "-m",
-        service.model_uri,
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(port or service.port),
-        "--env-manager",
-        "local",
-    ]
 
 
 def health_test(port: int) -> list[str]:

@@ -40,13 +40,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import BackendError, DockerInputError
+from ..container import APP_DIR as APP_DIR  # the container contract, also importable from here
+from ..container import LAUNCHER_PATH as LAUNCHER_PATH
+from ..container import UID as UID
+from ..container import USER as USER
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
-USER = "scanflow"
-UID = 10001
-APP_DIR = "/app"
 VENV = "/opt/venv"
-LAUNCHER_PATH = "/opt/scanflow/launch.py"
 CA_PATH = "/opt/scanflow/extra-ca.crt"
 # Not copied into an image unless the application's .dockerignore brings them back ('!.env'): secrets, run state,
 # stores, caches, VCS and editor leftovers. Docker's patterns: '**/x' is x at any depth.

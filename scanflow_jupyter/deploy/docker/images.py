@@ -19,7 +19,9 @@ from ...engine.launch import LAUNCHER
 from ...engine.params_resolve import requirements_of, step_command
 from ...errors import ImageBuildError
 from ...workflow import Application, Executor, Service, Workflow
-from .client import LABEL_MANAGED, LABEL_ROLE, check_image_name, labels
+from ..container import TRACKER as TRACKER  # the container contract, also importable from here
+from ..container import repository as repository
+from .client import LABEL_MANAGED, LABEL_ROLE, labels
 from .dockerfile import (
     DEFAULT_IGNORED,
     BuildContext,
@@ -35,7 +37,6 @@ from .dockerfile import (
 if TYPE_CHECKING:
     import docker
 
-TRACKER = "tracker"
 RUNTIME = "runtime"
 
 
@@ -69,10 +70,6 @@ class BuildEvent:
     step: int = 0
     total: int = 0
     status: str = "building"  # building, cached (already there), built, failed
-
-
-def repository(app: str, node: str) -> str:
-    return check_image_name(f"scanflow/{app}-{node.replace('/', '-')}".lower())
 
 
 def _nodes(app: Application, workflows: Iterable[str] | None) -> dict[str, Executor | Service]:

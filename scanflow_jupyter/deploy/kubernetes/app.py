@@ -203,10 +203,10 @@ class KubernetesApp:
             if self.tag is not None:
                 self._images = tagged_images(self.app, self.tag, self.registry)
             else:
-                from ..docker import DockerApp
+                from ..builder import image_builder
 
                 try:
-                    specs = DockerApp(self.app, **self.docker_options).images()
+                    specs = image_builder(self.app, **self.docker_options).images()
                 except (BackendUnavailableError, ImageBuildError) as exc:
                     raise type(exc)(
                         f"{exc}\nThe images' content tags come from the Docker backend; to use images already "
@@ -228,10 +228,10 @@ class KubernetesApp:
         on_line: Callable[[str], None] | None = None,
     ) -> dict[str, str]:
         """Build the images with the Docker backend and push them to the registry; returns ``{node: image}``."""
-        from ..docker import DockerApp
+        from ..builder import image_builder
 
         self._images = build_and_push(
-            DockerApp(self.app, **self.docker_options), self.registry, workflows, on_event, on_line
+            image_builder(self.app, **self.docker_options), self.registry, workflows, on_event, on_line
         )
         return dict(self._images)
 

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import BackendError
 from ...workflow import Application, Workflow
-from ..docker.client import check_image_name
-from ..docker.images import TRACKER, repository
+from ..container import TRACKER, check_image_name, repository
 
 if TYPE_CHECKING:
     import docker

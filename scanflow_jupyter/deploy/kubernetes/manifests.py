@@ -33,7 +33,7 @@ from ...engine.params_resolve import step_command
 from ...errors import BackendError, Problem, WorkflowValidationError
 from ...workflow import Application, Executor, Resources, Service, Workflow
 from ...workflow.quantity import canonical_cpu, canonical_memory
-from ..docker.dockerfile import APP_DIR, LAUNCHER_PATH, UID
+from ..container import APP_DIR, INLINE_LAUNCHER, LAUNCHER_PATH, UID, service_command
 from ..tracker import TRACKER_PORT, server_command
 from .names import app_labels, check_label, check_service_name, object_name
 
@@ -224,7 +224,6 @@ def step_argv(node: Executor, args: list[str]) -> list[str]:
     which has no launcher) the launcher's source handed to ``python3 -c``."""
     if node.dockerfile:
         from ...engine.launch import LAUNCHER
-        from ..docker.backend import INLINE_LAUNCHER
 
         with open(LAUNCHER) as fh:
             return ["python3", "-c", INLINE_LAUNCHER, fh.read(), *args]
@@ -440,8 +439,6 @@ def tracker(app: Application, options: KubeOptions) -> list[Manifest]:
 def online_service(app: Application, address: str, node: Service, options: KubeOptions) -> list[Manifest]:
     """A Service node: its model served by ``mlflow models serve`` (replicas, readiness on ``/ping``), a
     Service in front, and a HorizontalPodAutoscaler when ``options.autoscale`` names it."""
-    from ..docker.compose import service_command
-
     name = service_name(app.name, address)
     env = {**node.env, "MLFLOW_TRACKING_URI": tracker_url(app.name), "PYTHONUNBUFFERED": "1"}
     container: dict[str, Any] = {

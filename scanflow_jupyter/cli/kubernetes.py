@@ -1,6 +1,6 @@
 """``scanflow kubernetes ...``, ``scanflow export --to kubernetes`` and ``scanflow deploy --to kubernetes``: the
-Kubernetes backend from the terminal. Registered on the main command by :mod:`.cli`; loads nothing heavy
-until a command runs.
+Kubernetes backend from the terminal. Registered on the main command by :mod:`scanflow_jupyter.cli`; loads
+nothing heavy until a command runs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 import click
 
-APP_ARG = click.argument("app", default=".", type=click.Path(file_okay=True, dir_okay=True, path_type=Path))
+from .common import APP_ARG, Progress, guard, param_overrides, report
+
+__all__ = ["deploy_kubernetes", "export_kubernetes", "kube_options", "kubernetes", "make"]
 
 
 def kube_options(fn: Any) -> Any:
@@ -34,8 +36,8 @@ def kube_options(fn: Any) -> Any:
 
 def make(app: Path, **kw: Any) -> Any:
     """A :class:`KubernetesApp` from the command's options (unknown keys are the caller's, ignored)."""
-    from .deploy.kubernetes import KubernetesApp
-    from .workflow import load
+    from ..deploy.kubernetes import KubernetesApp
+    from ..workflow import load
 
     keys = ("namespace", "registry", "tag", "image_pull_secrets", "kubeconfig", "context", "engine")
     chosen = {k: v for k, v in kw.items() if k in keys and v not in (None, ())}
@@ -67,7 +69,7 @@ def export_kubernetes(app: Path, output: Path | None, **kw: Any) -> None:
 def deploy_kubernetes(app: Path, output: Path | None, **kw: Any) -> None:
     """``scanflow deploy --to kubernetes``: build and push the images (unless --tag), apply the namespace,
     RBAC, volumes, spec and tracker, and serve every online service; -o also writes the manifests."""
-    from .workflow import Service, Workflow
+    from ..workflow import Service, Workflow
 
     deployment = make(app, **kw)
     if deployment.tag is None:
@@ -76,7 +78,7 @@ def deploy_kubernetes(app: Path, output: Path | None, **kw: Any) -> None:
     if output is not None:
         deployment.export(output)
     click.echo(f"deploying to namespace {deployment.namespace}", err=True)
-    from .tracking.store import redact
+    from ..tracking.store import redact
 
     click.echo(f"tracker: {redact(deployment.start(on_line=_say) or '')}")
     for wf in deployment.app.workflows:
@@ -90,19 +92,6 @@ def kubernetes() -> None:
     """Deploy, run and follow an application on a Kubernetes cluster (KUBECONFIG)."""
 
 
-def _guarded(fn: Any) -> Any:
-    """The main command's error handling (imported when the command runs: cli imports this module)."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .cli import _guard
-
-        return _guard(fn)(*args, **kwargs)
-
-    return wrapper
-
-
 @kubernetes.command("run")
 @APP_ARG
 @click.option("-w", "--workflow", help="Workflow to run (needed when the application has several).")
@@ -113,7 +102,7 @@ def _guarded(fn: Any) -> Any:
 @click.option("--tracker-url", help="jobs: the tracker as this machine reaches it (default: kubectl port-forward).")
 @click.option("--no-tracking", is_flag=True, help="jobs: do not record the run's MLflow run tree here.")
 @click.option("--logs", is_flag=True, help="Print the steps' output.")
-@_guarded
+@guard
 def run(
     app: Path,
     workflow: str | None,
@@ -125,8 +114,7 @@ def run(
     **kw: Any,
 ) -> None:
     """Run a batch workflow on the cluster: one Argo Workflow (default) or Jobs through the scheduler."""
-    from .cli import Progress, _params, _report
-    from .deploy.kubernetes.argo import default_batch
+    from ..deploy.kubernetes.argo import default_batch
 
     deployment = make(app, **kw)
     progress = Progress(len(deployment.app.workflow(workflow or default_batch(deployment.app)).leaves()))
@@ -135,7 +123,7 @@ def run(
     try:
         result = deployment.run(
             workflow,
-            params=_params(params),
+            params=param_overrides(params),
             workers=workers,
             check=False,
             on_event=progress,
@@ -147,7 +135,7 @@ def run(
         progress.close()
         deployment.close()
     if hasattr(result, "state"):
-        _report(result, started)
+        report(result, started)
         return
     colour = "green" if result.ok else "red"
     click.secho(f"workflow {result.run_id} {result.status} in {time.time() - started:.1f} s", fg=colour, err=True)
@@ -160,7 +148,7 @@ def run(
 @kubernetes.command("status")
 @APP_ARG
 @kube_options
-@_guarded
+@guard
 def status(app: Path, **kw: Any) -> None:
     """List the application's objects on the cluster (found by label)."""
     click.echo(str(make(app, **kw).status()))
@@ -172,7 +160,7 @@ def status(app: Path, **kw: Any) -> None:
 @click.option("--run", "run_id", help="Only this run (an Argo Workflow's name or a Jobs run's id).")
 @click.option("--tail", type=click.IntRange(min=0), help="Only the last N lines of each pod.")
 @kube_options
-@_guarded
+@guard
 def logs(app: Path, node: str | None, run_id: str | None, tail: int | None, **kw: Any) -> None:
     """Print the step pods' logs, one section per pod."""
     for pod, text in make(app, **kw).logs(node, run_id, tail).items():
@@ -184,7 +172,7 @@ def logs(app: Path, node: str | None, run_id: str | None, tail: int | None, **kw
 @APP_ARG
 @click.argument("run_id")
 @kube_options
-@_guarded
+@guard
 def cancel(app: Path, run_id: str, **kw: Any) -> None:
     """Stop a run: terminate an Argo Workflow, or delete a Jobs run's running Jobs."""
     for line in make(app, **kw).cancel(run_id) or ["nothing was running"]:
@@ -194,7 +182,7 @@ def cancel(app: Path, run_id: str, **kw: Any) -> None:
 @kubernetes.command("delete")
 @APP_ARG
 @kube_options
-@_guarded
+@guard
 def delete(app: Path, **kw: Any) -> None:
     """Delete everything the application created on the cluster (by label), and its namespace if scanflow
     created it. Nothing else is touched."""

@@ -1,0 +1,54 @@
+"""``scanflow deploy``: a compose file or a swarm stack, a swarm deployment, or a Kubernetes deployment; each
+target's work is done by its backend's command module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import APP_ARG, guard, write_or_echo
+from .docker import build_line, docker_options
+from .docker import make as make_docker
+from .kubernetes import deploy_kubernetes, kube_options
+
+
+@click.command()
+@APP_ARG
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["compose", "stack", "swarm", "kubernetes"]),
+    default="compose",
+    show_default=True,
+)
+@docker_options
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the file here (default: stdout).")
+@kube_options
+@guard
+def deploy(
+    app: Path,
+    target: str,
+    base_image: str | None,
+    ca_bundle: Path | None,
+    pip_index_url: str | None,
+    output: Path | None,
+    **kube: Any,
+) -> None:
+    """Export a compose file or a swarm stack, or (--to swarm) build, deploy the stack and report replicas, or
+    (--to kubernetes) build and push the images, deploy the namespace, tracker and services on the cluster."""
+    if target == "kubernetes":
+        deploy_kubernetes(app, output, base_image=base_image, ca_bundle=ca_bundle, pip_index_url=pip_index_url, **kube)
+        return
+    deployment = make_docker(app, base_image, ca_bundle, pip_index_url)
+    if target == "swarm":
+        deployment.build(on_event=build_line)
+        path = output or (deployment.app.folder or Path.cwd()) / ".scanflow" / "stack.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replicas = deployment.deploy_swarm(path, on_line=lambda line: click.echo(line, err=True))
+        for name, count in replicas.items():
+            click.echo(f"{name}\t{count}")
+        return
+    text = deployment.compose() if target == "compose" else deployment.stack()
+    write_or_echo(text, output)

@@ -18,6 +18,9 @@ The tree::
     │   ├── BackendUnavailableError    the backend's engine is not there (no daemon, no cluster)
     │   ├── ImageBuildError            a container image did not build; carries the failing line of the build
     │   ├── DockerNameError            a name Docker would refuse (container, network, volume, image)
+    │   ├── DockerInputError           an input the Docker backend refuses: a base_image that is no image reference,
+    │   │                              a data_dirs entry that is no plain relative folder, a publish address that
+    │   │                              is no IP address, a symlink that leaves the application folder
     │   ├── KubernetesNameError        a name Kubernetes would refuse (too long, not a DNS-1123 label)
     │   ├── KubernetesForbiddenError   the cluster's RBAC refused an action; names verb, resource, namespace, user
     │   ├── MissingSecretError         a Secret a deployment references (an image pull secret) is not there
@@ -70,6 +73,7 @@ __all__ = [
     "CheckerSettingsError",
     "CheckingError",
     "CorruptStateError",
+    "DockerInputError",
     "DockerNameError",
     "DriftDetectedError",
     "EmptyBatchError",
@@ -213,6 +217,13 @@ class ImageBuildError(BackendError):
 
 class DockerNameError(BackendError):
     """A name Docker would refuse for a container, network, volume or image."""
+
+
+class DockerInputError(BackendError):
+    """An input the Docker backend refuses before building or starting anything: a ``base_image`` that is not an
+    image reference, a ``data_dirs`` entry that is not a plain relative folder, a ``publish`` address that is not an
+    IP address, a file of the application folder that is a symlink leading out of it. The message names the field
+    (or the file) and the value, and the fix."""
 
 
 class PortInUseError(BackendError):

@@ -58,7 +58,7 @@ def check_image_name(image: str) -> str:
     host, _, rest = repo.partition("/")
     # A registry host (it has a '.' or ':' or is localhost) may have upper case and a port.
     path = rest if rest and ("." in host or ":" in host or host == "localhost") else repo
-    if not _REPO.match(path) or (tag is not None and not _TAG.match(tag)):
+    if not _REPO.fullmatch(path) or (tag is not None and not _TAG.fullmatch(tag)):
         raise DockerNameError(
             f"Image name {image!r} is not valid for Docker: a repository is lower case letters, digits and "
             "separators ('.', '_', '-', '/'), and a tag at most 128 letters, digits, '_', '.', '-'. "

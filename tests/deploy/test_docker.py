@@ -149,7 +149,12 @@ def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path)
                 "scanflow-dk-tabular_tracker": "1/1",
                 "scanflow-dk-tabular_predictor": "1/1",
             }
-            assert deployment.predict("predictor", rows, port=port) == [0, 1]  # the stack serves the same model
+            # A stack publishes no port unless told (a swarm cannot publish on loopback only)...
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection(("127.0.0.1", port), timeout=10).close()
+            # ...and with every interface asked for, it serves the same registered model.
+            assert deployment.deploy_swarm(stack, publish="0.0.0.0") == deployment.replicas()
+            assert deployment.predict("predictor", rows, port=port) == [0, 1]
             gone = deployment.cleanup()
             assert any(c["role"] == "swarm service" for c in gone.containers)
         finally:

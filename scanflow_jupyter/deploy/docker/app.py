@@ -34,7 +34,7 @@ from ...workflow import Application, Executor, Service, Tracker, Workflow, flatt
 from ..tracker import TRACKER_PORT
 from . import compose as compose_mod
 from .backend import DockerBackend, OnLog
-from .client import LABEL_NODE, LABEL_ROLE, app_filter, check_object_name, connect, labels
+from .client import LABEL_NODE, LABEL_ROLE, LOOPBACK, app_filter, check_object_name, check_publish, connect, labels
 from .dockerfile import DEFAULT_BASE_IMAGE, ImageOptions
 from .images import BuildEvent, ImageSpec, build, plan
 
@@ -391,16 +391,20 @@ class DockerApp:
         service: str,
         *,
         port: int | None = None,
+        publish: str = LOOPBACK,
         on_build: Callable[[BuildEvent], None] | None = None,
         timeout: float = SERVICE_START_TIMEOUT,
     ) -> Endpoint:
         """Serve a Service node's model (MLflow's scoring server) in a container publishing ``port`` (the
-        service's port by default), wait until its health check passes, and return its endpoint."""
+        service's port by default) on ``publish`` (this machine only by default: the scoring server has no
+        authentication; ``"0.0.0.0"`` opens it to every interface), wait until its health check passes, and
+        return its endpoint."""
         import docker.errors
 
         address, node = self._service(service)
         host_port = port or node.port
-        check_port_free(host_port, address)
+        check_publish(publish)
+        check_port_free(host_port, address, publish)
         self.start(on_build)
         specs = [s for s in self.images(tracker=False) if s.node == address or s.role == "runtime"]
         image = build(self.client, specs, on_build, self.build_network)[address]
@@ -416,7 +420,7 @@ class DockerApp:
                 detach=True,
                 network=self.network,
                 environment={**node.env, **compose_mod.TRACKER_ENV},
-                ports={f"{node.port}/tcp": ("0.0.0.0", host_port)},
+                ports={f"{node.port}/tcp": (publish, host_port)},
                 labels=labels(self.name, "service", node=address),
                 healthcheck={
                     "test": compose_mod.health_test(node.port),
@@ -439,7 +443,8 @@ class DockerApp:
             container.reload()
             health = container.attrs["State"].get("Health", {}).get("Status")
             if health == "healthy":
-                return Endpoint(address, name, f"http://127.0.0.1:{host_port}", host_port)
+                host = LOOPBACK if publish in ("0.0.0.0", "::") else f"[{publish}]" if ":" in publish else publish
+                return Endpoint(address, name, f"http://{host}:{host_port}", host_port)
             if container.status not in ("created", "running", "restarting"):
                 break
             time.sleep(0.5)
@@ -560,9 +565,10 @@ class DockerApp:
     def image_names(self) -> dict[str, str]:
         return {s.node: s.name for s in self.images()}
 
-    def compose(self, path: str | Path | None = None) -> str:
-        """The compose file (see :mod:`.compose`); written to ``path`` if given."""
-        text = compose_mod.compose_file(self.app, self.image_names(), self.options.data_dirs)
+    def compose(self, path: str | Path | None = None, *, publish: str = LOOPBACK) -> str:
+        """The compose file (see :mod:`.compose`; services published on ``publish``); written to ``path`` if
+        given."""
+        text = compose_mod.compose_file(self.app, self.image_names(), self.options.data_dirs, publish)
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -571,11 +577,13 @@ class DockerApp:
         self,
         stack_path: str | Path,
         *,
+        publish: str | None = None,
         timeout: float = SERVICE_START_TIMEOUT,
         on_line: Callable[[str], None] | None = None,
     ) -> dict[str, str]:
         """Deploy the stack on this engine's swarm (``docker stack deploy``; the engine must be a swarm
         manager) and wait until every service has its replicas; returns ``{service: "running/wanted"}``.
+        The services publish no port unless ``publish="0.0.0.0"`` (see :func:`.compose.stack_file`).
 
         The stack's tracker uses the same named volumes as :meth:`start`'s, so stop that one first
         (:meth:`stop`): models registered there are served by the stack.
@@ -589,8 +597,9 @@ class DockerApp:
                 "This Docker engine is not a swarm manager. Make it one with "
                 "'docker swarm init --advertise-addr 127.0.0.1' (or join a swarm), then deploy again."
             )
+        text = self.stack(publish=publish)  # a bad publish is refused before anything stops
         self.stop()
-        self.stack(stack_path)
+        Path(stack_path).write_text(text)
         cmd = ["docker", "stack", "deploy", "--compose-file", str(stack_path), self.network]
         say("$ " + " ".join(cmd))
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -624,9 +633,9 @@ class DockerApp:
             out[service.name or ""] = f"{running}/{wanted}"
         return out
 
-    def stack(self, path: str | Path | None = None) -> str:
-        """The swarm stack file; written to ``path`` if given."""
-        text = compose_mod.stack_file(self.app, self.image_names())
+    def stack(self, path: str | Path | None = None, *, publish: str | None = None) -> str:
+        """The swarm stack file (see :func:`.compose.stack_file` for ``publish``); written to ``path`` if given."""
+        text = compose_mod.stack_file(self.app, self.image_names(), publish)
         if path is not None:
             Path(path).write_text(text)
         return text
@@ -637,11 +646,12 @@ def _volume_id(volume: Any) -> str:
     return str(marks.get("scanflow.volume_id") or volume.attrs.get("CreatedAt", ""))
 
 
-def check_port_free(port: int, service: str = "") -> None:
-    """Raise ``PortInUseError`` when ``port`` (for ``service``) cannot be bound on this machine."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+def check_port_free(port: int, service: str = "", address: str = "0.0.0.0") -> None:
+    """Raise ``PortInUseError`` when ``port`` (for ``service``) cannot be bound on ``address`` of this machine."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         try:
-            sock.bind(("0.0.0.0", port))
+            sock.bind((address, port))
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 raise PortInUseError(_port_message(port, service)) from None

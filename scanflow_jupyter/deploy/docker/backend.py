@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ...engine.backend import Outcome, Task, tail
 from ...engine.launch import LAUNCHER
 from ...errors import BackendError
+from ...tracking.quiet import QUIET_ENV
 from ...workflow import Executor
 from ..container import APP_DIR, LAUNCHER_PATH
 from ..container import INLINE_LAUNCHER as INLINE_LAUNCHER  # the container contract, also importable here
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
     import docker
 
 STOP_GRACE = 3  # seconds between SIGTERM and SIGKILL
+# What a step's container takes from the engine's task: its run and node, and with tracking its MLflow experiment
+# and run (the run id comes on stdin instead when the launcher waits for it: SCANFLOW_RUN_ID_FD is set apart).
+STEP_ENV = ("SCANFLOW_RUN_ID", "SCANFLOW_NODE", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
 LOG_GRACE = 10.0  # seconds the output stream may take to end after the container exited
 OnLog = Callable[[str, str, str], None]  # (address, stream, line)
 
@@ -66,8 +70,8 @@ class DockerBackend:
     images: the image name of each executor, and whether it is a custom (user) Dockerfile.
     network: the application's network.
     volumes: named volume -> mount point in the container (shared data folders).
-    tracking_uri: ``(as seen from this machine, as seen from the network)``; the first is replaced by the
-        second in each step's ``MLFLOW_TRACKING_URI``.
+    tracking_uri: ``(as seen from this machine, as seen from the network)``; a tracked step gets the second
+        as its ``MLFLOW_TRACKING_URI``, and so does an untracked one whose node sets none.
     keep: keep exited containers (for debugging); by default they are removed once their logs are read.
     """
 
@@ -109,17 +113,23 @@ class DockerBackend:
         return ["python", LAUNCHER_PATH, *rest]
 
     def environment(self, task: Task, run_id: str | None) -> dict[str, str]:
-        """The node's own env plus what the engine sets for a step, with paths and URIs for the container."""
+        """The node's own ``env``, what the engine sets for a step (its run and node, with tracking its MLflow
+        experiment and run, the quiet logging defaults) and the tracker as the container reaches it.
+
+        Only these names are taken from the task: its environment is this machine's, and anything else in it
+        (``MLFLOW_TRACKING_PASSWORD``, ``MLFLOW_TRACKING_TOKEN``, a token meant for another server, the paths
+        of this machine) would be written into the container's config, where anyone who may inspect it reads it.
+        """
         node = self.nodes.get(task.address)
         env = dict(node.env) if node is not None else {}
-        for key, value in task.env.items():
-            if key.startswith(("SCANFLOW_", "MLFLOW_")) and key != "SCANFLOW_RUN_ID_FD":
-                env[key] = value
+        env.update({key: task.env[key] for key in (*STEP_ENV, *QUIET_ENV) if key in task.env})
         env["PYTHONUNBUFFERED"] = "1"
         if node is not None and node.function is not None:
             env["PYTHONPATH"] = APP_DIR
-        if self.tracking_uri and env.get("MLFLOW_TRACKING_URI") == self.tracking_uri[0]:
-            env["MLFLOW_TRACKING_URI"] = self.tracking_uri[1]
+        if self.tracking_uri is not None:
+            tracked = task.env.get("MLFLOW_TRACKING_URI") == self.tracking_uri[0]
+            if tracked or "MLFLOW_TRACKING_URI" not in env:  # else the node's own, in its env
+                env["MLFLOW_TRACKING_URI"] = self.tracking_uri[1]
         if run_id:
             env["MLFLOW_RUN_ID"] = run_id
         return env

@@ -5,11 +5,12 @@ The docker SDK is imported here, lazily, the first time an engine is needed.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from ...errors import BackendUnavailableError, DockerNameError
+from ...errors import BackendUnavailableError, DockerInputError, DockerNameError
 from ..container import check_image_name as check_image_name  # where the other modules look for it
 
 if TYPE_CHECKING:
@@ -29,6 +30,9 @@ START_HINT = (
 
 # A Docker object name: what the engine accepts for containers, networks and volumes.
 _OBJECT_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+# Where services publish their ports unless told otherwise: this machine only. Their scoring servers
+# (/invocations) have no authentication.
+LOOPBACK = "127.0.0.1"
 
 
 def connect(timeout: int = 120) -> docker.DockerClient:
@@ -79,6 +83,20 @@ def check_object_name(name: str, what: str = "Docker object") -> str:
             "'my-app' are always safe)."
         )
     return name
+
+
+def check_publish(address: str) -> str:
+    """Raise ``DockerInputError`` when ``address`` (where a service publishes its port) is not an IP address
+    of this machine's form (``127.0.0.1``, ``0.0.0.0`` for every interface, ``::1``)."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise DockerInputError(
+            f"publish {address!r} is not an IP address. Give the address to publish services on: "
+            f"'{LOOPBACK}' (this machine only, the default), '0.0.0.0' (every interface: anyone who reaches this "
+            "machine can call the model) or one of this machine's addresses."
+        ) from None
+    return address
 
 
 def labels(app: str, role: str, **extra: str) -> dict[str, str]:

@@ -7,6 +7,18 @@ requirements, the step launcher and an optional extra CA bundle. The tag is a di
 plus the id of the base image, so the same inputs give the same tag, and changed code, requirements or base
 image give a new one.
 
+The application folder is read with Docker's own ``.dockerignore`` rules (the docker SDK's matcher), after
+:data:`DEFAULT_IGNORED` (secrets, run state, caches; a ``!pattern`` in ``.dockerignore`` brings one back). A
+symlink that leads out of the folder is refused: its target would be copied into the image.
+
+Pip's index settings may hold credentials (``https://user:token@index/simple``), so they never go into a
+Dockerfile, a layer or ``docker history``. The docker SDK drives Docker's classic builder, which has no
+BuildKit secret mounts (``RUN --mount=type=secret``); but it keeps its predefined proxy build arguments out
+of ``docker history`` and out of the image's config, unless a Dockerfile declares them with ``ARG``. So the
+settings ride, as the text of a ``pip.conf``, in :data:`PIP_SETTINGS_ARG` (``FTP_PROXY``: pip never uses an
+FTP proxy), and each ``RUN`` that calls pip (:func:`pip_install`) writes them to a file under ``/tmp``, points
+``PIP_CONFIG_FILE`` at it and removes it in the same ``RUN``: no layer holds it (a failed ``RUN`` commits none).
+
 Example
 -------
 >>> options = ImageOptions(base_image="python:3.11-slim")
@@ -17,17 +29,17 @@ Example
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import BackendError
+from ...errors import BackendError, DockerInputError
 from ..container import APP_DIR as APP_DIR  # the container contract, also importable from here
 from ..container import LAUNCHER_PATH as LAUNCHER_PATH
 from ..container import UID as UID
@@ -36,20 +48,57 @@ from ..container import USER as USER
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 VENV = "/opt/venv"
 CA_PATH = "/opt/scanflow/extra-ca.crt"
-# Never copied into an image: run state, stores, caches, VCS and editor leftovers.
-ALWAYS_IGNORED = (
-    ".scanflow",
-    ".git",
-    ".venv",
-    "venv",
-    "node_modules",
-    "mlruns",
-    "__pycache__",
-    "*.pyc",
-    ".ipynb_checkpoints",
-    ".pytest_cache",
-    ".mypy_cache",
+# Not copied into an image unless the application's .dockerignore brings them back ('!.env'): secrets, run state,
+# stores, caches, VCS and editor leftovers. Docker's patterns: '**/x' is x at any depth.
+DEFAULT_IGNORED = (
+    "**/.env",
+    "**/*.pem",
+    "**/*.key",
+    "**/.git",
+    "**/.scanflow",
+    "**/.ipynb_checkpoints",
+    "**/.venv",
+    "**/venv",
+    "**/node_modules",
+    "**/mlruns",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.pytest_cache",
+    "**/.mypy_cache",
 )
+# The build argument that carries pip's settings into a build (see the module's docstring), and their file there.
+PIP_SETTINGS_ARG = "FTP_PROXY"
+PIP_SETTINGS_FILE = "/tmp/scanflow-pip.conf"
+
+# An image reference: [registry[:port]/]path[:tag][@digest] (Docker's grammar, without IPv6 registries).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REFERENCE = re.compile(
+    rf"(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
+# A data folder: a relative path of plain names (no '..', no spaces, nothing a shell would read).
+_DATA_DIR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*")
+
+
+def check_base_image(value: str) -> str:
+    """Raise ``DockerInputError`` naming ``value`` when it is not an image reference (``python:3.11-slim``,
+    ``registry:5000/team/python@sha256:...``); a newline in it would add a Dockerfile instruction."""
+    if not isinstance(value, str) or not _IMAGE_REFERENCE.fullmatch(value):
+        raise DockerInputError(
+            f"base_image {value!r} is not an image reference. Give one such as 'python:3.11-slim' or "
+            "'registry.example:5000/team/python:3.11@sha256:<digest>' (lower-case repository, no spaces or newlines)."
+        )
+    return value
+
+
+def check_data_dir(value: str) -> str:
+    """Raise ``DockerInputError`` naming ``value`` when it is not a plain folder relative to the application."""
+    if not isinstance(value, str) or not _DATA_DIR.fullmatch(value.strip("/")) or ".." in value.split("/"):
+        raise DockerInputError(
+            f"data_dirs entry {value!r} is not a plain folder of the application. Give a relative path of "
+            "letters, digits, '.', '_' and '-' (no '..', spaces or quotes), such as 'work' or 'data/shared'."
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -65,6 +114,12 @@ class ImageOptions:
     pip_index_url, pip_extra_index_urls, pip_trusted_hosts: pip's index settings inside the build.
     data_dirs: folders of the application (relative) that steps share through named volumes; they are
         left out of images and created writable for the non-root user.
+    ignore: more ``.dockerignore`` patterns (Docker's rules), after the application's own.
+
+    Raises
+    ------
+    DockerInputError
+        When ``base_image`` is not an image reference, or a ``data_dirs`` entry not a plain relative folder.
     """
 
     base_image: str = DEFAULT_BASE_IMAGE
@@ -75,19 +130,63 @@ class ImageOptions:
     data_dirs: tuple[str, ...] = ("work",)
     ignore: tuple[str, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        check_base_image(self.base_image)
+        for folder in self.data_dirs:
+            check_data_dir(folder)
+        for url in (self.pip_index_url or "", *self.pip_extra_index_urls):
+            if any(c.isspace() for c in url):
+                raise DockerInputError(
+                    f"pip index URL {_redacted(url)!r} holds a space or a newline; give one URL per setting."
+                )
+
     def pip_env(self) -> dict[str, str]:
+        """The pip settings written into the runtime image: the CA bundle's path and the trusted hosts (no
+        index URL: it may hold credentials, see :meth:`build_args`)."""
         env: dict[str, str] = {}
         if self.ca_bundle is not None:
             env["PIP_CERT"] = CA_PATH
             env["REQUESTS_CA_BUNDLE"] = CA_PATH
             env["SSL_CERT_FILE"] = CA_PATH
-        if self.pip_index_url:
-            env["PIP_INDEX_URL"] = self.pip_index_url
-        if self.pip_extra_index_urls:
-            env["PIP_EXTRA_INDEX_URL"] = " ".join(self.pip_extra_index_urls)
         if self.pip_trusted_hosts:
             env["PIP_TRUSTED_HOST"] = " ".join(self.pip_trusted_hosts)
         return env
+
+    def pip_settings(self) -> str:
+        """The index settings as a ``pip.conf`` text (empty without any)."""
+        lines = []
+        if self.pip_index_url:
+            lines.append(f"index-url = {self.pip_index_url}")
+        if self.pip_extra_index_urls:
+            lines.append(f"extra-index-url = {' '.join(self.pip_extra_index_urls)}")
+        return "[global]\n" + "\n".join(lines) + "\n" if lines else ""
+
+    def build_args(self) -> dict[str, str]:
+        """The build arguments of a generated image's build: the index settings in :data:`PIP_SETTINGS_ARG`,
+        empty without any (so an FTP proxy of ``~/.docker/config.json``, which the docker SDK passes as that
+        argument when none is given, is never read as pip's settings)."""
+        return {PIP_SETTINGS_ARG: self.pip_settings()}
+
+
+def _redacted(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def pip_install(args: str) -> str:
+    """A ``RUN`` line running ``pip install ARGS`` with the build's index settings, which no layer keeps."""
+    arg, conf = PIP_SETTINGS_ARG, PIP_SETTINGS_FILE
+    return (
+        f'RUN if [ -n "${{{arg}:-}}" ]; then printf \'%s\\n\' "${arg}" >{conf} \\\n'
+        f"    && export PIP_CONFIG_FILE={conf}; fi && unset {arg} && pip install {args} && rm -f {conf}"
+    )
+
+
+def data_dirs_line(dirs: Iterable[str]) -> str:
+    """A ``RUN`` line (exec form: no shell reads the paths) creating ``dirs`` owned by the non-root user."""
+    return "RUN " + json.dumps(["install", "-d", "-o", USER, "-g", USER, *dirs])
 
 
 def _env_line(env: Mapping[str, str]) -> str:
@@ -120,7 +219,7 @@ def runtime_dockerfile(options: ImageOptions, mlflow_version: str) -> str:
     pip_env = options.pip_env()
     if pip_env:
         lines.append(_env_line(pip_env))
-    lines += [f"RUN pip install mlflow=={mlflow_version}", ""]
+    lines += [pip_install(f"mlflow=={mlflow_version}"), ""]
     return "\n".join(lines)
 
 
@@ -138,7 +237,7 @@ def _requirements(requirements: bool) -> list[str]:
         return []
     return [
         "COPY requirements.txt /opt/scanflow/requirements.txt",
-        "RUN pip install -r /opt/scanflow/requirements.txt",
+        pip_install("-r /opt/scanflow/requirements.txt"),
     ]
 
 
@@ -161,7 +260,7 @@ def step_dockerfile(
     ]
     dirs = [f"{APP_DIR}/{d.strip('/')}" for d in options.data_dirs]
     if dirs:  # named volumes mounted here start with this ownership, so the non-root user can write
-        lines.append(f"RUN mkdir -p {' '.join(dirs)} && chown {USER}:{USER} {' '.join(dirs)}")
+        lines.append(data_dirs_line(dirs))
     lines += [
         f"WORKDIR {APP_DIR}",
         f"USER {USER}",
@@ -204,17 +303,29 @@ class BuildContext:
         self.files[path] = (data, mode)
 
     def add_tree(self, folder: Path, prefix: str, ignore: Iterable[str]) -> None:
-        patterns = list(ignore)
-        for root, dirs, names in os.walk(folder):
-            rel_root = Path(root).relative_to(folder)
-            dirs[:] = sorted(d for d in dirs if not _ignored((rel_root / d).as_posix(), patterns))
-            for name in sorted(names):
-                rel = (rel_root / name).as_posix()
-                path = Path(root) / name
-                if _ignored(rel, patterns) or not path.is_file():
-                    continue
-                mode = 0o755 if os.access(path, os.X_OK) else 0o644
-                self.add(f"{prefix}/{rel}" if prefix else rel, path.read_bytes(), mode)
+        """Add the files of ``folder`` under ``prefix``, but those ``ignore`` excludes (``.dockerignore``
+        patterns, matched as Docker does: the docker SDK's matcher).
+
+        Raises
+        ------
+        DockerInputError
+            When a file kept is a symlink leading out of ``folder``: its target would go into the image.
+        """
+        from docker.utils.build import PatternMatcher
+
+        root = folder.resolve()
+        for rel in sorted(PatternMatcher(list(ignore)).walk(str(folder))):
+            path = folder / rel
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                raise DockerInputError(
+                    f"{rel} in the application folder {folder} is a symlink to {os.readlink(path)}, outside the "
+                    f"folder: what it points to would be copied into the image. Add '{rel}' to {folder}/.dockerignore, "
+                    "or replace the link by a copy of what it points to."
+                )
+            if not path.is_file():  # a folder (its files come on their own), a socket, a dangling link
+                continue
+            mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            self.add(f"{prefix}/{rel}" if prefix else rel, path.read_bytes(), mode)
 
     def digest(self, *extra: str) -> str:
         h = hashlib.sha256()
@@ -239,24 +350,15 @@ class BuildContext:
         return buf
 
 
-def _ignored(rel: str, patterns: list[str]) -> bool:
-    parts = rel.split("/")
-    for pattern in patterns:
-        pattern = pattern.strip().rstrip("/")
-        if not pattern or pattern.startswith("#"):
-            continue
-        if fnmatch.fnmatch(rel, pattern) or any(fnmatch.fnmatch(p, pattern) for p in parts):
-            return True
-    return False
-
-
 def dockerignore(folder: Path) -> list[str]:
-    """The patterns of ``folder/.dockerignore`` (simple glob lines), if there is one."""
+    """The patterns of ``folder/.dockerignore``, if there is one (blank lines and ``#`` comments left out, as
+    the docker SDK and Docker do)."""
     path = folder / ".dockerignore"
     try:
-        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        lines = [line.strip() for line in path.read_text().splitlines()]
     except OSError:
         return []
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def read_ca_bundle(path: Path) -> bytes:

@@ -23,7 +23,7 @@ from ..container import TRACKER as TRACKER  # the container contract, also impor
 from ..container import repository as repository
 from .client import LABEL_MANAGED, LABEL_ROLE, labels
 from .dockerfile import (
-    ALWAYS_IGNORED,
+    DEFAULT_IGNORED,
     BuildContext,
     ImageOptions,
     dockerignore,
@@ -52,6 +52,8 @@ class ImageSpec:
     custom: bool = False  # the executor's own Dockerfile (no launcher inside)
     tag: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    # Build arguments (pip's index settings, which may hold credentials: never in a tag, a layer or a repr).
+    build_args: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -79,11 +81,20 @@ def _nodes(app: Application, workflows: Iterable[str] | None) -> dict[str, Execu
 
 
 def app_context(app: Application, options: ImageOptions, prefix: str = "app") -> BuildContext:
-    """The application's code under ``prefix`` (data folders, run state and stores left out). An executor's
-    own Dockerfile gets the application folder as the context root, as ``docker build APP`` would."""
+    """The application's code under ``prefix``: what Docker would send for the folder, with
+    :data:`~.dockerfile.DEFAULT_IGNORED` before the folder's ``.dockerignore`` (which may bring one back with
+    ``!``), and the shared data folders always left out (they are volumes). An executor's own Dockerfile gets
+    the application folder as the context root, as ``docker build APP`` would.
+
+    Raises
+    ------
+    DockerInputError
+        When a file kept is a symlink leading out of the folder.
+    """
     folder = app.folder or Path.cwd()
     ctx = BuildContext()
-    ignore = [*ALWAYS_IGNORED, *options.data_dirs, *options.ignore, *dockerignore(folder)]
+    data = [f"/{d.strip('/')}" for d in options.data_dirs]
+    ignore = [*DEFAULT_IGNORED, *dockerignore(folder), *options.ignore, *data]
     ctx.add_tree(folder, prefix, ignore)
     return ctx
 
@@ -103,6 +114,7 @@ def runtime_spec(options: ImageOptions, base_id: str, mlflow_version: str) -> Im
     spec = ImageSpec("runtime", RUNTIME, "scanflow/runtime", ctx)
     spec.tag = ctx.digest(base_id, options.base_image)[:16]
     spec.labels = {LABEL_MANAGED: "true", LABEL_ROLE: "runtime"}
+    spec.build_args = options.build_args()
     return spec
 
 
@@ -152,6 +164,8 @@ def plan(
     for spec in specs:
         spec.tag = spec.context.digest(runtime.name, spec.dockerfile)[:16]
         spec.labels = labels(app.name, "image", node=spec.node, kind=spec.role)
+        if not spec.custom:  # an executor's own Dockerfile gets no index settings: it does not read them
+            spec.build_args = options.build_args()
     return [runtime, *specs]
 
 
@@ -226,6 +240,8 @@ def _build_one(
     kwargs: dict[str, Any] = {}
     if network_mode:
         kwargs["network_mode"] = network_mode
+    if spec.build_args:
+        kwargs["buildargs"] = dict(spec.build_args)
     try:
         stream = client.api.build(
             fileobj=spec.context.tar(),
@@ -257,8 +273,8 @@ def _build_one(
                 if match:
                     step, total = int(match.group(1)), int(match.group(2))
                 say(BuildEvent(spec.name, spec.node, line, step, total))
-    except docker.errors.APIError as exc:
-        error = str(exc.explanation or exc)
+    except docker.errors.APIError as exc:  # not str(exc): its request URL holds the build arguments
+        error = str(exc.explanation or f"the engine answered {exc.status_code}")
     if not error:
         return
     _drop_layers(client, layers)

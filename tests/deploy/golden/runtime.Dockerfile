@@ -11,6 +11,6 @@ ENV PATH=/opt/venv/bin:$PATH
 COPY extra-ca.crt /opt/scanflow/extra-ca.crt
 ENV PIP_CERT="/opt/scanflow/extra-ca.crt" \
     REQUESTS_CA_BUNDLE="/opt/scanflow/extra-ca.crt" \
-    SSL_CERT_FILE="/opt/scanflow/extra-ca.crt" \
-    PIP_INDEX_URL="https://pypi.example.org/simple"
-RUN pip install mlflow==3.17.2
+    SSL_CERT_FILE="/opt/scanflow/extra-ca.crt"
+RUN if [ -n "${FTP_PROXY:-}" ]; then printf '%s\n' "$FTP_PROXY" >/tmp/scanflow-pip.conf \
+    && export PIP_CONFIG_FILE=/tmp/scanflow-pip.conf; fi && unset FTP_PROXY && pip install mlflow==3.17.2 && rm -f /tmp/scanflow-pip.conf

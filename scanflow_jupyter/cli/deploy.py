@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .common import APP_ARG, guard, write_or_echo
-from .docker import build_line, docker_options
+from .docker import build_line, docker_options, publish_option, published
 from .docker import make as make_docker
 from .kubernetes import deploy_kubernetes, kube_options
 
@@ -25,6 +25,7 @@ from .kubernetes import deploy_kubernetes, kube_options
 )
 @docker_options
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the file here (default: stdout).")
+@publish_option
 @kube_options
 @guard
 def deploy(
@@ -34,11 +35,17 @@ def deploy(
     ca_bundle: Path | None,
     pip_index_url: str | None,
     output: Path | None,
+    publish: str | None,
     **kube: Any,
 ) -> None:
     """Export a compose file or a swarm stack, or (--to swarm) build, deploy the stack and report replicas, or
     (--to kubernetes) build and push the images, deploy the namespace, tracker and services on the cluster."""
     if target == "kubernetes":
+        if publish is not None:
+            raise click.UsageError(
+                "--publish applies to --to compose, stack and swarm; on Kubernetes, services are reached through "
+                "their Service (kubectl port-forward, or an Ingress you add)."
+            )
         deploy_kubernetes(app, output, base_image=base_image, ca_bundle=ca_bundle, pip_index_url=pip_index_url, **kube)
         return
     deployment = make_docker(app, base_image, ca_bundle, pip_index_url)
@@ -46,9 +53,9 @@ def deploy(
         deployment.build(on_event=build_line)
         path = output or (deployment.app.folder or Path.cwd()) / ".scanflow" / "stack.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        replicas = deployment.deploy_swarm(path, on_line=lambda line: click.echo(line, err=True))
+        replicas = deployment.deploy_swarm(path, on_line=lambda line: click.echo(line, err=True), **published(publish))
         for name, count in replicas.items():
             click.echo(f"{name}\t{count}")
         return
-    text = deployment.compose() if target == "compose" else deployment.stack()
+    text = deployment.compose(**published(publish)) if target == "compose" else deployment.stack(**published(publish))
     write_or_echo(text, output)

@@ -12,7 +12,7 @@ import click
 
 from .common import APP_ARG, WORKFLOW_OPT, Progress, guard, load, param_overrides, report
 
-__all__ = ["build_line", "docker", "docker_options", "make"]
+__all__ = ["build_line", "docker", "docker_options", "make", "publish_option", "published"]
 
 
 def docker_options(fn: Any) -> Any:
@@ -22,6 +22,23 @@ def docker_options(fn: Any) -> Any:
     fn = click.option("--ca-bundle", type=ca_path, help="Extra CA bundle for pip in builds.")(fn)
     fn = click.option("--pip-index-url", help="pip's index inside builds.")(fn)
     return fn
+
+
+def publish_option(fn: Any) -> Any:
+    """``--publish ADDRESS``: where services publish their ports (shared by ``docker serve`` and ``deploy``)."""
+    return click.option(
+        "--publish",
+        metavar="ADDRESS",
+        help="Host address to publish services' ports on. Default: 127.0.0.1 (this machine only) for a served "
+        "model and a compose file, no port for a swarm stack. 0.0.0.0 opens them to the network: the scoring "
+        "server has no authentication.",
+    )(fn)
+
+
+def published(publish: str | None) -> dict[str, str]:
+    """The ``publish`` keyword for the backend: none unless the option was given, so the backend's safe default
+    (loopback, or no port for a stack) holds."""
+    return {} if publish is None else {"publish": publish}
 
 
 def make(app: Path, base_image: str | None, ca_bundle: Path | None, pip_index_url: str | None) -> Any:
@@ -117,12 +134,20 @@ def docker_run(
 @click.argument("service")
 @docker_options
 @click.option("--port", type=click.IntRange(1, 65535), help="Port to publish (default: the service's).")
+@publish_option
 @guard
 def docker_serve(
-    app: Path, service: str, base_image: str | None, ca_bundle: Path | None, pip_index_url: str | None, port: int | None
+    app: Path,
+    service: str,
+    base_image: str | None,
+    ca_bundle: Path | None,
+    pip_index_url: str | None,
+    port: int | None,
+    publish: str | None,
 ) -> None:
     """Serve a Service node's model in a container and wait for its health check."""
-    endpoint = make(app, base_image, ca_bundle, pip_index_url).serve(service, port=port, on_build=build_line)
+    deployment = make(app, base_image, ca_bundle, pip_index_url)
+    endpoint = deployment.serve(service, port=port, on_build=build_line, **published(publish))
     click.echo(f"{endpoint.service} healthy at {endpoint.url}/invocations")
 
 

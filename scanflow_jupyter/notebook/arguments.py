@@ -234,6 +234,12 @@ def build_parsers() -> dict[str, CommandParser]:
     p["deploy"].add_argument("--workers", metavar="N", type=_positive, help="run: steps at once.")
     p["deploy"].add_argument("--force", action="store_true", help="run: run every step, even cached ones.")
     p["deploy"].add_argument("--port", metavar="N", type=_positive, help="serve: the port to publish.")
+    p["deploy"].add_argument(
+        "--publish",
+        metavar="ADDRESS",
+        help="serve, compose, stack: the host address to publish ports on (default: 127.0.0.1, this machine only; "
+        "a stack publishes none). 0.0.0.0 opens them to the network.",
+    )
     p["deploy"].add_argument("--base-image", metavar="IMAGE", help="Base of the generated images.")
     p["deploy"].add_argument("--ca-bundle", metavar="FILE", help="An extra CA bundle for pip inside builds.")
     p["deploy"].add_argument("-o", "--output", metavar="FILE", help="compose, stack, export: write the file here.")

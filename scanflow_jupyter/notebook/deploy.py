@@ -85,4 +85,9 @@ def deploy_command(args: argparse.Namespace, app: Application, workers: int) -> 
     backend = BACKENDS[getattr(args, "to", "docker")]
     if args.action not in backend.actions:
         raise UsageError(backend.refusal(args.action))
+    if getattr(args, "publish", None) is not None and backend.name != "docker":
+        raise UsageError(
+            "--publish is for Docker (serve, compose, stack); on Kubernetes, services are reached through their "
+            "Service (kubectl port-forward, or an Ingress you add)."
+        )
     return backend.command(args, app, workers)

@@ -34,15 +34,16 @@ def docker_command(args: argparse.Namespace, app: Application, workers: int) -> 
         raise UsageError("%scanflow deploy serve needs the service's name: %scanflow deploy serve NAME.")
     if action == "panel":
         return panel
+    published = {} if args.publish is None else {"publish": args.publish}  # else the backend's safe default
     if action in ("compose", "stack"):
-        text = deployment.compose(args.output) if action == "compose" else deployment.stack(args.output)
+        text = (deployment.compose if action == "compose" else deployment.stack)(args.output, **published)
         if args.output:
             print(f"wrote {Path(args.output)}")
             return None
         print(text, end="")
         return None
     if action == "serve":
-        endpoint = deployment.serve(args.target, port=args.port)
+        endpoint = deployment.serve(args.target, port=args.port, **published)
         print(f"{endpoint.service} healthy at {endpoint.url}/invocations")
         return endpoint
     return perform_shown(panel, args, workers)

@@ -268,3 +268,29 @@ def test_cli_exports_a_compose_file_docker_compose_accepts(engine: Any, tmp_path
         "preprocess",
         "tracker",
     ]
+
+
+def test_cli_publishes_where_told_and_nowhere_else_by_default(engine: Any, tmp_path: Path) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from scanflow_jupyter.cli import main
+
+    folder = str(copy_tabular(tmp_path / "tabular"))
+
+    def deploy(*args: str) -> Any:
+        return CliRunner().invoke(main, ["deploy", folder, "--base-image", BASE_IMAGE, *args])
+
+    closed = deploy("--to", "compose")
+    assert closed.exit_code == 0, closed.output
+    assert yaml.safe_load(closed.output)["services"]["tracker"]["ports"] == ["127.0.0.1::5000"]
+    opened = deploy("--to", "compose", "--publish", "0.0.0.0")
+    assert opened.exit_code == 0, opened.output
+    assert yaml.safe_load(opened.output)["services"]["tracker"]["ports"] == ["0.0.0.0::5000"]
+    stack = deploy("--to", "stack")
+    assert stack.exit_code == 0, stack.output
+    assert all("ports" not in service for service in yaml.safe_load(stack.output)["services"].values())
+    refused = deploy("--to", "stack", "--publish", "127.0.0.1")
+    assert refused.exit_code == 2
+    assert "A swarm stack cannot publish on '127.0.0.1'" in refused.output
+    assert "Traceback" not in refused.output

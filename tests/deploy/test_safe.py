@@ -341,3 +341,14 @@ def test_an_untracked_step_keeps_its_own_tracking_uri(tmp_path: Path) -> None:
     host = {"MLFLOW_TRACKING_URI": "http://elsewhere:5000", "SCANFLOW_RUN_ID": "r1", "SCANFLOW_NODE": "a"}
     task = Task("r1", "a", ["python", "step.py"], tmp_path, host, tmp_path / "o", tmp_path / "e")
     assert backend.environment(task, None)["MLFLOW_TRACKING_URI"] == "http://elsewhere:5000"
+
+
+def test_the_cli_refuses_publish_on_kubernetes(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scanflow_jupyter.cli import main
+
+    folder = str(copy_tabular(tmp_path / "tabular"))
+    result = CliRunner().invoke(main, ["deploy", folder, "--to", "kubernetes", "--publish", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "--publish applies to --to compose, stack and swarm" in result.output

@@ -40,6 +40,7 @@ def test_deploy_needs_an_application(sf: Callable[[str], Any]) -> None:
         ("deploy launch", r"argument ACTION: invalid choice: 'launch'"),
         ("deploy run --to swarm", r"argument --to: invalid choice: 'swarm'"),
         ("deploy run --workers 0", r"--workers"),
+        ("deploy run --to kubernetes --publish 0.0.0.0", r"--publish is for Docker \(serve, compose, stack\)"),
     ],
 )
 def test_deploy_mistakes_are_usage_errors(sf: Callable[[str], Any], loaded: Any, line: str, message: str) -> None:

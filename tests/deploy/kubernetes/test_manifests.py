@@ -78,8 +78,13 @@ def test_every_manifest_validates_against_the_official_schemas(
     assert kinds == [
         "Namespace",
         "ServiceAccount",
+        "ServiceAccount",
         "Role",
         "RoleBinding",
+        "NetworkPolicy",
+        "NetworkPolicy",
+        "NetworkPolicy",
+        "NetworkPolicy",
         "PersistentVolumeClaim",
         "PersistentVolumeClaim",
         "ConfigMap",
@@ -87,6 +92,7 @@ def test_every_manifest_validates_against_the_official_schemas(
         "Service",
         "Deployment",
         "Service",
+        "NetworkPolicy",
         "HorizontalPodAutoscaler",
     ]
     for obj in [*objects, a_job(deployment)]:
@@ -140,7 +146,7 @@ def test_export_writes_every_manifest_and_the_argo_workflow(deployment: Kubernet
     folder = Path(deployment.export(tmp_path / "k8s"))
     files = sorted(p.name for p in folder.glob("*.yaml"))
     assert files[0] == "01-namespace-scanflow-tabular.yaml"
-    assert "08-deployment-tabular-tracker.yaml" in files
+    assert "13-deployment-tabular-tracker.yaml" in files
     assert len(files) == len(docs) - 1
     assert load_all((folder / "argo" / "pipeline.yaml").read_text()) == [docs[-1]]
     # A second export into the same folder leaves no stale file behind.
@@ -290,9 +296,7 @@ def test_names_too_long_for_kubernetes_are_refused(tabular_app: Any) -> None:
     with pytest.raises(KubernetesNameError, match=r"Namespace name 'scanflow-a-very.*' is 64 characters.*at most 63"):
         KubernetesApp(tabular_app, tag="t")
     deployment = KubernetesApp(tabular_app, tag="t", namespace="ml")
-    with pytest.raises(
-        KubernetesNameError, match=r"'a-very.*-tracker-store' is \d+ characters.*shorten the application"
-    ):
+    with pytest.raises(KubernetesNameError, match=r"'a-very.*-workload' is \d+ characters.*shorten the application"):
         deployment.manifests()
 
 

@@ -100,6 +100,7 @@ def agent_manifest(
         **service.env,
         "SCANFLOW_SPEC": f"{m.SPEC_DIR}/scanflow.yaml",
         "MLFLOW_TRACKING_URI": m.tracker_url(app.name),
+        "HOME": m.HOME_DIR,  # an emptyDir: the root filesystem is read-only
     }
     container: dict[str, Any] = {
         "name": "agent",

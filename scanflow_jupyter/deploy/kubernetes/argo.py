@@ -55,7 +55,8 @@ PREFIX_MAX = LABEL_MAX - GENERATED_SUFFIX - 1  # APP-WORKFLOW, then '-' and the 
 
 def executor_patch() -> str:
     """The ``podSpecPatch`` that gives Argo's own containers in each step pod (the ``init`` container and
-    the ``wait`` sidecar of Argo >= 3.4) the ``restricted`` container security context ours have.
+    the ``wait`` sidecar of Argo >= 3.4) the ``restricted`` container security context ours have, with its
+    read-only root filesystem (Argo mounts ``emptyDir`` volumes at ``/tmp`` and ``/var/run/argo`` in them).
 
     Argo sets no security context on them unless its controller is configured with one
     (``executor.securityContext`` in ``workflow-controller-configmap``), and the namespace scanflow creates
@@ -215,6 +216,9 @@ def argo_workflow(
     metadata["labels"] = labels
     spec: dict[str, Any] = {
         "entrypoint": entry,
+        # The workflow's pods keep their ServiceAccount's token: Argo's wait container reports each step's
+        # result through the API with it. The ServiceAccount can do nothing else, and no other pod uses it;
+        # see manifests.rbac for why not `automountServiceAccountToken: false` with `executor`.
         "serviceAccountName": runner_name(app.name),
     }
     if arguments:

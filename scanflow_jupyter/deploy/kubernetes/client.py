@@ -68,6 +68,7 @@ KINDS: dict[str, Kind] = {
     "HorizontalPodAutoscaler": Kind(
         "AutoscalingV2Api", "horizontal_pod_autoscaler", "horizontalpodautoscalers", "autoscaling"
     ),
+    "NetworkPolicy": Kind("NetworkingV1Api", "network_policy", "networkpolicies", "networking.k8s.io"),
     "Workflow": Kind("CustomObjectsApi", "custom_object", "workflows", "argoproj.io"),
 }
 # What removal deletes, dependants first; a namespace we created goes last, with whatever is left in it.
@@ -80,6 +81,7 @@ REMOVAL_ORDER = (
     "Pod",
     "ConfigMap",
     "PersistentVolumeClaim",
+    "NetworkPolicy",
     "RoleBinding",
     "Role",
     "ServiceAccount",

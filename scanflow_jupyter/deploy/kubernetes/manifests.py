@@ -2,8 +2,12 @@
 first): what ``scanflow export --to kubernetes`` writes and what :class:`~.app.KubernetesApp` applies.
 
 - a namespace (per application, unless one is given) that enforces the ``restricted`` Pod Security Standard;
-- a ServiceAccount for the application's pods, a Role with only what Argo's executor needs (never a
-  ClusterRole, never cluster-admin) and its RoleBinding;
+- two ServiceAccounts: ``APP-workload`` for the tracker, the services, the agents and the steps run as Jobs
+  (no token: nothing in them talks to the Kubernetes API), and ``APP-runner`` for the pods of Argo Workflows
+  only, with a Role holding only what Argo's executor needs (never a ClusterRole, never cluster-admin) and its
+  RoleBinding (see :func:`rbac` for why the workflow's pods keep a token);
+- NetworkPolicies (:func:`network_policies`): everything denied, then DNS, the tracker's port from and to the
+  application's pods, the API server for Argo's executor, and each Service node's port;
 - two PersistentVolumeClaims: the tracker's (its SQLite store and artifacts) and the steps' shared data
   folders (``work`` by default);
 - a ConfigMap holding ``scanflow.yaml``, mounted read-only into every step;
@@ -11,9 +15,12 @@ first): what ``scanflow export --to kubernetes`` writes and what :class:`~.app.K
 - each online Service node as a Deployment and a Service, with an optional HorizontalPodAutoscaler;
 - a Job per step attempt (:func:`step_job`, made at run time by the Jobs backend).
 
-Every pod runs as the images' non-root user (uid 10001), with no privilege escalation, no capabilities and
-the runtime's default seccomp profile; its requests and limits come from the node's ``resources``. Secrets
-are only ever referenced by name (image pull secrets, ``envFrom``), never written here.
+Every pod runs as the images' non-root user (uid 10001), with no privilege escalation, no capabilities,
+the runtime's default seccomp profile and a read-only root filesystem: what a container writes goes to its
+volumes (the data folders, the tracker's store) or to two ``emptyDir`` volumes, ``/tmp`` and ``HOME``
+(``/home/scanflow``: caches, libraries' settings), which live as long as the pod. Its requests and limits come
+from the node's ``resources``. Secrets are only ever referenced by name (image pull secrets, ``envFrom``),
+never written here.
 
 Example
 -------
@@ -33,9 +40,9 @@ from ...engine.params_resolve import step_command
 from ...errors import BackendError, Problem, WorkflowValidationError
 from ...workflow import Application, Executor, Resources, Service, Workflow
 from ...workflow.quantity import canonical_cpu, canonical_memory
-from ..container import APP_DIR, INLINE_LAUNCHER, LAUNCHER_PATH, UID, service_command
+from ..container import APP_DIR, INLINE_LAUNCHER, LAUNCHER_PATH, UID, USER, service_command
 from ..tracker import TRACKER_PORT, server_command
-from .names import app_labels, check_label, check_service_name, object_name
+from .names import MANAGED_BY, MANAGER, NAME, PART_OF, app_labels, check_label, check_service_name, object_name
 
 Manifest = dict[str, Any]
 
@@ -43,6 +50,16 @@ SPEC_DIR = "/etc/scanflow"
 GPU_RESOURCE = "nvidia.com/gpu"
 # Argo Workflows >= 3.4: what the executor in each workflow pod writes (its outputs and exit code).
 ARGO_EXECUTOR_RULE = {"apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"], "verbs": ["create", "patch"]}
+# The label Argo's controller puts on every pod of a workflow (its name): what the executor's egress rule selects.
+ARGO_WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+# The writable places of a container whose root filesystem is read-only (emptyDir volumes, one per pod).
+TMP_DIR = "/tmp"
+HOME_DIR = f"/home/{USER}"
+SCRATCH = {"tmp": TMP_DIR, "home": HOME_DIR}
+# Where the API server listens as pods reach it: 443 (managed clusters), 6443 (kubeadm, kind, k3s). A NetworkPolicy
+# sees the address after the Service's translation, so it allows the endpoint's port, not the Service's.
+API_SERVER_PORTS = (443, 6443)
+DNS_PORT = 53
 
 
 @dataclass(frozen=True)
@@ -99,7 +116,13 @@ class KubeOptions:
 
 # -- names -----------------------------------------------------------------------------------------
 def runner_name(app: str) -> str:
+    """The ServiceAccount of Argo Workflows' pods (its executor reports step results through the API)."""
     return object_name(app, "runner", what="ServiceAccount")
+
+
+def workload_name(app: str) -> str:
+    """The ServiceAccount of every other pod: no Role, no token."""
+    return object_name(app, "workload", what="ServiceAccount")
 
 
 def tracker_name(app: str) -> str:
@@ -149,7 +172,21 @@ def pod_security() -> dict[str, Any]:
 
 def container_security() -> dict[str, Any]:
     """Container-level security (the ``restricted`` Pod Security Standard)."""
-    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True}
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+    }
+
+
+def scratch_volumes() -> list[dict[str, Any]]:
+    """The pod's ``emptyDir`` volumes for :data:`SCRATCH` (what a read-only root filesystem leaves writable)."""
+    return [{"name": name, "emptyDir": {}} for name in SCRATCH]
+
+
+def scratch_mounts() -> list[dict[str, Any]]:
+    return [{"name": name, "mountPath": path} for name, path in SCRATCH.items()]
 
 
 def resources(address: str, res: Resources | None, default: Resources) -> dict[str, Any]:
@@ -197,6 +234,7 @@ def step_volumes(app: str) -> list[dict[str, Any]]:
     return [
         {"name": "data", "persistentVolumeClaim": {"claimName": data_claim(app)}},
         {"name": "spec", "configMap": {"name": spec_config(app)}},
+        *scratch_volumes(),
     ]
 
 
@@ -206,7 +244,7 @@ def step_mounts(options: KubeOptions) -> list[dict[str, Any]]:
         for d in options.data_dirs
     ]
     mounts.append({"name": "spec", "mountPath": SPEC_DIR, "readOnly": True})
-    return mounts
+    return [*mounts, *scratch_mounts()]
 
 
 def image_of(options: KubeOptions, address: str) -> str:
@@ -238,6 +276,8 @@ def step_env(app: str, address: str, node: Executor, extra: Mapping[str, str] | 
             "SCANFLOW_NODE": address,
             "SCANFLOW_SPEC": f"{SPEC_DIR}/scanflow.yaml",
             "MLFLOW_TRACKING_URI": tracker_url(app),
+            # An executor's own image may have no home for uid 10001 (HOME would be '/', read-only).
+            "HOME": HOME_DIR,
         }
     )
     if node.function is not None:
@@ -281,8 +321,22 @@ def namespace(app: Application, options: KubeOptions) -> Manifest:
 
 
 def rbac(app: Application, options: KubeOptions) -> list[Manifest]:
-    """The application's ServiceAccount, its Role (Argo's executor may write its task results; nothing else,
-    in this namespace only) and the RoleBinding between them."""
+    """The application's two ServiceAccounts, the Role of Argo's executor (it may write its task results;
+    nothing else, in this namespace only) and the RoleBinding giving it to ``APP-runner``.
+
+    ``APP-workload`` (tracker, services, agents, Jobs) has ``automountServiceAccountToken: false`` and no Role:
+    no pod of it gets a token, even one added later that forgets to say so in its own spec.
+
+    ``APP-runner`` is for the pods of Argo Workflows only, and keeps its token: Argo's ``wait`` container
+    reports each step's result through the API (``workflowtaskresults``), with the pod's token. Argo can
+    instead mount a token in its own containers only (``automountServiceAccountToken: false`` with
+    ``executor.serviceAccountName`` in the Workflow), but then reads it from a long-lived
+    ``kubernetes.io/service-account-token`` Secret named ``SA.service-account-token`` that someone must create
+    (Argo does not use the projected, expiring token then); and Argo only ever writes ``false`` into the pod
+    spec, so a ServiceAccount with ``automountServiceAccountToken: false`` cannot be turned back on from the
+    Workflow. So the workflow's pods keep the kubelet's bound, expiring token, whose only right is the Role's
+    ``create``/``patch`` of task results in this namespace, and no other pod shares their ServiceAccount.
+    """
     name = runner_name(app.name)
     labels = app_labels(app.name, "rbac")
     account: Manifest = {
@@ -290,8 +344,15 @@ def rbac(app: Application, options: KubeOptions) -> list[Manifest]:
         "kind": "ServiceAccount",
         "metadata": _meta(name, options.namespace, labels),
     }
+    workload: Manifest = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(workload_name(app.name), options.namespace, labels),
+        "automountServiceAccountToken": False,
+    }
     if options.image_pull_secrets:
         account["imagePullSecrets"] = _pull_secrets(options)
+        workload["imagePullSecrets"] = _pull_secrets(options)
     role: Manifest = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -305,7 +366,101 @@ def rbac(app: Application, options: KubeOptions) -> list[Manifest]:
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": options.namespace}],
     }
-    return [account, role, binding]
+    return [account, workload, role, binding]
+
+
+# -- network policies ------------------------------------------------------------------------------
+def app_pods(app: str) -> dict[str, Any]:
+    """A pod selector of every pod of ``app`` (Deployments, Jobs and Argo's pods all carry these labels)."""
+    return {"matchLabels": {MANAGED_BY: MANAGER, PART_OF: app}}
+
+
+def _named_pods(app: str, name: str) -> dict[str, Any]:
+    """The pods of the Deployment ``name`` of ``app`` (as its Service selects them)."""
+    return {"matchLabels": {MANAGED_BY: MANAGER, PART_OF: app, NAME: name}}
+
+
+def _policy(app: Application, options: KubeOptions, name: str, spec: dict[str, Any], **extra: str) -> Manifest:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(name, options.namespace, app_labels(app.name, "network", **extra)),
+        "spec": spec,
+    }
+
+
+def _tcp(port: int) -> dict[str, Any]:
+    return {"protocol": "TCP", "port": port}
+
+
+def network_policies(app: Application, options: KubeOptions) -> list[Manifest]:
+    """The application's NetworkPolicies (they add up: a connection passes when one of them allows it):
+
+    - ``APP-default-deny``: no ingress, no egress, for every pod of the namespace scanflow creates (in a given
+      namespace, for the application's pods only: the others are not scanflow's to cut off);
+    - ``APP-egress``: the application's pods may resolve names (kube-dns, UDP and TCP 53) and reach the
+      tracker's port;
+    - ``APP-tracker``: the tracker receives on its port from the application's pods only;
+    - ``APP-argo-executor``: the pods of Argo Workflows reach the API server (Argo's ``wait`` container
+      reports step results); its address is the cluster's, so only the ports are fixed.
+
+    Each Service node gets its own policy from :func:`online_service`. Traffic from the pod's own node
+    (the kubelet's probes, ``kubectl port-forward``) is not subject to these policies.
+    """
+    pods = app_pods(app.name)
+    tracker = tracker_name(app.name)
+    deny = {"podSelector": {} if options.managed_namespace else pods, "policyTypes": ["Ingress", "Egress"]}
+    dns = {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": [{"protocol": "UDP", "port": DNS_PORT}, _tcp(DNS_PORT)],
+    }
+    to_tracker = {"to": [{"podSelector": _named_pods(app.name, tracker)}], "ports": [_tcp(TRACKER_PORT)]}
+    executor_pods = {**pods, "matchExpressions": [{"key": ARGO_WORKFLOW_LABEL, "operator": "Exists"}]}
+    return [
+        _policy(app, options, object_name(app.name, "default-deny", what="NetworkPolicy"), deny),
+        _policy(
+            app,
+            options,
+            object_name(app.name, "egress", what="NetworkPolicy"),
+            {"podSelector": pods, "policyTypes": ["Egress"], "egress": [dns, to_tracker]},
+        ),
+        _policy(
+            app,
+            options,
+            tracker,
+            {
+                "podSelector": _named_pods(app.name, tracker),
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"podSelector": pods}], "ports": [_tcp(TRACKER_PORT)]}],
+            },
+        ),
+        _policy(
+            app,
+            options,
+            object_name(app.name, "argo-executor", what="NetworkPolicy"),
+            {
+                "podSelector": executor_pods,
+                "policyTypes": ["Egress"],
+                "egress": [{"ports": [_tcp(port) for port in API_SERVER_PORTS]}],
+            },
+        ),
+    ]
+
+
+def service_policy(app: Application, address: str, node: Service, options: KubeOptions) -> Manifest:
+    """A Service node's pods receive on its port, from anywhere (who calls a model is the cluster's choice)."""
+    name = service_name(app.name, address)
+    spec = {
+        "podSelector": _named_pods(app.name, name),
+        "policyTypes": ["Ingress"],
+        "ingress": [{"ports": [_tcp(node.port)]}],
+    }
+    return _policy(app, options, name, spec, node=address)
 
 
 def claims(app: Application, options: KubeOptions) -> list[Manifest]:
@@ -375,7 +530,7 @@ def _deployment(
     select["app.kubernetes.io/name"] = name
     labels["app.kubernetes.io/name"] = name
     pod = _pod_spec(options, [container], volumes)
-    pod["serviceAccountName"] = runner_name(app.name)
+    pod["serviceAccountName"] = workload_name(app.name)
     spec: dict[str, Any] = {"replicas": replicas, "selector": {"matchLabels": select}}
     if recreate:  # one writer of the SQLite store and its ReadWriteOnce volume at a time
         spec["strategy"] = {"type": "Recreate"}
@@ -419,6 +574,7 @@ def tracker(app: Application, options: KubeOptions) -> list[Manifest]:
         "image": image_of(options, "tracker"),
         "imagePullPolicy": options.pull_policy,
         "command": tracker_command(app.name, options.namespace),
+        "env": _env({"HOME": HOME_DIR}),
         "ports": [{"name": "http", "containerPort": TRACKER_PORT, "protocol": "TCP"}],
         # The kubelet probes with the pod's IP as Host, which MLflow's host check refuses: say localhost.
         "readinessProbe": _probe("/health", 5, host="localhost"),
@@ -427,9 +583,13 @@ def tracker(app: Application, options: KubeOptions) -> list[Manifest]:
         "volumeMounts": [
             {"name": "store", "mountPath": "/mlflow/db", "subPath": "db"},
             {"name": "store", "mountPath": "/mlflow/artifacts", "subPath": "artifacts"},
+            *scratch_mounts(),
         ],
     }
-    volumes = [{"name": "store", "persistentVolumeClaim": {"claimName": tracker_claim(app.name)}}]
+    volumes = [
+        {"name": "store", "persistentVolumeClaim": {"claimName": tracker_claim(app.name)}},
+        *scratch_volumes(),
+    ]
     return [
         _deployment(app, options, name, "tracker", 1, container, volumes, recreate=True),
         _service(app, options, name, "tracker", TRACKER_PORT),
@@ -438,9 +598,10 @@ def tracker(app: Application, options: KubeOptions) -> list[Manifest]:
 
 def online_service(app: Application, address: str, node: Service, options: KubeOptions) -> list[Manifest]:
     """A Service node: its model served by ``mlflow models serve`` (replicas, readiness on ``/ping``), a
-    Service in front, and a HorizontalPodAutoscaler when ``options.autoscale`` names it."""
+    Service in front, the NetworkPolicy that lets it receive on its port, and a HorizontalPodAutoscaler when
+    ``options.autoscale`` names it."""
     name = service_name(app.name, address)
-    env = {**node.env, "MLFLOW_TRACKING_URI": tracker_url(app.name), "PYTHONUNBUFFERED": "1"}
+    env = {**node.env, "MLFLOW_TRACKING_URI": tracker_url(app.name), "PYTHONUNBUFFERED": "1", "HOME": HOME_DIR}
     container: dict[str, Any] = {
         "name": "model",
         "image": image_of(options, address),
@@ -456,11 +617,14 @@ def online_service(app: Application, address: str, node: Service, options: KubeO
             "readinessProbe": _probe("/ping", 10),
             "resources": resources(address, node.resources, options.default_resources),
             "securityContext": container_security(),
+            # The model is downloaded under /tmp when the server starts.
+            "volumeMounts": scratch_mounts(),
         }
     )
     out = [
-        _deployment(app, options, name, "service", node.replicas, container, [], node=address),
+        _deployment(app, options, name, "service", node.replicas, container, scratch_volumes(), node=address),
         _service(app, options, name, "service", node.port, node=address),
+        service_policy(app, address, node, options),
     ]
     maximum = options.autoscale.get(address)
     if maximum is not None:
@@ -512,9 +676,11 @@ def services(app: Application, options: KubeOptions, workflows: Iterable[str] | 
 
 
 def base(app: Application, options: KubeOptions) -> list[Manifest]:
-    """Everything but the batch work: namespace, RBAC, volumes, the spec, the tracker (in apply order)."""
+    """Everything but the batch work: namespace, RBAC, network policies, volumes, the spec, the tracker (in
+    apply order)."""
     out: list[Manifest] = [namespace(app, options)] if options.managed_namespace else []
     out += rbac(app, options)
+    out += network_policies(app, options)
     out += claims(app, options)
     out.append(spec_map(app, options))
     out += tracker(app, options)
@@ -547,7 +713,7 @@ def step_job(
     labels = app_labels(app.name, "step", node=address, run=run_id, workflow=workflow, attempt=str(attempt))
     pod = _pod_spec(options, [step_container(app.name, address, node, options, args, env)], step_volumes(app.name))
     pod["restartPolicy"] = "Never"
-    pod["serviceAccountName"] = runner_name(app.name)
+    pod["serviceAccountName"] = workload_name(app.name)
     spec: dict[str, Any] = {"backoffLimit": 0}
     if timeout is not None:
         spec["activeDeadlineSeconds"] = max(1, math.ceil(timeout))

@@ -56,6 +56,7 @@ RESOURCES: dict[str, tuple[str, str, str, bool]] = {
     "deployments": ("apps", "v1", "Deployment", True),
     "jobs": ("batch", "v1", "Job", True),
     "horizontalpodautoscalers": ("autoscaling", "v2", "HorizontalPodAutoscaler", True),
+    "networkpolicies": ("networking.k8s.io", "v1", "NetworkPolicy", True),
     "workflows": ("argoproj.io", "v1alpha1", "Workflow", True),
 }
 # Kinds whose ``status`` their controllers write: a client's write to the object itself never sets it (as on

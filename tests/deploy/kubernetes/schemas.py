@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).parent / "data"
-# Two recent Kubernetes minor versions (and the oldest one still supported upstream) whose official
-# schemas every generated manifest must satisfy. The stand-in serves the last one.
-K8S_VERSIONS = ("1.35.0", "1.36.0", "1.37.0")
+# The Kubernetes minor versions whose official schemas every generated manifest must satisfy: 1.30 (still
+# common on long-term-support distributions) and 1.35-1.37. The stand-in serves the last one.
+K8S_VERSIONS = ("1.30.0", "1.35.0", "1.36.0", "1.37.0")
 
 
 def k8s_validate(obj: dict[str, Any], version: str) -> None:

@@ -72,7 +72,7 @@ def test_the_agent_deployment_runs_the_service_spec_safely(checker: dict[str, An
     assert labels["scanflow.io/role"] == "agent" and labels["scanflow.io/agent"] == "checker"
     assert pod["securityContext"] == pod_security() and container["securityContext"] == container_security()
     assert pod["terminationGracePeriodSeconds"] == GRACE_SECONDS >= 30
-    assert pod["automountServiceAccountToken"] is False and pod["serviceAccountName"] == "tabular-runner"
+    assert pod["automountServiceAccountToken"] is False and pod["serviceAccountName"] == "tabular-workload"
     assert container["image"] == "registry.example.org/ml/scanflow/tabular-agents:golden"
     assert container["command"] == ["python", "-m", "scanflow_jupyter.agents", "run", "/app", "--agent", "checker"]
     assert container["workingDir"] == "/app"
@@ -86,7 +86,16 @@ def test_the_agent_deployment_runs_the_service_spec_safely(checker: dict[str, An
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["data"]["persistentVolumeClaim"] == {"claimName": "tabular-data"}
     assert volumes["spec"]["configMap"] == {"name": "tabular-spec"}
-    assert {v["mountPath"] for v in container["volumeMounts"]} == {"/app/work", "/etc/scanflow"}
+    assert {v["mountPath"] for v in container["volumeMounts"]} == {
+        "/app/work",
+        "/etc/scanflow",
+        "/tmp",
+        "/home/scanflow",
+    }
+    # A read-only root filesystem: what the agent writes goes to its volumes, /tmp and HOME.
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert volumes["tmp"] == {"name": "tmp", "emptyDir": {}} and volumes["home"] == {"name": "home", "emptyDir": {}}
+    assert {"name": "HOME", "value": "/home/scanflow"} in container["env"]
 
 
 def test_the_image_is_built_and_pushed_under_the_registry(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,8 +78,13 @@ def test_every_manifest_validates_against_the_official_schemas(
     assert kinds == [
         "Namespace",
         "ServiceAccount",
+        "ServiceAccount",
         "Role",
         "RoleBinding",
+        "NetworkPolicy",
+        "NetworkPolicy",
+        "NetworkPolicy",
+        "NetworkPolicy",
         "PersistentVolumeClaim",
         "PersistentVolumeClaim",
         "ConfigMap",
@@ -87,6 +92,7 @@ def test_every_manifest_validates_against_the_official_schemas(
         "Service",
         "Deployment",
         "Service",
+        "NetworkPolicy",
         "HorizontalPodAutoscaler",
     ]
     for obj in [*objects, a_job(deployment)]:
@@ -140,7 +146,7 @@ def test_export_writes_every_manifest_and_the_argo_workflow(deployment: Kubernet
     folder = Path(deployment.export(tmp_path / "k8s"))
     files = sorted(p.name for p in folder.glob("*.yaml"))
     assert files[0] == "01-namespace-scanflow-tabular.yaml"
-    assert "08-deployment-tabular-tracker.yaml" in files
+    assert "13-deployment-tabular-tracker.yaml" in files
     assert len(files) == len(docs) - 1
     assert load_all((folder / "argo" / "pipeline.yaml").read_text()) == [docs[-1]]
     # A second export into the same folder leaves no stale file behind.
@@ -290,9 +296,7 @@ def test_names_too_long_for_kubernetes_are_refused(tabular_app: Any) -> None:
     with pytest.raises(KubernetesNameError, match=r"Namespace name 'scanflow-a-very.*' is 64 characters.*at most 63"):
         KubernetesApp(tabular_app, tag="t")
     deployment = KubernetesApp(tabular_app, tag="t", namespace="ml")
-    with pytest.raises(
-        KubernetesNameError, match=r"'a-very.*-tracker-store' is \d+ characters.*shorten the application"
-    ):
+    with pytest.raises(KubernetesNameError, match=r"'a-very.*-workload' is \d+ characters.*shorten the application"):
         deployment.manifests()
 
 
@@ -381,3 +385,170 @@ def test_argo_workflow_names_stay_within_what_argo_allows(tabular_app: Any) -> N
     tabular_app.name = "a" * 49
     with pytest.raises(KubernetesNameError, match=r"'a{49}-pipeline' \(58 characters\).*at most 56 characters"):
         KubernetesApp(tabular_app, tag="t", namespace="ml").argo_workflow("pipeline")
+
+
+# -- read-only root filesystems, tokens, network policies ---------------------------------------------------
+def _pods_of(objects: list[dict[str, Any]], argo: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(what, pod spec) of every pod the application makes: Deployments, Jobs, and one per Argo step template
+    (its container with the workflow's volumes)."""
+    pods = [(f"{o['kind']} {o['metadata']['name']}", o["spec"]["template"]["spec"]) for o in objects
+            if o["kind"] in ("Deployment", "Job")]  # fmt: skip
+    for template in argo["spec"]["templates"]:
+        if "container" in template:
+            pod = {"containers": [template["container"]], "volumes": argo["spec"]["volumes"]}
+            pods.append((f"Argo template {template['name']}", pod))
+    return pods
+
+
+def test_every_container_has_a_read_only_root_with_tmp_and_home_writable(
+    deployment: KubernetesApp, objects: list[dict[str, Any]], argo: dict[str, Any]
+) -> None:
+    """(The agents' Deployment is checked in test_agents.py.)"""
+    job = a_job(deployment)  # its env is the test's, as the Jobs backend hands it over (with step_env's HOME)
+    pods = _pods_of([*objects, job], argo)
+    assert {what.split()[0] for what, _ in pods} == {"Deployment", "Job", "Argo"}
+    for what, pod in pods:
+        empty = {v["name"] for v in pod["volumes"] if v.get("emptyDir") == {}}
+        for container in pod["containers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True, what
+            writable = {m["mountPath"]: m["name"] for m in container["volumeMounts"] if not m.get("readOnly")}
+            assert writable.get("/tmp") in empty, f"{what}: /tmp is not an emptyDir"
+            env = {e["name"]: e["value"] for e in container.get("env", [])}
+            if what != f"Job {job['metadata']['name']}":
+                assert env["HOME"] == "/home/scanflow", what
+            assert writable.get("/home/scanflow") in empty, f"{what}: HOME is not an emptyDir"
+    tracker = next(c for what, p in pods if what == "Deployment tabular-tracker" for c in p["containers"])
+    # MLflow's own files: its SQLite store and artifacts on the tracker's volume.
+    assert {"/mlflow/db", "/mlflow/artifacts"} <= {m["mountPath"] for m in tracker["volumeMounts"]}
+    # Argo's init and wait containers too (Argo gives them emptyDir volumes of their own).
+    for container in [*json.loads(argo["spec"]["podSpecPatch"]).values()]:
+        assert container[0]["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_only_the_argo_workflows_pods_get_a_service_account_token(
+    deployment: KubernetesApp, objects: list[dict[str, Any]], argo: dict[str, Any]
+) -> None:
+    accounts = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ServiceAccount"}
+    assert set(accounts) == {"tabular-runner", "tabular-workload"}
+    assert accounts["tabular-workload"]["automountServiceAccountToken"] is False
+    # Argo's wait container reports step results with the pod's token: the runner keeps it, and only the
+    # workflow uses the runner (Argo never writes `true` into a pod spec, so the account must not say false).
+    assert "automountServiceAccountToken" not in accounts["tabular-runner"]
+    assert argo["spec"]["serviceAccountName"] == "tabular-runner"
+    assert "automountServiceAccountToken" not in argo["spec"] and "executor" not in argo["spec"]
+    for what, pod in _pods_of([*objects, a_job(deployment)], {"spec": {"templates": []}}):
+        assert pod["automountServiceAccountToken"] is False, what
+        assert pod["serviceAccountName"] == "tabular-workload", what
+    (binding,) = [o for o in objects if o["kind"] == "RoleBinding"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "tabular-runner", "namespace": "scanflow-tabular"}
+    ]
+
+
+Pod = tuple[dict[str, str], dict[str, str]]  # (its namespace's labels, its labels)
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A label selector's meaning (matchLabels, and matchExpressions with In, NotIn, Exists, DoesNotExist)."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for e in selector.get("matchExpressions", []):
+        key, op, values = e["key"], e["operator"], e.get("values", [])
+        ok = {"In": labels.get(key) in values, "NotIn": labels.get(key) not in values,
+              "Exists": key in labels, "DoesNotExist": key not in labels}[op]  # fmt: skip
+        if not ok:
+            return False
+    return True
+
+
+def _peer(peer: dict[str, Any], namespace: str, pod: Pod) -> bool:
+    ns_labels, labels = pod
+    if "namespaceSelector" in peer:
+        in_ns = _selects(peer["namespaceSelector"], ns_labels)
+    else:
+        in_ns = ns_labels.get("kubernetes.io/metadata.name") == namespace
+    return in_ns and _selects(peer.get("podSelector", {}), labels)
+
+
+def _rule(rule: dict[str, Any], peers: str, namespace: str, pod: Pod, port: int, protocol: str) -> bool:
+    ports = rule.get("ports")
+    if ports is not None and not any(p["port"] == port and p.get("protocol", "TCP") == protocol for p in ports):
+        return False
+    return peers not in rule or any(_peer(peer, namespace, pod) for peer in rule[peers])
+
+
+def allowed(policies: list[dict[str, Any]], src: Pod, dst: Pod, port: int, protocol: str = "TCP") -> bool:
+    """Whether NetworkPolicies let ``src`` open ``port`` on ``dst``: the egress side (if a policy of the
+    source's namespace selects it for Egress, one of its rules must match) and the ingress side likewise."""
+
+    def side(pod: Pod, kind: str, key: str, peers: str, other: Pod) -> bool:
+        chosen = [p for p in policies if p["metadata"]["namespace"] == pod[0].get("kubernetes.io/metadata.name")
+                  and kind in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], pod[1])]  # fmt: skip
+        return not chosen or any(
+            _rule(r, peers, p["metadata"]["namespace"], other, port, protocol)
+            for p in chosen
+            for r in p["spec"].get(key, [])
+        )
+
+    return side(src, "Egress", "egress", "to", dst) and side(dst, "Ingress", "ingress", "from", src)
+
+
+def test_network_policies_deny_all_but_dns_the_tracker_argos_api_calls_and_the_services(
+    deployment: KubernetesApp, objects: list[dict[str, Any]], argo: dict[str, Any]
+) -> None:
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    ns = {"kubernetes.io/metadata.name": "scanflow-tabular"}
+    labels = {o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"] for o in objects
+              if o["kind"] == "Deployment"}  # fmt: skip
+    tracker, predictor = (ns, labels["tabular-tracker"]), (ns, labels["tabular-predictor"])
+    job = (ns, a_job(deployment)["spec"]["template"]["metadata"]["labels"])
+    argo_step = (ns, {**argo["spec"]["podMetadata"]["labels"], "workflows.argoproj.io/workflow": "tabular-pipeline-x"})
+    dns = ({"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dns"})
+    elsewhere = ({"kubernetes.io/metadata.name": "other"}, {"app": "curious"})
+    stranger = (ns, {"app": "not-ours"})  # a pod in the namespace without the application's labels
+    api_server = ({"kubernetes.io/metadata.name": "default"}, {"component": "kube-apiserver"})
+    # The application's pods reach the tracker, and resolve names.
+    for src in (job, argo_step, predictor):
+        assert allowed(policies, src, tracker, 5000)
+        assert allowed(policies, src, dns, 53, "UDP") and allowed(policies, src, dns, 53, "TCP")
+    # Nobody else reaches the tracker, and not on another port.
+    assert not allowed(policies, elsewhere, tracker, 5000)
+    assert not allowed(policies, stranger, tracker, 5000)
+    assert not allowed(policies, job, tracker, 22)
+    # Services receive on their port from anywhere, and nothing else.
+    assert allowed(policies, elsewhere, predictor, 8080)
+    assert not allowed(policies, elsewhere, predictor, 5000)
+    # No way out: not the internet, not the API server but for Argo's pods (their wait container).
+    assert not allowed(policies, job, elsewhere, 443)
+    assert not allowed(policies, job, api_server, 443) and not allowed(policies, tracker, api_server, 6443)
+    assert allowed(policies, argo_step, api_server, 443) and allowed(policies, argo_step, api_server, 6443)
+    assert not allowed(policies, argo_step, elsewhere, 80)
+    # Every policy is the application's, and the default deny covers the whole namespace scanflow made.
+    (deny,) = [p for p in policies if p["metadata"]["name"] == "tabular-default-deny"]
+    assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    assert all(p["metadata"]["labels"]["app.kubernetes.io/part-of"] == "tabular" for p in policies)
+
+
+def test_in_a_given_namespace_only_the_applications_pods_are_denied(tabular_app: Any) -> None:
+    objects = KubernetesApp(tabular_app, tag="t", namespace="team-ml").manifests()
+    policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+    ns = {"kubernetes.io/metadata.name": "team-ml"}
+    neighbour, outside = (ns, {"app": "theirs"}), ({"kubernetes.io/metadata.name": "x"}, {})
+    assert allowed(policies, neighbour, outside, 443) and allowed(policies, outside, neighbour, 80)
+    tracker = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "tabular-tracker")
+    assert not allowed(policies, neighbour, (ns, tracker["spec"]["template"]["metadata"]["labels"]), 5000)
+
+
+def test_the_policy_model_is_not_a_rubber_stamp(objects: list[dict[str, Any]]) -> None:
+    """Without the policies everything passes; a tracker policy open to all lets a stranger in."""
+    ns = {"kubernetes.io/metadata.name": "scanflow-tabular"}
+    tracker_labels = next(
+        o for o in objects if o["metadata"]["name"] == "tabular-tracker" and o["kind"] == "Deployment"
+    )
+    tracker = (ns, tracker_labels["spec"]["template"]["metadata"]["labels"])
+    elsewhere = ({"kubernetes.io/metadata.name": "other"}, {})
+    assert allowed([], elsewhere, tracker, 5000)
+    policies = yaml.safe_load(yaml.safe_dump([o for o in objects if o["kind"] == "NetworkPolicy"]))
+    (open_tracker,) = [p for p in policies if p["metadata"]["name"] == "tabular-tracker"]
+    del open_tracker["spec"]["ingress"][0]["from"]
+    assert allowed(policies, elsewhere, tracker, 5000)

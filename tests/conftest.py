@@ -108,6 +108,11 @@ def _no_outer_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     if fluent is not None:
         fluent._active_experiment_id = None  # type: ignore[attr-defined]
     os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    # Likewise MLflow's current tracking URI (a global beside the variable): left set, the next test's
+    # `_use_tracking_uri` or `set_tracking_uri(previous)` would put it back into MLFLOW_TRACKING_URI.
+    service = sys.modules.get("mlflow.tracking._tracking_service.utils")
+    if service is not None:
+        service._tracking_uri = None  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ SQLite MLflow store), and retraining through modAL's ActiveLearner."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ Digits = tuple[np.ndarray, np.ndarray]
 
 @pytest.fixture
 def tracking(tmp_path: Path) -> Iterator[str]:
-    before = mlflow.get_tracking_uri()
+    before = os.environ.get("MLFLOW_TRACKING_URI")  # None: unset again afterwards
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     experiment = mlflow.create_experiment("labeling", artifact_location=(tmp_path / "artifacts").as_uri())
@@ -92,7 +93,7 @@ def test_without_a_current_experiment_artifacts_go_beside_a_sqlite_store(
     notebook = tmp_path / "notebook"
     notebook.mkdir()
     monkeypatch.chdir(notebook)
-    before = mlflow.get_tracking_uri()
+    before = os.environ.get("MLFLOW_TRACKING_URI")  # None: unset again afterwards
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     (tmp_path / "store").mkdir()
     mlflow.set_tracking_uri(uri)
@@ -112,7 +113,7 @@ def test_without_a_current_experiment_artifacts_go_beside_a_sqlite_store(
 
 
 def test_an_unreachable_tracking_store_never_stops_labeling(digits: Digits, tmp_path: Path) -> None:
-    before = mlflow.get_tracking_uri()
+    before = os.environ.get("MLFLOW_TRACKING_URI")  # None: unset again afterwards
     with socket.socket() as probe:  # a port nobody listens on: a tracking server that is down
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

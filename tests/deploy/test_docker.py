@@ -284,9 +284,12 @@ def test_cli_publishes_where_told_and_nowhere_else_by_default(engine: Any, tmp_p
     closed = deploy("--to", "compose")
     assert closed.exit_code == 0, closed.output
     assert yaml.safe_load(closed.output)["services"]["tracker"]["ports"] == ["127.0.0.1::5000"]
-    opened = deploy("--to", "compose", "--publish", "0.0.0.0")
+    opened = deploy("--to", "compose", "--publish", "0.0.0.0", "-o", str(tmp_path / "open.yaml"))
     assert opened.exit_code == 0, opened.output
-    assert yaml.safe_load(opened.output)["services"]["tracker"]["ports"] == ["0.0.0.0::5000"]
+    # The batch steps publish nothing and the tracker stays on this machine; only Service nodes open up.
+    doc = yaml.safe_load((tmp_path / "open.yaml").read_text())
+    assert doc["services"]["tracker"]["ports"] == ["127.0.0.1::5000"]
+    assert all("ports" not in s for name, s in doc["services"].items() if name != "tracker")
     stack = deploy("--to", "stack")
     assert stack.exit_code == 0, stack.output
     assert all("ports" not in service for service in yaml.safe_load(stack.output)["services"].values())

@@ -61,7 +61,7 @@ def test_a_served_model_is_not_reachable_on_a_non_loopback_address(engine: Any, 
     app = with_service(load(copy_tabular(tmp_path / "tabular")), port=port)
     app.name = "sf-publish"
     deployment = DockerApp(app, base_image=BASE_IMAGE, client=engine)
-    previous = mlflow.get_tracking_uri()
+    previous = os.environ.get("MLFLOW_TRACKING_URI")  # None: unset again afterwards
     try:
         mlflow.set_tracking_uri(deployment.start())
         rows = [[0.1, 0.2, 0.3, 0.4, 0.5], [1.0, -1.0, 0.5, 0.0, 2.0]]

@@ -3,6 +3,7 @@ label store; what the view is told is saved is on disk."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -168,7 +169,7 @@ def test_label_magic_registers_each_retrain_and_trains_through_modal(
     from modAL.models import ActiveLearner
 
     x, y = digits
-    before = mlflow.get_tracking_uri()
+    before = os.environ.get("MLFLOW_TRACKING_URI")  # None: unset again afterwards
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     try:
         shell.user_ns.update(pool=x[:200], model=LogisticRegression(max_iter=300), xt=x[1500:], yt=y[1500:])

@@ -38,8 +38,16 @@ test('the graph and the composer work in Jupyter Notebook 7', async ({ context, 
   await expect(page.locator('.jp-CodeCell')).toHaveCount(CELLS.length);
   await expect(page.locator('.jp-LabShell')).toHaveCount(0);
 
-  await page.locator('.lm-MenuBar-itemLabel', { hasText: /^Run$/ }).click();
-  await page.locator('.lm-Menu-itemLabel', { hasText: /^Run All Cells$/ }).click();
+  // Run All from the menu. A click that lands before the notebook's kernel session is wired does nothing (every
+  // prompt stays "[ ]"), so it is tried again until the first cell is queued ("[*]") or has run ("[1]").
+  const firstPrompt = page.locator('.jp-CodeCell .jp-InputPrompt').first();
+  await expect(async () => {
+    if (!/\[[*\d]+\]/.test((await firstPrompt.textContent()) ?? '')) {
+      await page.locator('.lm-MenuBar-itemLabel', { hasText: /^Run$/ }).click();
+      await page.locator('.lm-Menu-itemLabel', { hasText: /^Run All Cells$/ }).click();
+    }
+    await expect(firstPrompt).toHaveText(/\[[*\d]+\]/, { timeout: 10_000 });
+  }).toPass({ timeout: 90_000 });
 
   // The run's graph: both steps drawn, coloured by the run's end.
   const graph = page.locator('.jp-CodeCell').nth(3).locator('.sf-graph');

@@ -209,6 +209,8 @@ def test_comparing_workflow_runs_with_nothing_logged_says_why_and_offers_their_s
     assert sorted(c["step_runs"]) == sorted(steps)
     msg(b, event="compare_steps")
     assert sorted(r["run_id"] for r in b.compare_data["runs"]) == sorted(steps)
+    # Two step runs named "train": each with its workflow run's name.
+    assert sorted(r["run_name"] for r in b.compare_data["runs"]) == ["pipeline 0 / train", "pipeline 1 / train"]
     assert b.compare_data["empty_note"] == "" and b.compare_data["metrics"][0]["key"] == "train_accuracy"
     b.close()
 

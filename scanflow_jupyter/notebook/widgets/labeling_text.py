@@ -47,7 +47,7 @@ def reason(why: dict[str, float]) -> str:
     if "random" in why:
         parts.append("Picked at random")
     if parts and why.get("typicality", 0.0) >= TYPICAL:
-        parts[-1] += ", and it resembles many samples of the pool"
+        parts[-1] += "; it looks like many others"
     known = {"cluster", "distance", "margin", "least_confidence", "entropy", "novelty", "reconstruction", "latent"}
     known |= {"random", "typicality"}
     rest = [name for name in why if name not in known]

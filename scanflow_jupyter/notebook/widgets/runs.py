@@ -525,7 +525,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
     # -- comparison -------------------------------------------------------------------------------
     def _comparison(self, ids: list[str], chart_keys: Sequence[str] | None, full: bool) -> dict[str, Any]:
         runs = [self._store.get_run(r) for r in ids]
-        head = [{"run_id": r.info.run_id, "run_name": r.info.run_name or r.info.run_id[:8]} for r in runs]
+        head = [{"run_id": r.info.run_id, "run_name": self._compare_name(r, runs)} for r in runs]
 
         def table(kind: str) -> tuple[list[dict[str, Any]], int]:
             keys = sorted({k for r in runs for k in getattr(r.data, kind)})
@@ -590,6 +590,19 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             "chart_note": " ".join(notes),
             "parallel": {"axes": axes, "runs": parallel},
         }
+
+    def _compare_name(self, run: Any, runs: list[Any]) -> str:
+        """A run's name in a comparison: with its parent's when another run compared has the same name (the step
+        runs of two workflow runs are all "train")."""
+        name = str(run.info.run_name or run.info.run_id[:8])
+        parent = run.data.tags.get("mlflow.parentRunId")
+        if not parent or sum(1 for r in runs if r.info.run_name == run.info.run_name) < 2:
+            return name
+        try:
+            above = self._store.get_run(parent)
+        except ScanflowError:
+            return name
+        return f"{above.info.run_name or parent[:8]} / {name}"
 
     def _empty_note(self, runs: list[Any], n_params: int, n_metrics: int) -> dict[str, Any]:
         """Why a comparison of runs with no params and no metrics is empty (workflow runs keep theirs on their

@@ -6,7 +6,7 @@
  */
 import { expect, test } from '@jupyterlab/galata';
 
-import { attachScreenshot, codeCell, openNotebook } from './helpers';
+import { attachScreenshot, codeCell, node, openNotebook } from './helpers';
 
 test.use({ viewport: { width: 1440, height: 1000 } });
 
@@ -144,4 +144,44 @@ test('run browser: step runs that match, the typed filter kept, workflow runs co
   await note.locator('.sf-runs-compare-steps').click();
   await expect(browser.locator('.sf-runs-compare-params tr[data-key="max_iter"]')).toBeVisible();
   await attachScreenshot(testInfo, 'run-browser-compare-step-runs', browser);
+});
+
+const CHECKER = [
+  'import tempfile, textwrap',
+  'from pathlib import Path',
+  'import scanflow_jupyter as sf',
+  'from scanflow_jupyter.notebook import GraphView',
+  'folder = Path(tempfile.mkdtemp()) / "checked"',
+  'folder.mkdir()',
+  '(folder / "gather.py").write_text("print(\'gathered 200 samples\')\\n")',
+  '(folder / "check.py").write_text(textwrap.dedent("""',
+  '    print("DRIFT: p = 0.0004 (tail test, alpha 0.05, 200 samples against 300 held-out reference samples)")',
+  '    print("61 of 200 samples (30.5%) score above the threshold 0.2113 (10% expected without drift)")',
+  '"""))',
+  '(folder / "scanflow.yaml").write_text(textwrap.dedent("""',
+  '    scanflow: 1',
+  '    name: checked',
+  '    workflows:',
+  '    - name: main',
+  '      nodes:',
+  '      - {name: gather, script: gather.py}',
+  '      - {name: check, script: check.py, depends_on: [gather]}',
+  '"""))',
+  'app = sf.load(folder)',
+  'view = GraphView(app)',
+  'result = sf.run(app, tracking=False)',
+  'view'
+].join('\n');
+
+test('graph: a checker step that found drift says so in its details', async ({ page, tmpPath }, testInfo) => {
+  test.setTimeout(240_000);
+  await openNotebook(page, `${tmpPath}/checked.ipynb`, [CHECKER]);
+  await page.notebook.run();
+  const graph = codeCell(page, 'GraphView(app)').locator('.sf-graph');
+  await expect(node(graph, 'check')).toHaveAttribute('data-state', 'succeeded', { timeout: 120_000 });
+  await node(graph, 'check').click();
+  const details = graph.locator('.sf-graph-details');
+  await expect(details.locator('.sf-graph-details-state')).toHaveText('succeeded · drift found');
+  await expect(details.locator('.sf-graph-verdict-drift')).toContainText('DRIFT: p = 0.0004');
+  await attachScreenshot(testInfo, 'graph-checker-drift-details', graph);
 });

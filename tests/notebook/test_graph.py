@@ -144,7 +144,8 @@ print("61 of 200 samples (30.5%) score above the threshold 0.2113 (10% expected 
 
 def test_a_checker_step_that_found_drift_carries_its_verdict(make_app: Callable[..., Any]) -> None:
     # Issue 19: a checker step whose verdict was drift showed as a plain green "Succeeded".
-    app = make_app([step("a"), {"name": "check", "script": "check.py", "depends_on": ["a"]}], {"check.py": CHECKER_STEP})
+    checker = {"name": "check", "script": "check.py", "depends_on": ["a"]}
+    app = make_app([step("a"), checker], {"check.py": CHECKER_STEP})
     view = GraphView(app)
     result = sf.run(app, tracking=False, check=False)
     assert result.status == "succeeded" and view.states["check"] == "succeeded"

@@ -225,6 +225,24 @@ export function renderVerdict(doc: Document, summary: DriftSummary): HTMLElement
   return wrap;
 }
 
+/** Round values between `lo` and `hi`, about `count` of them, a step of 1, 2 or 5 times a power of ten. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) {
+    return Number.isFinite(lo) ? [lo] : [];
+  }
+  const raw = (hi - lo) / count;
+  const power = Math.pow(10, Math.floor(Math.log10(raw)));
+  const steps = [1, 2, 5, 10].map(m => m * power);
+  const step = steps.reduce((best, s) =>
+    Math.abs((hi - lo) / s - count) < Math.abs((hi - lo) / best - count) ? s : best
+  );
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+    out.push(Number(v.toPrecision(12)) || 0);
+  }
+  return out;
+}
+
 const HIST = { width: 480, height: 170, left: 44, right: 10, top: 10, bottom: 34 };
 
 /**
@@ -289,14 +307,11 @@ export function renderHistogram(doc: Document, histogram: Histogram, threshold: 
     node.textContent = text;
     chart.append(node);
   };
-  // Ticks between the ends (issue 19: only min and max were labelled): five on the score, three on the share.
-  const TICKS = 4;
-  for (let k = 0; k <= TICKS; k++) {
-    const v = lo + (span * k) / TICKS;
+  // Ticks between the ends (issue 19: only min and max were labelled): round scores, three shares.
+  for (const v of niceTicks(lo, hi)) {
     const tx = x(v);
     chart.append(svg(doc, 'line', { class: 'sf-drift-tick', x1: tx, y1: top + plotH, x2: tx, y2: top + plotH + 4 }));
-    const anchor = k === 0 ? 'start' : k === TICKS ? 'end' : 'middle';
-    label(fmt(Number(v.toPrecision(3))), { x: tx, y: height - bottom + 14, 'text-anchor': anchor });
+    label(fmt(v), { x: tx, y: height - bottom + 14, 'text-anchor': 'middle' });
   }
   label('score', { x: left + plotW / 2, y: height - 4, 'text-anchor': 'middle' });
   for (const share of [0, peak / 2, peak]) {

@@ -1,7 +1,17 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
 
-import { DriftData, SampleCard, fmt, heat, readDrift, renderDrift, renderHistogram, renderTimeline } from '../render';
+import {
+  DriftData,
+  SampleCard,
+  fmt,
+  heat,
+  niceTicks,
+  readDrift,
+  renderDrift,
+  renderHistogram,
+  renderTimeline
+} from '../render';
 
 function summary(drift: boolean): Record<string, unknown> {
   return {
@@ -86,6 +96,8 @@ describe('renderDrift', () => {
     const labels = [...root.querySelectorAll('.sf-drift-histogram .sf-drift-label')].map(t => t.textContent);
     expect(labels).toEqual(expect.arrayContaining(['0', '1', '2', '3', '4', 'score', '0.0%']));
     expect(root.querySelectorAll('.sf-drift-histogram .sf-drift-tick')).toHaveLength(5 + 3);
+    expect(niceTicks(-2.82, 3.58)).toEqual([-2, -1, 0, 1, 2, 3]);
+    expect(niceTicks(0.1695, 0.1695)).toEqual([0.1695]);
     const keys = [...root.querySelectorAll('.sf-drift-legend .sf-drift-key')].map(k => k.textContent);
     expect(keys).toEqual(['reference (held out)', 'batch', 'both (bars overlap)', 'threshold']);
     expect(root.querySelector('.sf-drift-heat-scale')?.textContent).toContain('no error');

@@ -76,6 +76,8 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: py
             failures += [o for o in cell.get("outputs", []) if o.output_type == "stream" and "UsageError" in o.text]
             assert not failures, f"run {run}: cell {cell.source[:60]!r} failed: {_text(cell)}"
         CHECKS[path.stem](nb, run)
+        # Issue 19: labeling.ipynb left notebooks/mlruns/ behind (MLflow's default artifact folder).
+        assert not (tmp_path / "notebooks" / "mlruns").exists(), f"run {run} left notebooks/mlruns"
         if path.stem == "quickstart":  # issue 19: reading tabular's runs made the next application's land there
             assert _experiments(tmp_path / "examples" / "tabular") == {"tabular"}, run
 

@@ -33,8 +33,13 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 
 def _text(cell: Any) -> str:
     """What a cell printed (stdout and stderr) and the text of what it displayed."""
-    parts = []
+    parts: list[str] = []
+    stream = None  # the stream of the last part: a chunk of one print may arrive in several outputs
     for output in cell.get("outputs", []):
+        if output.output_type == "stream" and output.name == stream:
+            parts[-1] += output.text
+            continue
+        stream = output.name if output.output_type == "stream" else None
         if output.output_type == "stream":
             parts.append(output.text)
         elif output.output_type in ("execute_result", "display_data"):

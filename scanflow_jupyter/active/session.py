@@ -253,8 +253,14 @@ class LabelingSession:
             picks = seed_indices(self.x, free, min(len(free), n * 2), seed=self._round_seed(len(labels)))
             return self._claim(picks, n, "seed")
         n_control = min(n, math.floor(n * self.control_share + 0.5)) if self.control_share else 0
-        ranked = self.ranker.pick(model, self.x, free, (n - n_control) * 2)
-        batch = self._claim(ranked, n - n_control, "ranked")
+        # The ranker picks the batch itself (a diverse ranker spreads exactly these over clusters); only when
+        # another annotator holds some of them does a longer list fill the gaps.
+        want = n - n_control
+        batch = self._claim(self.ranker.pick(model, self.x, free, want), want, "ranked")
+        if len(batch) < want:
+            have = {s.index for s in batch}
+            more = [p for p in self.ranker.pick(model, self.x, free, want * 3) if p.index not in have]
+            batch += self._claim(more, want - len(batch), "ranked")
         if n_control:
             rest = np.setdiff1d(free, [s.index for s in batch])
             control = self.control.pick(model, self.x, rest, n_control * 2)

@@ -189,8 +189,8 @@ function percent(share: number): string {
   return `${(share * 100).toFixed(1)}%`;
 }
 
-/** The verdict banner and the lines under it. */
-export function renderVerdict(doc: Document, summary: DriftSummary): HTMLElement {
+/** The verdict banner and the lines under it; `unit` is what the batch counts ("windows" for a sequence batch). */
+export function renderVerdict(doc: Document, summary: DriftSummary, unit = 'samples'): HTMLElement {
   const box = el(doc, 'div', `sf-drift-verdict ${summary.drift ? 'sf-drift-yes' : 'sf-drift-no'}`);
   box.setAttribute('role', 'status');
   box.append(el(doc, 'strong', 'sf-drift-verdict-word', summary.verdict.toUpperCase()));
@@ -200,7 +200,7 @@ export function renderVerdict(doc: Document, summary: DriftSummary): HTMLElement
       'span',
       'sf-drift-verdict-test',
       ` p ${summary.p_value !== null && summary.p_value < 0.001 ? '' : '= '}${fmtP(summary.p_value)} (${summary.test} test, alpha ${fmt(summary.alpha)}, ` +
-        `${summary.batch_size} samples against ${summary.reference_size} reference samples)`
+        `${summary.batch_size} ${unit} against ${summary.reference_size} reference ${unit})`
     )
   );
   const facts = el(doc, 'div', 'sf-drift-facts');
@@ -209,7 +209,7 @@ export function renderVerdict(doc: Document, summary: DriftSummary): HTMLElement
       doc,
       'div',
       'sf-drift-share',
-      `${summary.n_over_threshold} of ${summary.batch_size} samples (${percent(summary.share_over_threshold)}) ` +
+      `${summary.n_over_threshold} of ${summary.batch_size} ${unit} (${percent(summary.share_over_threshold)}) ` +
         `score above the threshold ${fmt(summary.threshold)} (${percent(summary.false_alarm_rate)} expected ` +
         'without drift)'
     )
@@ -596,7 +596,7 @@ export function renderDrift(root: HTMLElement, data: DriftData): void {
     root.append(el(doc, 'div', 'sf-drift-empty', 'No report.'));
     return;
   }
-  root.append(renderVerdict(doc, data.summary));
+  root.append(renderVerdict(doc, data.summary, data.timeline ? 'windows' : 'samples'));
   if (data.timeline) {
     const figure = el(doc, 'div', 'sf-drift-figure sf-drift-time-figure');
     figure.append(renderTimeline(doc, data.timeline), timelineLegend(doc, data.timeline));

@@ -242,6 +242,9 @@ describe('renderDrift', () => {
     expect(root.querySelector('b')).toBeNull();
     expect(root.querySelector('.sf-drift-timeline-legend')?.textContent).toContain('<b>right</b>');
     expect(root.textContent).toContain('Most anomalous windows');
+    // The batch counts windows, and the verdict says so.
+    expect(root.querySelector('.sf-drift-verdict-test')?.textContent).toMatch(/\d+ windows against \d+ reference windows/);
+    expect(root.querySelector('.sf-drift-share')?.textContent).toMatch(/ of \d+ windows /);
   });
 
   it('labels the time axis with the timestamps it was given', () => {

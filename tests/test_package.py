@@ -5,6 +5,7 @@ the error tree is complete."""
 from __future__ import annotations
 
 import inspect
+import itertools
 import re
 import subprocess
 import sys
@@ -71,13 +72,29 @@ ABOVE = {
 }
 
 # Siblings that never import each other, even inside a function: what they share lives in a common module
-# (deploy/container.py and deploy/builder.py, cli/common.py, notebook/deploy_shown.py).
+# (cli/common.py, notebook/deploy_shown.py).
 SIBLINGS = [
-    ("deploy.docker", "deploy.kubernetes"),
     ("cli.docker", "cli.kubernetes"),
     ("notebook.deploy_docker", "notebook.deploy_kubernetes"),
 ]
-RULES = Rules(above={layer: banned for layer, banned in ABOVE.items() if "." not in layer}, siblings=SIBLINGS)
+# Packages whose subpackages are siblings, however many there are: the deployment backends share deploy/base.py,
+# deploy/container.py and deploy/builder.py, never each other's modules.
+FAMILIES = ["deploy"]
+# One-way bans beyond the layers: the agents reach the Docker backend through a DockerApp they are given.
+BANNED = [
+    ("agents", "deploy.docker", "use the DockerApp's methods (agent_image, run_agent...) or deploy/container.py"),
+]
+RULES = Rules(
+    above={layer: banned for layer, banned in ABOVE.items() if "." not in layer},
+    siblings=SIBLINGS,
+    families=FAMILIES,
+    banned=BANNED,
+)
+
+
+def backends() -> list[str]:
+    """The deployment backends (the subpackages of deploy/), dotted: ``deploy.docker``, ``deploy.kubernetes``..."""
+    return sorted(f"deploy.{p.parent.name}" for p in (PACKAGE / "deploy").glob("*/__init__.py"))
 
 
 def subpackages() -> list[str]:
@@ -103,7 +120,7 @@ def test_every_layer_has_rules() -> None:
 @pytest.mark.parametrize("layer", sorted({*ABOVE, *subpackages()}))
 def test_layer_imports_point_down(layer: str) -> None:
     banned = [f"scanflow_jupyter.{above}" for above in banned_above(layer)]
-    for a, b in SIBLINGS:  # a sibling backend is not loaded either
+    for a, b in [*SIBLINGS, *itertools.combinations(backends(), 2)]:  # a sibling backend is not loaded either
         for mine, theirs in ((a, b), (b, a)):
             if layer == mine or layer.startswith(mine + "."):
                 banned.append(f"scanflow_jupyter.{theirs}")
@@ -180,12 +197,39 @@ def test_the_checker_catches_an_upward_import_inside_a_function(tmp_path: Path) 
             {"engine/run.py": "import pkg.server.handlers\n", "server/handlers.py": ""},
             r"layer 'engine' must not import layer 'server'",
         ),
+        (  # a third backend is a sibling of both, with no rule to add
+            {"deploy/swarm/app.py": "def f():\n    from ..docker.app import DockerApp\n", "deploy/docker/app.py": ""},
+            r"pkg.deploy.swarm.app imports pkg.deploy.docker.app: deploy.swarm must not import its sibling "
+            r"deploy.docker",
+        ),
+        (
+            {"agents/kubernetes.py": "if TYPE_CHECKING:\n    from ..deploy.docker import BuildEvent\n"},
+            r"pkg.agents.kubernetes imports pkg.deploy.docker: agents must not import deploy.docker",
+        ),
     ],
-    ids=["kubernetes imports docker in a function", "docker imports kubernetes", "a private name", "absolute"],
+    ids=[
+        "kubernetes imports docker in a function",
+        "docker imports kubernetes",
+        "a private name",
+        "absolute",
+        "a third backend",
+        "agents import docker",
+    ],
 )
 def test_the_checker_catches_siblings_and_private_names(tmp_path: Path, files: dict[str, str], message: str) -> None:
     found = violations(write_tree(tmp_path, files), RULES)
     assert len(found) == 1 and re.search(message, found[0]), found
+
+
+def test_what_the_backends_share_is_not_a_sibling(tmp_path: Path) -> None:
+    files = {
+        "deploy/base.py": "",
+        "deploy/container.py": "",
+        "deploy/docker/app.py": "from ..base import Deployment\nfrom ..container import UID\n",
+        "deploy/kubernetes/app.py": "def f():\n    from ..base import Deployment\n",
+        "agents/kubernetes.py": "from ..deploy.kubernetes import app\nfrom ..deploy.container import UID\n",
+    }
+    assert violations(write_tree(tmp_path, files), RULES) == []
 
 
 def test_the_checker_catches_an_import_circle(tmp_path: Path) -> None:

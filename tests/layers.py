@@ -89,8 +89,9 @@ def _member(root: Path, dotted: str, family: str) -> str | None:
     """The subpackage of ``family`` (dotted, package first) that ``dotted`` lies in, or None."""
     if not dotted.startswith(family + "."):
         return None
-    child = dotted[len(family) + 1 :].split(".")[0]
-    return child if (root.joinpath(*family.split(".")[1:], child) / "__init__.py").is_file() else None
+    parts = dotted[len(family) + 1 :].split(".")
+    package = len(parts) > 1 or (root.joinpath(*family.split(".")[1:], parts[0]) / "__init__.py").is_file()
+    return parts[0] if package else None  # a module of the family itself (deploy/base.py) is no member
 
 
 def violations(root: Path, rules: Rules) -> list[str]:

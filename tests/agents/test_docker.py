@@ -79,7 +79,7 @@ def test_an_agent_is_started_with_its_declared_command(app: Any) -> None:
     from scanflow_jupyter.agents.spec import service_spec
     from scanflow_jupyter.workflow.model import AgentSpec
 
-    app.agents = [AgentSpec(name="planner", kind="planner")]
+    app.agents = [AgentSpec(name="planner", kind="planner", settings={"model": "loop-model"})]
     asked: list[tuple[Any, ...]] = []
 
     class Deployment:

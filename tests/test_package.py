@@ -4,6 +4,7 @@ the error tree is complete."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import itertools
 import re
@@ -238,6 +239,63 @@ def test_the_checker_catches_an_import_circle(tmp_path: Path) -> None:
         {"cli/main.py": "from . import kubernetes\n", "cli/kubernetes.py": "def f():\n    from .main import guard\n"},
     )
     assert circles(package, ["cli"]) == [("pkg.cli.kubernetes", "pkg.cli.main")]
+
+
+def _environ(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+        isinstance(node, ast.Name) and node.id == "environ"
+    )
+
+
+def _finds_uri(node: ast.AST) -> bool:
+    """``mlflow.get_tracking_uri()``, ``os.getenv``/``os.environ.get("MLFLOW_TRACKING_URI")`` or
+    ``os.environ["MLFLOW_TRACKING_URI"]`` read (a dict of our own under that key is not the environment)."""
+    uri = "MLFLOW_TRACKING_URI"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        named = bool(node.args) and isinstance(node.args[0], ast.Constant) and node.args[0].value == uri
+        env_get = node.func.attr == "getenv" or (node.func.attr == "get" and _environ(node.func.value))
+        return node.func.attr == "get_tracking_uri" or (named and env_get)
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.ctx, ast.Load)
+        and _environ(node.value)
+        and isinstance(node.slice, ast.Constant)
+        and node.slice.value == uri
+    )
+
+
+def uri_resolutions(root: Path) -> list[str]:
+    """``FILE:LINE`` of every place under the package folder ``root`` that finds the tracking URI itself."""
+    return [
+        f"{path.relative_to(root).as_posix()}:{node.lineno}"  # type: ignore[attr-defined]
+        for path in sorted(root.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if _finds_uri(node)
+    ]
+
+
+# Who may find the tracking URI besides tracking/store.py (resolve, resolve_uri), and why.
+URI_READERS = {
+    "checking/mlflow_model.py": "restores the variable after pointing MLflow at a given store, resolves nothing",
+    "active/versions.py": "MLflow's current store as a labeling session's default (active/ is not this change's)",
+}
+
+
+def test_the_tracking_uri_has_one_resolver() -> None:
+    """The widgets, the agents, the deploy backends and the entry points call tracking/store.py's resolver."""
+    readers = {place.split(":")[0] for place in uri_resolutions(PACKAGE)}
+    assert {r for r in readers if not r.startswith("tracking/")} <= set(URI_READERS), readers
+
+
+def test_a_second_resolver_is_found(tmp_path: Path) -> None:
+    package = write_tree(
+        tmp_path,
+        {
+            "notebook/graph.py": "import os\n\n\ndef uri():\n    return os.environ.get('MLFLOW_TRACKING_URI')\n",
+            "agents/runtime.py": "A = mlflow.get_tracking_uri()\nB = os.environ['MLFLOW_TRACKING_URI']\n",
+        },
+    )
+    assert uri_resolutions(package) == ["agents/runtime.py:1", "agents/runtime.py:2", "notebook/graph.py:5"]
 
 
 def test_import_is_cheap() -> None:

@@ -76,6 +76,8 @@ ABOVE = {
 # (cli/common.py, notebook/deploy_shown.py).
 SIBLINGS = [
     ("cli.docker", "cli.kubernetes"),
+    ("cli.swarm", "cli.docker"),
+    ("cli.swarm", "cli.kubernetes"),
     ("notebook.deploy_docker", "notebook.deploy_kubernetes"),
 ]
 # Packages whose subpackages are siblings, however many there are: the deployment backends share deploy/base.py,

@@ -1,7 +1,7 @@
-"""The seam of the deployment backends (deploy/base.py): both backends satisfy the ``Deployment`` protocol with
-the same parameters, defaults and types (mypy checks the same where ``%scanflow deploy`` makes them, in
-notebook/deploy.py), share one status, one endpoint, one progress event and one engine twin. No engine or
-cluster needed."""
+"""The seam of the deployment backends (deploy/base.py): the three targets (Docker, Kubernetes, a swarm stack)
+satisfy the ``Deployment`` protocol with the same parameters, defaults and types (mypy checks the same where
+``%scanflow deploy`` makes them, in notebook/deploy.py), and share one status, one endpoint, one progress event
+and one engine twin. No engine or cluster needed."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from scanflow_jupyter.deploy.base import (
     engine_twin,
     find_service,
 )
-from scanflow_jupyter.deploy.docker import DockerApp
+from scanflow_jupyter.deploy.docker import DockerApp, SwarmApp
 from scanflow_jupyter.deploy.kubernetes import KubernetesApp
 from scanflow_jupyter.errors import BackendError
 from scanflow_jupyter.workflow import Executor, load
@@ -27,7 +27,7 @@ from scanflow_jupyter.workflow import Executor, load
 from ..conftest import EXAMPLES
 from .conftest import with_service
 
-BACKENDS = [DockerApp, KubernetesApp]
+BACKENDS = [DockerApp, KubernetesApp, SwarmApp]
 PROTOCOL = [name for name, member in vars(Deployment).items() if inspect.isfunction(member) and name[0] != "_"]
 
 
@@ -131,3 +131,22 @@ def test_the_twin_is_tracked_by_the_deployment_and_stamped(tmp_path: Path) -> No
 def test_a_progress_event_is_not_an_image_event() -> None:
     event = DeployEvent.progress("applied Namespace ml")
     assert (event.status, event.line, event.image) == ("progress", "applied Namespace ml", "")
+
+
+def test_a_swarm_refuses_a_batch_run_and_names_the_docker_backend() -> None:
+    swarm = SwarmApp(load(EXAMPLES / "tabular"))  # no engine is reached until a method needs one
+    with pytest.raises(BackendError, match=r"A swarm stack runs the online services of 'tabular'.*DockerApp"):
+        swarm.run("pipeline")
+    assert swarm.stack_path == EXAMPLES / "tabular" / ".scanflow" / "stack.yaml"
+
+
+def test_the_swarm_commands_say_how_to_start_an_engine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scanflow_jupyter.cli import main
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    for command in (["status"], ["stop"], ["stop", "--all"]):
+        result = CliRunner().invoke(main, ["swarm", *command, str(EXAMPLES / "tabular")])
+        assert result.exit_code == 2, result.output
+        assert "error: No Docker engine is reachable" in result.output

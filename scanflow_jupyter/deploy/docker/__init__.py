@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .client import connect
     from .dockerfile import DEFAULT_BASE_IMAGE, ImageOptions
     from .images import ImageSpec
+    from .swarm import SwarmApp
 
 _LAZY = {
     "DockerApp": "app",
@@ -27,6 +28,7 @@ _LAZY = {
     "DEFAULT_BASE_IMAGE": "dockerfile",
     "ImageOptions": "dockerfile",
     "ImageSpec": "images",
+    "SwarmApp": "swarm",
 }
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "DockerBackend",
     "ImageOptions",
     "ImageSpec",
+    "SwarmApp",
     "build_base_image",
     "connect",
 ]

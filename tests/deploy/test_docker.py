@@ -20,7 +20,7 @@ import docker.errors
 import pytest
 
 from scanflow_jupyter.deploy.base import Deployed
-from scanflow_jupyter.deploy.docker import DockerApp
+from scanflow_jupyter.deploy.docker import DockerApp, SwarmApp
 from scanflow_jupyter.errors import ImageBuildError, PortInUseError, StepFailedError, StepTimeoutError
 from scanflow_jupyter.workflow import load
 
@@ -150,6 +150,25 @@ def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path)
                 "scanflow-dk-tabular_tracker": "1/1",
                 "scanflow-dk-tabular_predictor": "1/1",
             }
+            # The stack is a deployment of its own: its status, its tracker and service on the stack's network,
+            # and its stop, which keeps the volumes (the tracker's runs and models).
+            on_swarm = SwarmApp(app, base_image=BASE_IMAGE)
+            volumes = on_swarm.status().names("volume")
+            assert [(o.name, o.status) for o in on_swarm.status().of("swarm service")] == [
+                ("scanflow-dk-tabular_predictor", "1/1"),
+                ("scanflow-dk-tabular_tracker", "1/1"),
+            ]
+            assert on_swarm.tracker_uri() == "http://tracker:5000"
+            assert on_swarm.serve("predictor").url == f"http://predictor:{port}"
+            listed = CliRunner().invoke(main, ["swarm", "status", str(app.folder)])
+            assert "swarm service scanflow-dk-tabular_predictor: 1/1" in listed.stdout, listed.output
+            stopped = CliRunner().invoke(main, ["swarm", "stop", str(app.folder)])
+            assert sorted(stopped.stdout.splitlines()) == [
+                "removed scanflow-dk-tabular_predictor",
+                "removed scanflow-dk-tabular_tracker",
+            ], stopped.output
+            assert on_swarm.engine.replicas() == {} and on_swarm.tracker_uri() is None
+            assert on_swarm.status().names("volume") == volumes and volumes
             # A stack publishes no port unless told (a swarm cannot publish on loopback only)...
             with pytest.raises(ConnectionRefusedError):
                 socket.create_connection(("127.0.0.1", port), timeout=10).close()

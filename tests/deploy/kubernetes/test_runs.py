@@ -18,8 +18,8 @@ import pytest
 from scanflow_jupyter.deploy.base import DeployEvent, Endpoint
 from scanflow_jupyter.deploy.kubernetes import KubernetesApp
 from scanflow_jupyter.engine.events import Event, NodeState
-from scanflow_jupyter.engine.runner import RunResult
-from scanflow_jupyter.errors import BackendError, MissingSecretError, StepFailedError
+from scanflow_jupyter.engine.runner import RUN_ERROR, RunResult
+from scanflow_jupyter.errors import BackendError, MissingSecretError, ScanflowError, StepFailedError
 
 from .conftest import add_namespace, stand_in_cluster
 from .fakeapi import FakeAPI
@@ -185,6 +185,24 @@ def test_an_argo_run_can_be_cancelled(deploy: Callable[..., KubernetesApp], fake
     assert workflow is not None and workflow["spec"]["shutdown"] == "Terminate"
     (step_a,) = [n for n in workflow["status"]["nodes"].values() if n["name"] == f"{name}.a"]
     assert step_a["message"] == "terminated"  # stopped, not ended
+
+
+def test_an_argo_failure_of_no_step_is_the_runs_own_error(deploy: Callable[..., KubernetesApp], fake: FakeAPI) -> None:
+    """Argo ends a workflow in Error while no step failed (its controller lost the pods, say): the engine's result
+    carries Argo's phase and message as the run's own error, first, and raises it."""
+    k8s = deploy()
+    fake.release.clear()
+    try:
+        name = k8s.submit()
+        fake.wait_until(lambda: running(fake, "a"), "step a's pod Running")
+        fake.update(("workflows", NS, name), lambda w: w["status"].update({"phase": "Error", "message": "pods lost"}))
+        result = k8s.watch(name, timeout=60)
+    finally:
+        fake.release.set()
+    assert result.status == "failed" and NodeState.FAILED not in result.states.values()
+    assert list(result.errors) == [RUN_ERROR]
+    with pytest.raises(ScanflowError, match=rf"Argo Workflow {name} \(namespace ml\) ended Error: pods lost\."):
+        result.raise_for_status()
 
 
 # -- Jobs through the scheduler --------------------------------------------------------------------------

@@ -79,6 +79,8 @@ SIBLINGS = [
     ("cli.swarm", "cli.docker"),
     ("cli.swarm", "cli.kubernetes"),
     ("notebook.deploy_docker", "notebook.deploy_kubernetes"),
+    ("notebook.deploy_swarm", "notebook.deploy_docker"),
+    ("notebook.deploy_swarm", "notebook.deploy_kubernetes"),
 ]
 # Packages whose subpackages are siblings, however many there are: the deployment backends share deploy/base.py,
 # deploy/container.py and deploy/builder.py, never each other's modules.

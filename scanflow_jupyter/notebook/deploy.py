@@ -1,8 +1,8 @@
 """``%scanflow deploy``: the backends it can deploy to, each with the actions it does, and the dispatch to the
 chosen one (``--to``, Docker by default).
 
-Each backend's module (:mod:`.deploy_docker`, :mod:`.deploy_kubernetes`) is imported only when chosen, and
-neither imports the other: what they share is :mod:`.deploy_shown`. A backend's module makes its
+Each backend's module (:mod:`.deploy_docker`, :mod:`.deploy_kubernetes`, :mod:`.deploy_swarm`) is imported only
+when chosen, and none imports another: what they share is :mod:`.deploy_shown`. A backend's module makes its
 :class:`~scanflow_jupyter.deploy.base.Deployment` (one per application and options, kept in its
 :class:`DeployPanel`); the actions every deployment does (the panel, build, start, run, status, stop, clean up)
 are done here, through the protocol, and the others (serve, compose, export, logs...) by the backend's command.
@@ -12,7 +12,7 @@ named.
 Example
 -------
 >>> sorted(BACKENDS)
-['docker', 'kubernetes']
+['docker', 'kubernetes', 'swarm']
 >>> BACKENDS["docker"].refusal("logs")
 '%scanflow deploy logs is for Kubernetes: add --to kubernetes.'
 """
@@ -56,6 +56,18 @@ def _docker(args: argparse.Namespace, deployment: Any, workers: int) -> Any:
     from .deploy_docker import docker_command
 
     return docker_command(args, deployment, workers)
+
+
+def _swarm_make(args: argparse.Namespace, app: Application) -> tuple[str, Callable[[], Deployment]]:
+    from .deploy_swarm import swarm_deployment
+
+    return swarm_deployment(args, app)
+
+
+def _swarm(args: argparse.Namespace, deployment: Any, workers: int) -> Any:
+    from .deploy_swarm import swarm_command
+
+    return swarm_command(args, deployment, workers)
 
 
 def _kubernetes_make(args: argparse.Namespace, app: Application) -> tuple[str, Callable[[], Deployment]]:
@@ -105,6 +117,14 @@ BACKENDS: dict[str, DeployBackend] = {
         _kubernetes,
         "{action} files are for Docker; for Kubernetes use %scanflow deploy export --to kubernetes.",
     ),
+    "swarm": DeployBackend(
+        "swarm",
+        ("export",),
+        _swarm_make,
+        _swarm,
+        "%scanflow deploy {action} is not for a swarm stack (its file: %scanflow deploy export --to swarm); "
+        "use --to docker or --to kubernetes.",
+    ),
 }
 
 
@@ -115,10 +135,10 @@ def deploy_command(args: argparse.Namespace, app: Application, workers: int) -> 
     backend = BACKENDS[getattr(args, "to", "docker")]
     if args.action not in backend.actions:
         raise UsageError(backend.refusal(args.action))
-    if getattr(args, "publish", None) is not None and backend.name != "docker":
+    if getattr(args, "publish", None) is not None and backend.name == "kubernetes":
         raise UsageError(
-            "--publish is for Docker (serve, compose, stack); on Kubernetes, services are reached through their "
-            "Service (kubectl port-forward, or an Ingress you add)."
+            "--publish is for Docker (serve, compose, stack) and a swarm stack (--to swarm); on Kubernetes, "
+            "services are reached through their Service (kubectl port-forward, or an Ingress you add)."
         )
     key, make = backend.make(args, app)
     panel = _PANELS.get((backend.name, key))

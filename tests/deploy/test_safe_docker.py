@@ -71,7 +71,7 @@ def test_a_served_model_is_not_reachable_on_a_non_loopback_address(engine: Any, 
         endpoint = deployment.serve("predictor")
         assert endpoint.url == f"http://127.0.0.1:{port}"
         assert deployment.predict("predictor", rows) == [0, 1]  # this machine reaches it on loopback
-        bindings = engine.containers.get(endpoint.container).attrs["NetworkSettings"]["Ports"][f"{port}/tcp"] or []
+        bindings = engine.containers.get(endpoint.name).attrs["NetworkSettings"]["Ports"][f"{port}/tcp"] or []
         assert {b["HostIp"] for b in bindings} == {"127.0.0.1"}
         addresses = non_loopback_addresses()
         assert [a for a in addresses if not refused(a, port)] == []  # nobody else does

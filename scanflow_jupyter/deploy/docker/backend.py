@@ -180,13 +180,16 @@ class DockerBackend(AttemptBackend):
                 cancelled = handle.cancelled
             if cancelled:
                 return
-            # Attach before starting, as 'docker run' does: attaching to a container that has already exited
-            # waits for a start that never comes. So the stream holds everything from the first byte.
-            stream = api.attach(handle.container, stream=True, logs=True, demux=True)
-            handle.stream = stream
-            threading.Thread(target=self._follow, args=(handle, stream), daemon=True).start()
-            if fd is not None:
-                stdin = api.attach_socket(handle.container, params={"stdin": 1, "stream": 1})
+            # One attach, before starting, as 'docker run' does: attaching to a container that has already exited
+            # waits for a start that never comes, so the stream holds everything from the first byte. Its socket
+            # carries the output and, when the launcher waits for its run id, the container's stdin. (Not
+            # api.attach: it inspects the container first, to know whether it has a tty; it has none.)
+            params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 1, **({"stdin": 1} if fd is not None else {})}
+            handle.stream = api.attach_socket(handle.container, params=params)  # keeps its HTTP response alive
+            raw = getattr(handle.stream, "_sock", handle.stream)
+            raw.settimeout(None)  # a step may print nothing for hours
+            threading.Thread(target=self._follow, args=(handle, raw), daemon=True).start()
+            stdin = raw if fd is not None else None
             api.start(handle.container)
         finally:
             handle.ready.set()
@@ -194,39 +197,41 @@ class DockerBackend(AttemptBackend):
                 self._hand_run_id(fd, stdin)
 
     @staticmethod
-    def _hand_run_id(fd: int, stdin: Any) -> None:
-        """Pass the step's MLflow run id from the runner's pipe to the container's stdin, then close it. The
-        container was started meanwhile: creating the run overlaps its start, as with a local step. Without
-        an id (the run could not be created) the launcher gets an empty stdin and exits without running."""
+    def _hand_run_id(fd: int, stdin: socket.socket | None) -> None:
+        """Pass the step's MLflow run id from the runner's pipe to the container's stdin, then close that (the
+        attach socket's writing half: its output goes on). The container was started meanwhile: creating the
+        run overlaps its start, as with a local step. Without an id (the run could not be created) the launcher
+        gets an empty stdin and exits without running."""
         run_id = AttemptBackend._read_run_id(fd)
         if stdin is None:
             return
-        raw = getattr(stdin, "_sock", stdin)
         with contextlib.suppress(OSError):  # the container is gone already (cancelled, or it failed)
             if run_id:
-                raw.sendall(run_id.encode() + b"\n")
-            raw.shutdown(socket.SHUT_WR)
-        with contextlib.suppress(OSError):
-            stdin.close()
+                stdin.sendall(run_id.encode() + b"\n")
+            stdin.shutdown(socket.SHUT_WR)
 
-    def _follow(self, handle: DockerHandle, stream: Any) -> None:
-        """Stream the container's stdout and stderr into the run's log files as they come."""
+    def _follow(self, handle: DockerHandle, raw: socket.socket) -> None:
+        """Stream the container's stdout and stderr (frames of the attach socket) into the run's log files as
+        they come."""
+        from docker.utils.socket import STDERR, frames_iter
+
         task = handle.task
         lines = {which: self.lines(task.address, which) for which in ("stdout", "stderr")}
         try:
             with open(task.stdout, "ab") as out, open(task.stderr, "ab") as err:
-                for stdout, stderr in stream:
-                    for data, fh, which in ((stdout, out, "stdout"), (stderr, err, "stderr")):
-                        if data:
-                            fh.write(data)
-                            fh.flush()
-                            lines[which].feed(data)
+                for stream, data in frames_iter(raw, tty=False):
+                    fh, which = (err, "stderr") if stream == STDERR else (out, "stdout")
+                    fh.write(data)
+                    fh.flush()
+                    lines[which].feed(data)
         except Exception:  # the container went away: what was read is in the files
             pass
         finally:
             with contextlib.suppress(Exception):
                 lines["stdout"].close()
                 lines["stderr"].close()
+            with contextlib.suppress(Exception):
+                raw.close()
             handle.logs_done.set()
 
     def wait(self, handle: DockerHandle) -> Outcome:
@@ -253,8 +258,9 @@ class DockerBackend(AttemptBackend):
                     handle.timed_out = True
             self._stop(handle)
         if not handle.logs_done.wait(LOG_GRACE) and handle.stream is not None:
+            raw = getattr(handle.stream, "_sock", handle.stream)
             with contextlib.suppress(Exception):  # never hang on a stream the engine did not close
-                handle.stream.close()
+                raw.shutdown(socket.SHUT_RDWR)  # wakes the follower, which closes it
         duration = time.perf_counter() - handle.started
         self._remove(handle)
         if handle.timed_out or handle.cancelled:

@@ -67,7 +67,12 @@ class Outcome:
 
 @runtime_checkable
 class Backend(Protocol):
-    """Launch one node and report on it."""
+    """Launch one node and report on it.
+
+    A backend whose steps run elsewhere (containers, Jobs) also has ``recover(run_id)``: resuming, the runner
+    calls it first, and it stops whatever the attempts before left of run ``run_id`` (a killed driver's containers
+    still running), found by their labels, returning their names.
+    """
 
     name: str
 

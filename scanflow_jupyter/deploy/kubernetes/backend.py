@@ -110,8 +110,8 @@ class KubernetesBackend(AttemptBackend):
         the Job, where anyone who may read Jobs in the namespace reads it.
         """
         node = self.nodes[task.address]
-        # What the engine added to the node's env (the node's own stay under step_env's fixed variables).
-        extra = {key: value for key, value in task.env.items() if key not in node.env}
+        # What the engine set (the node's own env stays under step_env's fixed variables, as it is).
+        extra = {key: value for key, value in task.env.items() if node.env.get(key) != value}
         if self.tracking_uri is None:  # no tracker of the engine's: no experiment or run of its either
             extra = {key: value for key, value in extra.items() if key not in TRACKING_ENV}
         extra["MLFLOW_TRACKING_URI"] = self.tracking_uri[1] if self.tracking_uri else tracker_url(self.app.name)

@@ -95,7 +95,7 @@ def main() -> None:
             for _ in range(args.repeats):
                 events: list[object] = []
                 started = time.perf_counter()
-                again = tabular.run("pipeline", workers=2, force=True, on_build=events.append)
+                again = tabular.run("pipeline", workers=2, force=True, on_progress=events.append)
                 warm.append(time.perf_counter() - started)
                 rebuilt += [e for e in events if getattr(e, "status", "") == "built"]
                 assert again.ok

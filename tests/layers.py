@@ -2,8 +2,10 @@
 function (or under ``TYPE_CHECKING``) counts as much as one at the top. ``tests/test_package.py`` runs it on
 the package, and on generated trees to prove it catches what it should.
 
-Three rules: a layer never imports a layer above it (``above``); sibling backends never import each other
-(``siblings``); no module imports another module's private (``_name``) names.
+Five rules: a layer never imports a layer above it (``above``); sibling backends never import each other
+(``siblings``), and neither do any two subpackages of a ``families`` package (``deploy/docker``,
+``deploy/kubernetes`` and any backend added beside them); a module never imports what ``banned`` keeps from it
+(the agents never import the Docker backend); no module imports another module's private (``_name``) names.
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Rules:
     """``above``: ``{layer: layers it must not import}`` (a layer is a top-level module or subpackage);
-    ``siblings``: pairs of dotted prefixes (relative to the package) that never import each other."""
+    ``siblings``: pairs of dotted prefixes (relative to the package) that never import each other;
+    ``families``: packages (dotted, relative) whose subpackages never import each other (their own modules,
+    such as ``deploy/base.py``, are what the subpackages share); ``banned``: ``(importer, target)`` prefixes,
+    one way, with the reason shown."""
 
     above: Mapping[str, Sequence[str]]
     siblings: Sequence[tuple[str, str]] = ()
+    families: Sequence[str] = ()
+    banned: Sequence[tuple[str, str, str]] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,15 @@ def _within(dotted: str, prefix: str) -> bool:
     return dotted == prefix or dotted.startswith(prefix + ".")
 
 
+def _member(root: Path, dotted: str, family: str) -> str | None:
+    """The subpackage of ``family`` (dotted, package first) that ``dotted`` lies in, or None."""
+    if not dotted.startswith(family + "."):
+        return None
+    parts = dotted[len(family) + 1 :].split(".")
+    package = len(parts) > 1 or (root.joinpath(*family.split(".")[1:], parts[0]) / "__init__.py").is_file()
+    return parts[0] if package else None  # a module of the family itself (deploy/base.py) is no member
+
+
 def violations(root: Path, rules: Rules) -> list[str]:
     """Every import under the package folder ``root`` that breaks ``rules``, as ``FILE:LINE: what and why``."""
     package = root.name
@@ -91,6 +107,19 @@ def violations(root: Path, rules: Rules) -> list[str]:
             for mine, theirs in ((a, b), (b, a)):
                 if _within(imp.module, f"{package}.{mine}") and _within(imp.target, f"{package}.{theirs}"):
                     found.append(f"{where}: {mine} must not import its sibling {theirs}; share through a common module")
+        for family in rules.families:
+            mine_, theirs_ = (
+                _member(root, imp.module, f"{package}.{family}"),
+                _member(root, imp.target, f"{package}.{family}"),
+            )
+            if mine_ and theirs_ and mine_ != theirs_:
+                found.append(
+                    f"{where}: {family}.{mine_} must not import its sibling {family}.{theirs_}; share through a "
+                    f"module of {family}/ (base.py, container.py)"
+                )
+        for importer, target, reason in rules.banned:
+            if _within(imp.module, f"{package}.{importer}") and _within(imp.target, f"{package}.{target}"):
+                found.append(f"{where}: {importer} must not import {target}; {reason}")
         private = [n for n in imp.names if n.startswith("_") and not n.startswith("__")]
         if private:
             found.append(f"{where}: takes private name(s) {', '.join(private)}; make them public helpers")

@@ -4,7 +4,9 @@ the error tree is complete."""
 
 from __future__ import annotations
 
+import ast
 import inspect
+import itertools
 import re
 import subprocess
 import sys
@@ -71,13 +73,33 @@ ABOVE = {
 }
 
 # Siblings that never import each other, even inside a function: what they share lives in a common module
-# (deploy/container.py and deploy/builder.py, cli/common.py, notebook/deploy_shown.py).
+# (cli/common.py, notebook/deploy_shown.py).
 SIBLINGS = [
-    ("deploy.docker", "deploy.kubernetes"),
     ("cli.docker", "cli.kubernetes"),
+    ("cli.swarm", "cli.docker"),
+    ("cli.swarm", "cli.kubernetes"),
     ("notebook.deploy_docker", "notebook.deploy_kubernetes"),
+    ("notebook.deploy_swarm", "notebook.deploy_docker"),
+    ("notebook.deploy_swarm", "notebook.deploy_kubernetes"),
 ]
-RULES = Rules(above={layer: banned for layer, banned in ABOVE.items() if "." not in layer}, siblings=SIBLINGS)
+# Packages whose subpackages are siblings, however many there are: the deployment backends share deploy/base.py,
+# deploy/container.py and deploy/builder.py, never each other's modules.
+FAMILIES = ["deploy"]
+# One-way bans beyond the layers: the agents reach the Docker backend through a DockerApp they are given.
+BANNED = [
+    ("agents", "deploy.docker", "use the DockerApp's methods (agent_image, run_agent...) or deploy/container.py"),
+]
+RULES = Rules(
+    above={layer: banned for layer, banned in ABOVE.items() if "." not in layer},
+    siblings=SIBLINGS,
+    families=FAMILIES,
+    banned=BANNED,
+)
+
+
+def backends() -> list[str]:
+    """The deployment backends (the subpackages of deploy/), dotted: ``deploy.docker``, ``deploy.kubernetes``..."""
+    return sorted(f"deploy.{p.parent.name}" for p in (PACKAGE / "deploy").glob("*/__init__.py"))
 
 
 def subpackages() -> list[str]:
@@ -103,7 +125,7 @@ def test_every_layer_has_rules() -> None:
 @pytest.mark.parametrize("layer", sorted({*ABOVE, *subpackages()}))
 def test_layer_imports_point_down(layer: str) -> None:
     banned = [f"scanflow_jupyter.{above}" for above in banned_above(layer)]
-    for a, b in SIBLINGS:  # a sibling backend is not loaded either
+    for a, b in [*SIBLINGS, *itertools.combinations(backends(), 2)]:  # a sibling backend is not loaded either
         for mine, theirs in ((a, b), (b, a)):
             if layer == mine or layer.startswith(mine + "."):
                 banned.append(f"scanflow_jupyter.{theirs}")
@@ -180,12 +202,39 @@ def test_the_checker_catches_an_upward_import_inside_a_function(tmp_path: Path) 
             {"engine/run.py": "import pkg.server.handlers\n", "server/handlers.py": ""},
             r"layer 'engine' must not import layer 'server'",
         ),
+        (  # a third backend is a sibling of both, with no rule to add
+            {"deploy/swarm/app.py": "def f():\n    from ..docker.app import DockerApp\n", "deploy/docker/app.py": ""},
+            r"pkg.deploy.swarm.app imports pkg.deploy.docker.app: deploy.swarm must not import its sibling "
+            r"deploy.docker",
+        ),
+        (
+            {"agents/kubernetes.py": "if TYPE_CHECKING:\n    from ..deploy.docker import BuildEvent\n"},
+            r"pkg.agents.kubernetes imports pkg.deploy.docker: agents must not import deploy.docker",
+        ),
     ],
-    ids=["kubernetes imports docker in a function", "docker imports kubernetes", "a private name", "absolute"],
+    ids=[
+        "kubernetes imports docker in a function",
+        "docker imports kubernetes",
+        "a private name",
+        "absolute",
+        "a third backend",
+        "agents import docker",
+    ],
 )
 def test_the_checker_catches_siblings_and_private_names(tmp_path: Path, files: dict[str, str], message: str) -> None:
     found = violations(write_tree(tmp_path, files), RULES)
     assert len(found) == 1 and re.search(message, found[0]), found
+
+
+def test_what_the_backends_share_is_not_a_sibling(tmp_path: Path) -> None:
+    files = {
+        "deploy/base.py": "",
+        "deploy/container.py": "",
+        "deploy/docker/app.py": "from ..base import Deployment\nfrom ..container import UID\n",
+        "deploy/kubernetes/app.py": "def f():\n    from ..base import Deployment\n",
+        "agents/kubernetes.py": "from ..deploy.kubernetes import app\nfrom ..deploy.container import UID\n",
+    }
+    assert violations(write_tree(tmp_path, files), RULES) == []
 
 
 def test_the_checker_catches_an_import_circle(tmp_path: Path) -> None:
@@ -194,6 +243,63 @@ def test_the_checker_catches_an_import_circle(tmp_path: Path) -> None:
         {"cli/main.py": "from . import kubernetes\n", "cli/kubernetes.py": "def f():\n    from .main import guard\n"},
     )
     assert circles(package, ["cli"]) == [("pkg.cli.kubernetes", "pkg.cli.main")]
+
+
+def _environ(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+        isinstance(node, ast.Name) and node.id == "environ"
+    )
+
+
+def _finds_uri(node: ast.AST) -> bool:
+    """``mlflow.get_tracking_uri()``, ``os.getenv``/``os.environ.get("MLFLOW_TRACKING_URI")`` or
+    ``os.environ["MLFLOW_TRACKING_URI"]`` read (a dict of our own under that key is not the environment)."""
+    uri = "MLFLOW_TRACKING_URI"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        named = bool(node.args) and isinstance(node.args[0], ast.Constant) and node.args[0].value == uri
+        env_get = node.func.attr == "getenv" or (node.func.attr == "get" and _environ(node.func.value))
+        return node.func.attr == "get_tracking_uri" or (named and env_get)
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.ctx, ast.Load)
+        and _environ(node.value)
+        and isinstance(node.slice, ast.Constant)
+        and node.slice.value == uri
+    )
+
+
+def uri_resolutions(root: Path) -> list[str]:
+    """``FILE:LINE`` of every place under the package folder ``root`` that finds the tracking URI itself."""
+    return [
+        f"{path.relative_to(root).as_posix()}:{node.lineno}"  # type: ignore[attr-defined]
+        for path in sorted(root.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if _finds_uri(node)
+    ]
+
+
+# Who may find the tracking URI besides tracking/store.py (resolve, resolve_uri), and why.
+URI_READERS = {
+    "checking/mlflow_model.py": "restores the variable after pointing MLflow at a given store, resolves nothing",
+    "active/versions.py": "MLflow's current store as a labeling session's default (active/ is not this change's)",
+}
+
+
+def test_the_tracking_uri_has_one_resolver() -> None:
+    """The widgets, the agents, the deploy backends and the entry points call tracking/store.py's resolver."""
+    readers = {place.split(":")[0] for place in uri_resolutions(PACKAGE)}
+    assert {r for r in readers if not r.startswith("tracking/")} <= set(URI_READERS), readers
+
+
+def test_a_second_resolver_is_found(tmp_path: Path) -> None:
+    package = write_tree(
+        tmp_path,
+        {
+            "notebook/graph.py": "import os\n\n\ndef uri():\n    return os.environ.get('MLFLOW_TRACKING_URI')\n",
+            "agents/runtime.py": "A = mlflow.get_tracking_uri()\nB = os.environ['MLFLOW_TRACKING_URI']\n",
+        },
+    )
+    assert uri_resolutions(package) == ["agents/runtime.py:1", "agents/runtime.py:2", "notebook/graph.py:5"]
 
 
 def test_import_is_cheap() -> None:

@@ -212,18 +212,23 @@ class LabelingSession:
 
     # -- what to label next ------------------------------------------------------------------------
     def next_batch(self, n: int | None = None) -> list[Sample]:
-        """The samples to label now: this annotator's open claims first (after a restart, where they stopped),
-        else a new batch: the cold start until every class has a label, then ranked with a random control slice."""
+        """The samples to label now, ``n`` of them while the budget lasts: this annotator's open claims first (after
+        a restart, where they stopped; a batch left half done), topped up with new ones: the cold start until every
+        class has a label, then ranked with a random control slice."""
         n = n or self.batch_size
         open_claims = [(s, src) for s, src in self.store.claimed(self.name, self.annotator) if s in self._row]
-        if open_claims:
-            return [self._sample(s, src) for s, src in open_claims[:n]]
+        held = [self._sample(s, src) for s, src in open_claims[:n]]
         labels = self.labels()
-        n = min(n, self.budget - len(labels))
+        # A batch is full: the samples still held (a batch left half done) are topped up with new ones.
+        n = min(n - len(held), self.budget - len(labels) - len(held))
         if n <= 0:
-            return []
+            return held
+        return held + self._new_batch(n, labels, {s.id for s in held})
+
+    def _new_batch(self, n: int, labels: dict[str, Any], held: set[str]) -> list[Sample]:
         free = np.array(
-            [i for i, s in enumerate(self.ids) if s not in labels and s not in self._skipped], dtype=np.intp
+            [i for i, s in enumerate(self.ids) if s not in labels and s not in self._skipped and s not in held],
+            dtype=np.intp,
         )
         if len(free) == 0:
             return []
@@ -248,8 +253,14 @@ class LabelingSession:
             picks = seed_indices(self.x, free, min(len(free), n * 2), seed=self._round_seed(len(labels)))
             return self._claim(picks, n, "seed")
         n_control = min(n, math.floor(n * self.control_share + 0.5)) if self.control_share else 0
-        ranked = self.ranker.pick(model, self.x, free, (n - n_control) * 2)
-        batch = self._claim(ranked, n - n_control, "ranked")
+        # The ranker picks the batch itself (a diverse ranker spreads exactly these over clusters); only when
+        # another annotator holds some of them does a longer list fill the gaps.
+        want = n - n_control
+        batch = self._claim(self.ranker.pick(model, self.x, free, want), want, "ranked")
+        if len(batch) < want:
+            have = {s.index for s in batch}
+            more = [p for p in self.ranker.pick(model, self.x, free, want * 3) if p.index not in have]
+            batch += self._claim(more, want - len(batch), "ranked")
         if n_control:
             rest = np.setdiff1d(free, [s.index for s in batch])
             control = self.control.pick(model, self.x, rest, n_control * 2)

@@ -24,10 +24,10 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..deploy.base import DeployEvent, OnProgress
 from ..deploy.container import APP_DIR
 from ..deploy.kubernetes import manifests as m
 from ..deploy.kubernetes.names import object_name, selector
@@ -36,7 +36,6 @@ from ..workflow import Application, Resources
 from .spec import check, service_spec
 
 if TYPE_CHECKING:
-    from ..deploy.docker import BuildEvent
     from ..deploy.kubernetes import KubernetesApp
 
 __all__ = [
@@ -127,12 +126,12 @@ def agent_manifest(
 def agent_image(
     deployment: KubernetesApp,
     packages: list[str] | tuple[str, ...] = (),
-    on_build: Callable[[BuildEvent], None] | None = None,
-    on_line: Callable[[str], None] | None = None,
+    on_event: OnProgress | None = None,
 ) -> str:
     """The agent image as the cluster pulls it: already pushed under the deployment's ``tag``, or built by the
-    Docker backend (:func:`.docker.agent_image`) and pushed under its ``registry`` (without one, the local name,
-    for ``kind load docker-image``)."""
+    image builder (:func:`~scanflow_jupyter.deploy.builder.image_builder`, the agents' image of the Docker
+    backend) and pushed under its ``registry`` (without one, the local name, for ``kind load docker-image``);
+    the build and the push reported to ``on_event``."""
     from ..deploy.container import check_image_name, repository
     from ..deploy.kubernetes.images import push, with_registry
 
@@ -142,13 +141,12 @@ def agent_image(
             check_image_name(f"{repository(app.name, 'agents')}:{deployment.tag}"), deployment.registry
         )
     from ..deploy.builder import image_builder
-    from .docker import agent_image as docker_agent_image
 
     builder = image_builder(app, **deployment.docker_options)
-    local = docker_agent_image(builder, packages, on_build)
+    local = builder.agent_image(packages, on_event)
     if not deployment.registry:
         return local
-    return push(builder.client, {"agents": local}, deployment.registry, on_line)["agents"]
+    return push(builder.client, {"agents": local}, deployment.registry, on_event)["agents"]
 
 
 def start_agent(
@@ -159,8 +157,7 @@ def start_agent(
     start: bool = True,
     wait: bool = True,
     timeout: float = 300.0,
-    on_build: Callable[[BuildEvent], None] | None = None,
-    on_line: Callable[[str], None] | None = None,
+    on_event: OnProgress | None = None,
 ) -> AgentDeployment:
     """Run ``agent`` (declared in the application's ``scanflow.yaml``) as a Deployment of ``deployment``.
 
@@ -173,16 +170,16 @@ def start_agent(
     check(deployment.app, agent)
     service = service_spec(deployment.app, agent)
     name = deployment_name(deployment.app, agent)
-    say = on_line or (lambda _line: None)
+    say = on_event or (lambda _event: None)
     if start:
-        deployment.start(on_line=on_line, timeout=timeout)
-    chosen = image or agent_image(deployment, service.packages, on_build, on_line)
+        deployment.start(on_event, timeout=timeout)
+    chosen = image or agent_image(deployment, service.packages, on_event)
     options = deployment.options()
     if not start:
         deployment.cluster.check_secrets(options.image_pull_secrets, options.namespace)
     obj = agent_manifest(deployment.app, agent, options, chosen)
     stored = deployment.cluster.apply(obj)
-    say(f"applied Deployment {name}")
+    say(DeployEvent.progress(f"applied Deployment {name}"))
     if wait:
         stored = deployment.wait_ready(name, timeout)
     return _described(stored, options.namespace)

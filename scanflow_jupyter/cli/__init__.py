@@ -5,15 +5,16 @@ a bad option, an unknown run); 130 interrupted (Ctrl-C).
 
 One module per concept, each importing :mod:`.common` (the shared helpers): :mod:`.local` (validate, plot,
 run, resume, status, runs), :mod:`.export`, :mod:`.deploy` (its targets done by the backends' modules),
-:mod:`.docker` (``scanflow docker ...``) and :mod:`.kubernetes` (``scanflow kubernetes ...``), which never import
-each other. This module only assembles the command group; ``python -m scanflow_jupyter.cli`` runs it.
+:mod:`.docker` (``scanflow docker ...``), :mod:`.kubernetes` (``scanflow kubernetes ...``) and :mod:`.swarm`
+(``scanflow swarm ...``), which never import each other. This module only assembles the command group;
+``python -m scanflow_jupyter.cli`` runs it.
 """
 
 from __future__ import annotations
 
 import click
 
-from . import deploy, docker, export, kubernetes, local
+from . import deploy, docker, export, kubernetes, local, swarm
 
 __all__ = ["main"]
 
@@ -35,5 +36,6 @@ for _command in (
     docker.docker,
     deploy.deploy,
     kubernetes.kubernetes,
+    swarm.swarm,
 ):
     main.add_command(_command)

@@ -33,6 +33,7 @@ __all__ = [
     "guard",
     "load",
     "param_overrides",
+    "progress_line",
     "report",
     "write_or_echo",
 ]
@@ -94,6 +95,17 @@ def report(result: Any, started: float) -> None:
         if result.status == "cancelled":
             click.echo(f"resume it with: scanflow resume {result.state.folder} {result.run_id}", err=True)
         sys.exit(EXIT_INTERRUPTED if result.status == "cancelled" else EXIT_FAILED)
+
+
+def progress_line(event: Any) -> None:
+    """A deployment's progress event (:class:`~scanflow_jupyter.deploy.base.DeployEvent`) on stderr: each
+    image's outcome, the Dockerfile's steps and errors as they come, each object applied or pushed."""
+    if event.status == "progress":
+        click.echo(f"  {event.line}", err=True)
+    elif event.status != "building":
+        click.echo(f"  {event.node}: {event.image} {event.status}", err=True)
+    elif event.line.startswith("Step ") or event.line.startswith("ERROR"):
+        click.echo(f"  {event.node}: {event.line[:160]}", err=True)
 
 
 def write_or_echo(text: str, output: Path | None) -> None:

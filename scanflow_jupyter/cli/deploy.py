@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from .common import APP_ARG, guard, write_or_echo
-from .docker import build_line, docker_options, publish_option, published
+from .common import APP_ARG, guard, load, progress_line, write_or_echo
+from .docker import docker_options, publish_option
 from .docker import make as make_docker
 from .kubernetes import deploy_kubernetes, kube_options
 
@@ -48,14 +48,20 @@ def deploy(
             )
         deploy_kubernetes(app, output, base_image=base_image, ca_bundle=ca_bundle, pip_index_url=pip_index_url, **kube)
         return
-    deployment = make_docker(app, base_image, ca_bundle, pip_index_url)
     if target == "swarm":
-        deployment.build(on_event=build_line)
-        path = output or (deployment.app.folder or Path.cwd()) / ".scanflow" / "stack.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        replicas = deployment.deploy_swarm(path, on_line=lambda line: click.echo(line, err=True), **published(publish))
-        for name, count in replicas.items():
+        from ..deploy.docker import SwarmApp
+
+        swarm = SwarmApp(
+            load(app), publish=publish, stack_path=output, base_image=base_image, ca_bundle=ca_bundle,
+            pip_index_url=pip_index_url,
+        )  # fmt: skip
+        swarm.start(on_event=progress_line)
+        for name, count in swarm.engine.replicas().items():
             click.echo(f"{name}\t{count}")
         return
-    text = deployment.compose(**published(publish)) if target == "compose" else deployment.stack(**published(publish))
+    from ..deploy.docker.client import publish_keyword
+
+    published = publish_keyword(publish)
+    deployment = make_docker(app, base_image, ca_bundle, pip_index_url)
+    text = deployment.compose(**published) if target == "compose" else deployment.stack(**published)
     write_or_echo(text, output)

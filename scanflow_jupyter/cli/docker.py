@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from .common import APP_ARG, WORKFLOW_OPT, Progress, guard, load, param_overrides, report
+from .common import APP_ARG, WORKFLOW_OPT, Progress, guard, load, param_overrides, progress_line, report
 
-__all__ = ["build_line", "docker", "docker_options", "make", "publish_option", "published"]
+__all__ = ["docker", "docker_options", "make", "publish_option"]
 
 
 def docker_options(fn: Any) -> Any:
@@ -35,25 +35,11 @@ def publish_option(fn: Any) -> Any:
     )(fn)
 
 
-def published(publish: str | None) -> dict[str, str]:
-    """The ``publish`` keyword for the backend: none unless the option was given, so the backend's safe default
-    (loopback, or no port for a stack) holds."""
-    return {} if publish is None else {"publish": publish}
-
-
 def make(app: Path, base_image: str | None, ca_bundle: Path | None, pip_index_url: str | None) -> Any:
     """A :class:`DockerApp` of the application in ``app`` from the command's options."""
     from ..deploy.docker import DockerApp
 
     return DockerApp(load(app), base_image=base_image, ca_bundle=ca_bundle, pip_index_url=pip_index_url)
-
-
-def build_line(event: Any) -> None:
-    """A build event on stderr: each image's outcome, and the Dockerfile's steps and errors as they come."""
-    if event.status != "building":
-        click.echo(f"  {event.node}: {event.image} {event.status}", err=True)
-    elif event.line.startswith("Step ") or event.line.startswith("ERROR"):
-        click.echo(f"  {event.node}: {event.line[:160]}", err=True)
 
 
 @click.group("docker")
@@ -80,7 +66,7 @@ def docker_base_image(name: str, suite: str, mirror: str | None) -> None:
 @guard
 def docker_build(app: Path, base_image: str | None, ca_bundle: Path | None, pip_index_url: str | None) -> None:
     """Build the images of every executor, service and the tracker (only those missing)."""
-    images = make(app, base_image, ca_bundle, pip_index_url).build(on_event=build_line)
+    images = make(app, base_image, ca_bundle, pip_index_url).build(on_event=progress_line)
     for node, image in images.items():
         click.echo(f"{node}\t{image}")
 
@@ -118,7 +104,7 @@ def docker_run(
             params=param_overrides(params),
             check=False,
             on_event=progress,
-            on_build=build_line,
+            on_progress=progress_line,
             on_log=on_log,
         )
     finally:
@@ -147,7 +133,9 @@ def docker_serve(
 ) -> None:
     """Serve a Service node's model in a container and wait for its health check."""
     deployment = make(app, base_image, ca_bundle, pip_index_url)
-    endpoint = deployment.serve(service, port=port, on_build=build_line, **published(publish))
+    from ..deploy.docker.client import publish_keyword
+
+    endpoint = deployment.serve(service, port=port, on_event=progress_line, **publish_keyword(publish))
     click.echo(f"{endpoint.service} healthy at {endpoint.url}/invocations")
 
 

@@ -5,14 +5,13 @@ nothing heavy until a command runs.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .common import APP_ARG, Progress, guard, param_overrides, report
+from .common import APP_ARG, Progress, guard, param_overrides, progress_line, report
 
 __all__ = ["deploy_kubernetes", "export_kubernetes", "kube_options", "kubernetes", "make"]
 
@@ -45,10 +44,6 @@ def make(app: Path, **kw: Any) -> Any:
     return KubernetesApp(load(app), docker=docker, **chosen)
 
 
-def _say(line: str) -> None:
-    click.echo(f"  {line}", err=True)
-
-
 def export_kubernetes(app: Path, output: Path | None, **kw: Any) -> None:
     """``scanflow export --to kubernetes``: every manifest and the Argo Workflows as YAML (a folder with -o)."""
     deployment = make(app, **kw)
@@ -74,17 +69,17 @@ def deploy_kubernetes(app: Path, output: Path | None, **kw: Any) -> None:
     deployment = make(app, **kw)
     if deployment.tag is None:
         click.echo("building images", err=True)
-        deployment.build(on_line=_say)
+        deployment.build(on_event=progress_line)
     if output is not None:
         deployment.export(output)
     click.echo(f"deploying to namespace {deployment.namespace}", err=True)
     from ..tracking.store import redact
 
-    click.echo(f"tracker: {redact(deployment.start(on_line=_say) or '')}")
+    click.echo(f"tracker: {redact(deployment.start(on_event=progress_line) or '')}")
     for wf in deployment.app.workflows:
         for address, node in Workflow.leaves(wf).items():
             if isinstance(node, Service):
-                click.echo(f"{address}: {deployment.serve(address)}")
+                click.echo(f"{address}: {deployment.serve(address, on_event=progress_line).url}")
 
 
 @click.group("kubernetes")
@@ -127,6 +122,7 @@ def run(
             workers=workers,
             check=False,
             on_event=progress,
+            on_progress=progress_line,
             on_log=on_log,
             tracker_url=tracker_url,
             tracking=not no_tracking,
@@ -134,15 +130,7 @@ def run(
     finally:
         progress.close()
         deployment.close()
-    if hasattr(result, "state"):
-        report(result, started)
-        return
-    colour = "green" if result.ok else "red"
-    click.secho(f"workflow {result.run_id} {result.status} in {time.time() - started:.1f} s", fg=colour, err=True)
-    for error in result.errors.values():
-        click.secho(f"error: {error}", fg="red", err=True)
-    if not result.ok:
-        sys.exit(1)
+    report(result, started)
 
 
 @kubernetes.command("status")

@@ -229,7 +229,10 @@ def build_parsers() -> dict[str, CommandParser]:
     )
     p["deploy"].add_argument("target", metavar="NAME", nargs="?", help="run: the workflow; serve: the service.")
     p["deploy"].add_argument(
-        "--to", default="docker", choices=("docker", "kubernetes"), help="The backend (default: docker)."
+        "--to",
+        default="docker",
+        choices=("docker", "kubernetes", "swarm"),
+        help="The backend (default: docker; swarm: a stack on this engine's swarm).",
     )
     p["deploy"].add_argument("--workers", metavar="N", type=_positive, help="run: steps at once.")
     p["deploy"].add_argument("--force", action="store_true", help="run: run every step, even cached ones.")
@@ -237,8 +240,8 @@ def build_parsers() -> dict[str, CommandParser]:
     p["deploy"].add_argument(
         "--publish",
         metavar="ADDRESS",
-        help="serve, compose, stack: the host address to publish ports on (default: 127.0.0.1, this machine only; "
-        "a stack publishes none). 0.0.0.0 opens them to the network.",
+        help="serve, compose, stack, --to swarm: the host address to publish ports on (default: 127.0.0.1, this "
+        "machine only; a stack publishes none). 0.0.0.0 opens them to the network.",
     )
     p["deploy"].add_argument("--base-image", metavar="IMAGE", help="Base of the generated images.")
     p["deploy"].add_argument("--ca-bundle", metavar="FILE", help="An extra CA bundle for pip inside builds.")

@@ -1,66 +1,59 @@
-"""``%scanflow deploy --to kubernetes``: the current application on a cluster, followed in a
-:class:`DeployPanel` (the same panel as Docker's: build and push, start, run, stop, clean up, status); chosen by
-:mod:`.deploy`."""
+"""``%scanflow deploy --to kubernetes``: the current application on a cluster; chosen by :mod:`.deploy`, which
+does the actions every deployment does through its panel (the same panel as Docker's: build and push, start,
+run, stop, clean up, status). Here: the deployment made from the options, and what only a cluster does (export
+its manifests, logs, cancel) with serve."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from IPython.core.error import UsageError
+from typing import TYPE_CHECKING, Any
 
 from ..workflow import Application
-from .deploy_shown import perform_shown
-from .widgets.deploy import DeployPanel
 
-__all__ = ["kubernetes_command"]
+if TYPE_CHECKING:
+    from ..deploy.kubernetes import KubernetesApp
 
-_PANELS: dict[str, DeployPanel] = {}  # one panel (and one deployment) per application and target
+__all__ = ["kubernetes_command", "kubernetes_deployment"]
 
 
-def kubernetes_command(args: argparse.Namespace, app: Application, workers: int) -> Any:
-    """Do ``args.action`` on the cluster; returns the panel, or what the action gives (a run's result, a
-    service's URL, the logs...). ScanflowErrors are turned into ``UsageError`` by the magic."""
+def kubernetes_deployment(args: argparse.Namespace, app: Application) -> tuple[str, Callable[[], KubernetesApp]]:
+    """The key of the deployment ``args`` ask for (application, namespace, registry, tag, secrets, engine), and
+    how to make it."""
     from ..deploy.kubernetes import KubernetesApp
 
     secrets = tuple(args.image_pull_secret or ())
     key = f"{app.folder}:{args.namespace}:{args.registry}:{args.tag}:{secrets}:{args.engine}"
-    panel = _PANELS.get(key)
-    if panel is None or panel.deployment.app is not app:
-        docker = {k: v for k, v in (("base_image", args.base_image), ("ca_bundle", args.ca_bundle)) if v}
-        deployment = KubernetesApp(
-            app,
-            namespace=args.namespace,
-            registry=args.registry,
-            tag=args.tag,
-            image_pull_secrets=secrets,
-            engine=args.engine,
-            docker=docker,
-        )
-        panel = _PANELS[key] = DeployPanel(deployment, backend="kubernetes")
-    deployment = panel.deployment
+    docker = {k: v for k, v in (("base_image", args.base_image), ("ca_bundle", args.ca_bundle)) if v}
+    return key, lambda: KubernetesApp(
+        app,
+        namespace=args.namespace,
+        registry=args.registry,
+        tag=args.tag,
+        image_pull_secrets=secrets,
+        engine=args.engine,
+        docker=docker,
+    )
+
+
+def kubernetes_command(args: argparse.Namespace, deployment: KubernetesApp, workers: int) -> Any:
+    """Do ``args.action`` (serve, export, logs, cancel) on the cluster; returns a service's endpoint, else None.
+    ScanflowErrors are turned into ``UsageError`` by the magic."""
+    del workers  # no batch run here: runs go through the panel
     action = args.action
-    if action == "serve" and not args.target:
-        raise UsageError(
-            "%scanflow deploy serve needs the service's name: %scanflow deploy serve NAME --to kubernetes."
-        )
-    if action == "panel":
-        return panel
     if action == "export":
         text = deployment.export(args.output)
         print(f"wrote {Path(args.output)}" if args.output else text, end="\n" if args.output else "")
         return None
     if action == "serve":
-        url = deployment.serve(args.target)
-        print(f"{args.target} ready at {url} (in the cluster)")
-        return url
+        endpoint = deployment.serve(args.target)
+        print(f"{endpoint.service} ready at {endpoint.url} (in the cluster)")
+        return endpoint
     if action == "logs":
         found = deployment.logs(args.target)
         for pod, text in found.items():
             print(f"==> {pod} <==\n{text}", end="" if text.endswith("\n") else "\n")
         return None
-    if action == "cancel":
-        print("\n".join(deployment.cancel(args.target)) or "nothing was running")
-        return None
-    return perform_shown(panel, args, workers)
+    print("\n".join(deployment.cancel(args.target)) or "nothing was running")
+    return None

@@ -24,13 +24,29 @@ def test_measures_match_modal(fitted: tuple[LogisticRegression, np.ndarray], mea
     np.testing.assert_allclose(measure_of(model.predict_proba(x), measure), uncertainty(model, x, measure))  # type: ignore[arg-type]
 
 
-def test_by_default_the_hybrid_ranks_by_the_samples_own_uncertainty(
+def test_without_smoothing_the_hybrid_ranks_by_the_samples_own_uncertainty(
     fitted: tuple[LogisticRegression, np.ndarray],
 ) -> None:
     model, x = fitted
-    plain = HybridRanker(seed=0).pick(model, x, np.arange(len(x)), 5)
+    plain = HybridRanker(smoothing=0.0, seed=0).pick(model, x, np.arange(len(x)), 5)
     for pick in plain:
         assert pick.why["margin"] == pytest.approx(float(uncertainty(model, x[[pick.index]], "margin")[0]))
+
+
+def test_by_default_the_hybrid_smooths_half_and_spreads_the_batch_over_as_many_clusters(
+    fitted: tuple[LogisticRegression, np.ndarray],
+) -> None:
+    model, x = fitted
+    ranker = HybridRanker(seed=0)
+    assert ranker.smoothing == 0.5
+    candidates = np.arange(len(x))
+    picks = ranker.pick(model, x, candidates, 8)
+    assert len(picks) == len({p.index for p in picks}) == 8
+    # One pick per cluster of the 40 best (shortlist 5 x 8): never two of one cluster, so never the 8 best alone
+    # when those crowd one region.
+    scores = ranker._uncertainty(model, x, candidates) * ranker._typical(x) ** ranker.density_power
+    best = set(np.argsort(-scores, kind="stable")[:40].tolist())
+    assert {p.index for p in picks} <= best
 
 
 def test_smoothing_averages_the_neighbours_probabilities(fitted: tuple[LogisticRegression, np.ndarray]) -> None:

@@ -81,9 +81,11 @@ def test_undo_and_a_restart_resume_where_the_person_stopped(digits: Digits, tmp_
     again, _ = _session(digits, tmp_path)
     assert set(again.labels()) == {s.id for s in batch[:3]}
     resumed = again.next_batch()
-    assert {s.id for s in resumed} == {s.id for s in batch[3:]}
+    assert {s.id for s in resumed[:7]} == {s.id for s in batch[3:]}
+    # Issue 19: a batch left half done came back as only its 7 open samples; it is topped up to a full batch.
+    assert len(resumed) == 10 and not {s.id for s in resumed} & set(again.labels())
     again.wait()
-    assert again.progress() == {"labeled": 3, "queued": 7, "budget": 600, "pool": 600}
+    assert again.progress() == {"labeled": 3, "queued": 10, "budget": 600, "pool": 600}
 
 
 def test_two_annotators_get_different_samples(digits: Digits, tmp_path: Path) -> None:
@@ -95,6 +97,21 @@ def test_two_annotators_get_different_samples(digits: Digits, tmp_path: Path) ->
     _label(ana, truth, a)
     _label(bob, truth, b)
     assert len(store.labels("digits")) == 20
+
+
+def test_two_annotators_get_full_ranked_batches_that_do_not_overlap(digits: Digits, tmp_path: Path) -> None:
+    # The ranker picks exactly the batch; the second annotator's ranker picks the same samples, which the first
+    # holds, so its batch is filled from a longer list.
+    store = LabelStore(tmp_path / "shared.db")
+    ana, truth = _session(digits, tmp_path, store=store, annotator="ana", control_share=0.0, seed=0)
+    bob, _ = _session(digits, tmp_path, store=store, annotator="bob", control_share=0.0, seed=0)
+    while not ana._every_class_seen(ana.labels()):
+        _label(ana, truth, ana.next_batch())
+    ana.wait()
+    bob.retrain(wait=True)
+    a, b = ana.next_batch(), bob.next_batch()
+    assert {s.source for s in a} == {s.source for s in b} == {"ranked"}
+    assert len(a) == len(b) == 10 and not {s.id for s in a} & {s.id for s in b}
 
 
 def test_multi_select_and_a_new_class(digits: Digits, tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 import docker.errors
 import pytest
 
-from scanflow_jupyter.deploy.docker import DockerApp
+from scanflow_jupyter.deploy.base import Deployed
+from scanflow_jupyter.deploy.docker import DockerApp, SwarmApp
 from scanflow_jupyter.errors import ImageBuildError, PortInUseError, StepFailedError, StepTimeoutError
 from scanflow_jupyter.workflow import load
 
@@ -76,7 +77,7 @@ def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path)
     try:
         builds: list[Any] = []
         logs: list[tuple[str, str, str]] = []
-        result = deployment.run("pipeline", workers=2, on_build=builds.append, on_log=lambda *a: logs.append(a))
+        result = deployment.run("pipeline", workers=2, on_progress=builds.append, on_log=lambda *a: logs.append(a))
         assert result.status == "succeeded"
         ready = {e.node for e in builds if e.status in ("built", "cached")}
         assert ready == {"runtime", "tracker", *(STEPS - {"modeling"})}
@@ -104,7 +105,7 @@ def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path)
 
         # A warm re-run builds nothing, and reuses every step's result (the image is part of the cache key).
         again: list[Any] = []
-        rerun = deployment.run("pipeline", workers=2, on_build=again.append)
+        rerun = deployment.run("pipeline", workers=2, on_progress=again.append)
         assert {e.status for e in again} == {"cached"}
         assert {s.value for s in rerun.states.values()} == {"cached"}
 
@@ -121,8 +122,8 @@ def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path)
             deployment.serve("predictor")  # the running service holds it
 
         status = deployment.status()
-        roles = {c["role"] for c in status.containers}
-        assert roles == {"tracker", "service"} and "scanflow-dk-tabular-work" in status.volumes
+        roles = {c.role for c in status.of("container")}
+        assert roles == {"tracker", "service"} and "scanflow-dk-tabular-work" in status.names("volume")
 
         # The compose file is valid for docker-compose.
         compose = tmp_path / "compose.yaml"
@@ -149,6 +150,25 @@ def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path)
                 "scanflow-dk-tabular_tracker": "1/1",
                 "scanflow-dk-tabular_predictor": "1/1",
             }
+            # The stack is a deployment of its own: its status, its tracker and service on the stack's network,
+            # and its stop, which keeps the volumes (the tracker's runs and models).
+            on_swarm = SwarmApp(app, base_image=BASE_IMAGE)
+            volumes = on_swarm.status().names("volume")
+            assert [(o.name, o.status) for o in on_swarm.status().of("swarm service")] == [
+                ("scanflow-dk-tabular_predictor", "1/1"),
+                ("scanflow-dk-tabular_tracker", "1/1"),
+            ]
+            assert on_swarm.tracker_uri() == "http://tracker:5000"
+            assert on_swarm.serve("predictor").url == f"http://predictor:{port}"
+            listed = CliRunner().invoke(main, ["swarm", "status", str(app.folder)])
+            assert "swarm service scanflow-dk-tabular_predictor: 1/1" in listed.stdout, listed.output
+            stopped = CliRunner().invoke(main, ["swarm", "stop", str(app.folder)])
+            assert sorted(stopped.stdout.splitlines()) == [
+                "removed scanflow-dk-tabular_predictor",
+                "removed scanflow-dk-tabular_tracker",
+            ], stopped.output
+            assert on_swarm.engine.replicas() == {} and on_swarm.tracker_uri() is None
+            assert on_swarm.status().names("volume") == volumes and volumes
             # A stack publishes no port unless told (a swarm cannot publish on loopback only)...
             with pytest.raises(ConnectionRefusedError):
                 socket.create_connection(("127.0.0.1", port), timeout=10).close()
@@ -156,7 +176,7 @@ def test_the_example_lives_its_whole_life_in_docker(engine: Any, tmp_path: Path)
             assert deployment.deploy_swarm(stack, publish="0.0.0.0") == deployment.replicas()
             assert deployment.predict("predictor", rows, port=port) == [0, 1]
             gone = deployment.cleanup()
-            assert any(c["role"] == "swarm service" for c in gone.containers)
+            assert gone.of("swarm service")
         finally:
             try:
                 deployment.cleanup()
@@ -196,8 +216,8 @@ def test_a_failing_step_reports_its_logs(engine: Any, make_app: Callable[..., An
         }
         assert isinstance(result.errors["slow"], StepTimeoutError)
         assert "ran past its timeout of 3 s" in str(result.errors["slow"])
-        assert deployment.status().containers == [
-            {"name": "scanflow-dk-fail-tracker", "role": "tracker", "node": "tracker", "status": "running"}
+        assert deployment.status().of("container") == [
+            Deployed("container", "scanflow-dk-fail-tracker", "running", "tracker", "tracker")
         ]  # the steps' containers are gone (the timed-out one stopped), their logs kept in the run
     finally:
         deployment.cleanup()
@@ -236,7 +256,7 @@ def test_a_requirement_missing_from_pypi_names_the_pip_line(engine: Any, make_ap
             deployment.build(tracker=False)
         assert "ERROR: No matching distribution found for scanflow-no-such-package-zz9==1.0" in str(info.value)
         assert info.value.image.startswith("scanflow/dk-badreq-bad:")
-        assert [i.split(":")[0] for i in deployment.status().images] == ["scanflow/dk-badreq-good"]
+        assert [i.split(":")[0] for i in deployment.status().names("image")] == ["scanflow/dk-badreq-good"]
         # The failed build left no untagged layer behind (it would carry no label, so clean-up would miss it).
         layers = re.findall(r"^ ---> ([0-9a-f]{12})$", info.value.log, re.M)
         assert layers

@@ -38,7 +38,7 @@ def test_deploy_needs_an_application(sf: Callable[[str], Any]) -> None:
     [
         ("deploy serve", r"needs the service's name: %scanflow deploy serve NAME"),
         ("deploy launch", r"argument ACTION: invalid choice: 'launch'"),
-        ("deploy run --to swarm", r"argument --to: invalid choice: 'swarm'"),
+        ("deploy run --to nomad", r"argument --to: invalid choice: 'nomad'"),
         ("deploy run --workers 0", r"--workers"),
         ("deploy run --to kubernetes --publish 0.0.0.0", r"--publish is for Docker \(serve, compose, stack\)"),
     ],
@@ -78,3 +78,14 @@ def test_every_action_belongs_to_a_backend_and_each_backend_refuses_the_others()
     assert kubernetes.refusal("stack") == (
         "stack files are for Docker; for Kubernetes use %scanflow deploy export --to kubernetes."
     )
+    assert BACKENDS["swarm"].refusal("logs").startswith("%scanflow deploy logs is not for a swarm stack")
+
+
+def test_a_swarm_panel_refuses_a_batch_run_with_the_fix(sf: Callable[[str], Any], loaded: Any) -> None:
+    panel = sf("deploy --to swarm --publish 0.0.0.0")
+    assert isinstance(panel, DeployPanel) and (panel.backend, panel.deployment.publish) == ("swarm", "0.0.0.0")
+    with pytest.raises(UsageError, match=r"A swarm stack runs the online services of .*Docker backend"):
+        sf("deploy run --to swarm --publish 0.0.0.0")
+    assert panel.phase == "failed" and "Docker backend" in panel.error
+    with pytest.raises(UsageError, match=r"deploy logs is not for a swarm stack"):
+        sf("deploy logs --to swarm")

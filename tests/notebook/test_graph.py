@@ -19,7 +19,7 @@ from scanflow_jupyter.notebook.widgets.graph import mlflow_url
 
 from .conftest import step, wait_until
 
-INFO_KEYS = {"params", "state", "duration", "log_tail", "mlflow_run_id", "mlflow_url", "error"}
+INFO_KEYS = {"params", "state", "duration", "log_tail", "mlflow_run_id", "mlflow_url", "error", "verdict"}
 
 
 @pytest.fixture
@@ -81,6 +81,7 @@ def test_state_follows_the_protocol(nested: Any) -> None:
         "mlflow_run_id": None,
         "mlflow_url": None,
         "error": None,
+        "verdict": None,
     }
     assert (state["collapsed"], state["selected"], state["run_status"], state["message"], state["height"]) == (
         [],
@@ -131,6 +132,29 @@ def test_failed_step_shows_error_log_tail_and_skips(make_app: Callable[..., Any]
     assert view.info["c"]["error"] == "an upstream step did not succeed"
     assert view.run_status == "failed"
     assert view.message == f"run {result.run_id} failed (b failed)"
+
+
+CHECKER_STEP = """
+import sys
+print("loading the detector")
+print("DRIFT: p = 0.0004 (tail test, alpha 0.05, 200 samples against 300 held-out reference samples)")
+print("61 of 200 samples (30.5%) score above the threshold 0.2113 (10% expected without drift)")
+"""
+
+
+def test_a_checker_step_that_found_drift_carries_its_verdict(make_app: Callable[..., Any]) -> None:
+    # Issue 19: a checker step whose verdict was drift showed as a plain green "Succeeded".
+    checker = {"name": "check", "script": "check.py", "depends_on": ["a"]}
+    app = make_app([step("a"), checker], {"check.py": CHECKER_STEP})
+    view = GraphView(app)
+    result = sf.run(app, tracking=False, check=False)
+    assert result.status == "succeeded" and view.states["check"] == "succeeded"
+    assert view.info["check"]["verdict"] == (
+        "DRIFT: p = 0.0004 (tail test, alpha 0.05, 200 samples against 300 held-out reference samples)"
+    )
+    assert view.info["a"]["verdict"] is None
+    again = GraphView.from_run(app, result.run_id)  # a past run read from disk says the same
+    assert again.info["check"]["verdict"] == view.info["check"]["verdict"]
 
 
 def test_tracked_run_gives_each_step_its_mlflow_run(make_app: Callable[..., Any]) -> None:

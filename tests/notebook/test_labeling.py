@@ -111,6 +111,38 @@ def test_a_grid_opened_on_a_store_with_labels_counts_them(session: LabelingSessi
     assert not set(ids) & {item["id"] for item in widget.items}
 
 
+def test_next_batch_is_full_after_a_batch_left_half_done(session: LabelingSession) -> None:
+    # Issue 19: "Next batch" first returned 2 cards (the open samples of the batch before).
+    widget = LabelingWidget(session, image_shape=(8, 8), watch_interval=0)
+    shown = [item["id"] for item in widget.items]
+    _send(widget, {"event": "label", "ids": shown[:4], "label": "3"})
+    _send(widget, {"event": "next"})
+    ids = [item["id"] for item in widget.items]
+    assert len(ids) == 6 and ids[:2] == shown[4:] and not set(ids) & set(shown[:4])
+    assert widget.progress["queued"] == 6
+
+
+def test_cards_say_why_in_words_and_the_model_guess(session: LabelingSession, digits: Digits) -> None:
+    # Issue 19: the cards read "cluster 0 · distance 0.9403" and "margin 0.9953 · typicality 0.4892", no guess.
+    _, y = digits
+    widget = LabelingWidget(session, image_shape=(8, 8), watch_interval=0)
+    first = widget.items[0]
+    assert first["reason"].startswith("A typical sample of one group of similar ones") and "guess" not in first
+    while session.version == 0:
+        for item in list(widget.items):
+            _send(widget, {"event": "label", "ids": [item["id"]], "label": str(int(y[int(item["id"])]))})
+        session.wait()
+    _send(widget, {"event": "next"})
+    reasons = {item["reason"].split(":")[0] for item in widget.items}
+    assert reasons <= {
+        "The model is unsure",
+        "A typical sample of one group of similar ones (the first batches cover every group)",
+    }
+    guess = widget.items[0]["guess"]
+    predicted = session.model.predict(session.x[[int(widget.items[0]["id"])]])[0]
+    assert guess.startswith(f"{predicted} (") and guess.endswith("%)")
+
+
 def test_bad_image_shape(session: LabelingSession) -> None:
     with pytest.raises(InvalidDataError, match=r"image_shape \(7, 7\) does not fit samples of shape \(64,\)"):
         LabelingWidget(session, image_shape=(7, 7))

@@ -167,6 +167,54 @@ def test_tree_expand_select_compare_and_dataframe(store: Populated) -> None:
     assert "Select at least two runs" in b.error
 
 
+def test_a_filter_matching_only_child_runs_shows_them_under_their_parent(store: Populated) -> None:
+    # Issue 19: in the tree, `metrics.train_accuracy > 0.8` said "No runs match." (the matches were step runs).
+    b = RunBrowser(store.uri, experiments=["browse"], filter="metrics.acc < 0.2")
+    assert [r["run_id"] for r in b.rows] == [store.parent]
+    assert sorted(r["run_id"] for r in b.children[store.parent]) == sorted(store.children)
+    assert b.message == "1-2 of 2 (2 child runs shown under their parents)"
+    b.tree = False  # the flat list: the same two runs, no parent
+    assert sorted(r["run_id"] for r in b.rows) == sorted(store.children) and b.children == {}
+    b.tree = True
+    b.filter = ""  # no filter: top-level runs only, children closed
+    assert store.parent in {r["run_id"] for r in b.rows} and b.children == {}
+    assert not set(store.children) & {r["run_id"] for r in b.rows}
+
+
+def test_comparing_workflow_runs_with_nothing_logged_says_why_and_offers_their_step_runs(
+    tmp_path: Path, mlflow_template: Path
+) -> None:
+    # Issue 19: two workflow runs compared showed empty Params and Metrics without a word (parents carry nothing).
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param
+
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("wf", artifact_location=(tmp_path / "art").as_uri())
+    parents, steps = [], []
+    for i in range(2):
+        parent = client.create_run(exp, run_name=f"pipeline {i}").info.run_id
+        step = client.create_run(exp, run_name="train", tags={"mlflow.parentRunId": parent}).info.run_id
+        client.log_batch(step, metrics=[Metric("train_accuracy", 0.8 + i / 10, 0, 0)], params=[Param("lr", str(i))])
+        for run_id in (step, parent):
+            client.set_terminated(run_id, "FINISHED")
+        parents.append(parent)
+        steps.append(step)
+    b = RunBrowser(uri, experiments=["wf"])
+    b.compare(parents)
+    c = b.compare_data
+    assert c["params"] == [] and c["metrics"] == []
+    assert "they are workflow runs, and each step logs its own" in c["empty_note"]
+    assert sorted(c["step_runs"]) == sorted(steps)
+    msg(b, event="compare_steps")
+    assert sorted(r["run_id"] for r in b.compare_data["runs"]) == sorted(steps)
+    # Two step runs named "train": each with its workflow run's name.
+    assert sorted(r["run_name"] for r in b.compare_data["runs"]) == ["pipeline 0 / train", "pipeline 1 / train"]
+    assert b.compare_data["empty_note"] == "" and b.compare_data["metrics"][0]["key"] == "train_accuracy"
+    b.close()
+
+
 def test_chart_requests_are_capped_at_full_resolution_too(store: Populated, monkeypatch: pytest.MonkeyPatch) -> None:
     """runs x keys x points is bounded: "full resolution" over many runs and keys would send every point."""
     from scanflow_jupyter.notebook.widgets import runs

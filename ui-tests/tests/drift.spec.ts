@@ -8,6 +8,8 @@ import { expect, test } from '@jupyterlab/galata';
 
 import { attachScreenshot, codeCell, openNotebook } from './helpers';
 
+test.use({ viewport: { width: 1440, height: 1000 } });
+
 test('the checker notebook draws its drift reports', async ({ page }, testInfo) => {
   test.setTimeout(300_000);
   await page.notebook.openByPath('notebooks/checker.ipynb');

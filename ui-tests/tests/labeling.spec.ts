@@ -26,7 +26,7 @@ test('label 20 samples by keyboard, undo, retrain, reload and carry on', async (
   await expect(grid.locator('.sf-label-card')).toHaveCount(10);
   await grid.locator('.sf-label-card').first().click();
 
-  // Two batches of ten: keys 1-9 give the classes 0-8; each label is saved (✓) once Python has it on disk.
+  // Two batches of ten: on digits each key is its class (1-9 here); each label is saved (✓) once it is on disk.
   for (let batch = 0; batch < 2; batch++) {
     const firstId = await grid.locator('.sf-label-card').first().getAttribute('data-id');
     for (let i = 0; i < 10; i++) {

@@ -189,8 +189,8 @@ function percent(share: number): string {
   return `${(share * 100).toFixed(1)}%`;
 }
 
-/** The verdict banner and the lines under it. */
-export function renderVerdict(doc: Document, summary: DriftSummary): HTMLElement {
+/** The verdict banner and the lines under it; `unit` is what the batch counts ("windows" for a sequence batch). */
+export function renderVerdict(doc: Document, summary: DriftSummary, unit = 'samples'): HTMLElement {
   const box = el(doc, 'div', `sf-drift-verdict ${summary.drift ? 'sf-drift-yes' : 'sf-drift-no'}`);
   box.setAttribute('role', 'status');
   box.append(el(doc, 'strong', 'sf-drift-verdict-word', summary.verdict.toUpperCase()));
@@ -200,7 +200,7 @@ export function renderVerdict(doc: Document, summary: DriftSummary): HTMLElement
       'span',
       'sf-drift-verdict-test',
       ` p ${summary.p_value !== null && summary.p_value < 0.001 ? '' : '= '}${fmtP(summary.p_value)} (${summary.test} test, alpha ${fmt(summary.alpha)}, ` +
-        `${summary.batch_size} samples against ${summary.reference_size} reference samples)`
+        `${summary.batch_size} ${unit} against ${summary.reference_size} reference ${unit})`
     )
   );
   const facts = el(doc, 'div', 'sf-drift-facts');
@@ -209,7 +209,7 @@ export function renderVerdict(doc: Document, summary: DriftSummary): HTMLElement
       doc,
       'div',
       'sf-drift-share',
-      `${summary.n_over_threshold} of ${summary.batch_size} samples (${percent(summary.share_over_threshold)}) ` +
+      `${summary.n_over_threshold} of ${summary.batch_size} ${unit} (${percent(summary.share_over_threshold)}) ` +
         `score above the threshold ${fmt(summary.threshold)} (${percent(summary.false_alarm_rate)} expected ` +
         'without drift)'
     )
@@ -223,6 +223,24 @@ export function renderVerdict(doc: Document, summary: DriftSummary): HTMLElement
   const wrap = el(doc, 'div', 'sf-drift-head');
   wrap.append(box, facts);
   return wrap;
+}
+
+/** Round values between `lo` and `hi`, about `count` of them, a step of 1, 2 or 5 times a power of ten. */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) {
+    return Number.isFinite(lo) ? [lo] : [];
+  }
+  const raw = (hi - lo) / count;
+  const power = Math.pow(10, Math.floor(Math.log10(raw)));
+  const steps = [1, 2, 5, 10].map(m => m * power);
+  const step = steps.reduce((best, s) =>
+    Math.abs((hi - lo) / s - count) < Math.abs((hi - lo) / best - count) ? s : best
+  );
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+    out.push(Number(v.toPrecision(12)) || 0);
+  }
+  return out;
 }
 
 const HIST = { width: 480, height: 170, left: 44, right: 10, top: 10, bottom: 34 };
@@ -289,10 +307,18 @@ export function renderHistogram(doc: Document, histogram: Histogram, threshold: 
     node.textContent = text;
     chart.append(node);
   };
-  label(fmt(lo), { x: left, y: height - bottom + 14, 'text-anchor': 'start' });
-  label(fmt(hi), { x: width - right, y: height - bottom + 14, 'text-anchor': 'end' });
+  // Ticks between the ends (issue 19: only min and max were labelled): round scores, three shares.
+  for (const v of niceTicks(lo, hi)) {
+    const tx = x(v);
+    chart.append(svg(doc, 'line', { class: 'sf-drift-tick', x1: tx, y1: top + plotH, x2: tx, y2: top + plotH + 4 }));
+    label(fmt(v), { x: tx, y: height - bottom + 14, 'text-anchor': 'middle' });
+  }
   label('score', { x: left + plotW / 2, y: height - 4, 'text-anchor': 'middle' });
-  label(percent(peak), { x: left - 4, y: top + 8, 'text-anchor': 'end' });
+  for (const share of [0, peak / 2, peak]) {
+    const ty = y(share);
+    chart.append(svg(doc, 'line', { class: 'sf-drift-tick', x1: left - 4, y1: ty, x2: left, y2: ty }));
+    label(percent(share), { x: left - 6, y: share === peak ? ty + 8 : ty + 3, 'text-anchor': 'end' });
+  }
   if (threshold !== null && Number.isFinite(threshold)) {
     const tx = x(Math.min(hi, Math.max(lo, threshold)));
     chart.append(
@@ -303,11 +329,26 @@ export function renderHistogram(doc: Document, histogram: Histogram, threshold: 
   return chart;
 }
 
+/** The colour scale of the error heatmaps: white (no error) to deep red (the sample's largest). */
+export function heatScale(doc: Document): HTMLElement {
+  const box = el(doc, 'div', 'sf-drift-heat-scale');
+  const bar = el(doc, 'span', 'sf-drift-heat-bar');
+  bar.style.background = `linear-gradient(to right, ${[0, 0.25, 0.5, 0.75, 1].map(heat).join(', ')})`;
+  box.append(
+    el(doc, 'span', '', 'Error heatmaps: no error'),
+    bar,
+    el(doc, 'span', '', "the sample's largest error (each map on its own scale)")
+  );
+  return box;
+}
+
 function legend(doc: Document): HTMLElement {
   const box = el(doc, 'div', 'sf-drift-legend');
   for (const [cls, text] of [
     ['sf-drift-key-reference', 'reference (held out)'],
     ['sf-drift-key-batch', 'batch'],
+    // Where the two bars overlap they mix into a third colour: it has a key too (issue 19).
+    ['sf-drift-key-overlap', 'both (bars overlap)'],
     ['sf-drift-key-threshold', 'threshold']
   ]) {
     const item = el(doc, 'span', 'sf-drift-key');
@@ -555,7 +596,7 @@ export function renderDrift(root: HTMLElement, data: DriftData): void {
     root.append(el(doc, 'div', 'sf-drift-empty', 'No report.'));
     return;
   }
-  root.append(renderVerdict(doc, data.summary));
+  root.append(renderVerdict(doc, data.summary, data.timeline ? 'windows' : 'samples'));
   if (data.timeline) {
     const figure = el(doc, 'div', 'sf-drift-figure sf-drift-time-figure');
     figure.append(renderTimeline(doc, data.timeline), timelineLegend(doc, data.timeline));
@@ -581,6 +622,10 @@ export function renderDrift(root: HTMLElement, data: DriftData): void {
         drift ? `Most anomalous ${things}` : `Most unusual ${things} (no drift: a few over the threshold are expected)`
       )
     );
+    const cells = data.imageShape.length === 2 ? data.imageShape[0] * data.imageShape[1] : 0;
+    if (cells > 0 && data.samples.some(sample => sample.errors.length === cells)) {
+      root.append(heatScale(doc));
+    }
     const list = el(doc, 'div', 'sf-drift-samples');
     for (const sample of data.samples) {
       list.append(renderSample(doc, sample, data.imageShape, data.featureNames, drift));

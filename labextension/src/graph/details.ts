@@ -73,9 +73,16 @@ export function renderDetails(
 
   const header = el(doc, 'div', 'sf-graph-details-header');
   header.appendChild(el(doc, 'span', 'sf-graph-details-address', address));
-  const badge = el(doc, 'span', 'sf-graph-details-state', state);
+  // A checker that found drift succeeds as a step: the badge says what it found, not a plain green success.
+  const verdict = typeof info?.verdict === 'string' ? info.verdict : '';
+  const drift = verdict.startsWith('DRIFT');
+  const badge = el(doc, 'span', 'sf-graph-details-state', drift ? `${state} · drift found` : state);
   badge.setAttribute('data-state', state);
-  badge.style.background = isState(state) ? STATE_COLOURS[state] : STATE_COLOURS.pending; // states.json's colour
+  if (drift) {
+    badge.setAttribute('data-verdict', 'drift');
+  } else {
+    badge.style.background = isState(state) ? STATE_COLOURS[state] : STATE_COLOURS.pending; // states.json's colour
+  }
   header.appendChild(badge);
   const close = el(doc, 'button', 'sf-graph-details-close', '×');
   close.type = 'button';
@@ -108,6 +115,9 @@ export function renderDetails(
   // A cached step did not run this time: say so rather than draw a dash (issue 19).
   const reused = state === 'cached' && (info?.duration === null || info?.duration === undefined);
   field('Duration', reused ? 'reused from an earlier run' : formatDuration(info?.duration), 'sf-graph-duration');
+  if (verdict) {
+    field('Verdict', verdict, drift ? 'sf-graph-verdict sf-graph-verdict-drift' : 'sf-graph-verdict');
+  }
   const runId = typeof info?.mlflow_run_id === 'string' ? info.mlflow_run_id : '';
   if (runId) {
     const url = safeHttpUrl(info?.mlflow_url);

@@ -39,6 +39,8 @@ export interface StepInfo {
   mlflow_run_id?: string | null;
   mlflow_url?: string | null;
   error?: string | null;
+  /** A checker step's drift verdict line ("DRIFT: p = ..." or "NO DRIFT: p = ..."). */
+  verdict?: string | null;
 }
 
 export type InfoMap = { [address: string]: StepInfo };

@@ -11,6 +11,10 @@ const SVG = 'http://www.w3.org/2000/svg';
 export interface LabelItem {
   id: string;
   why: Record<string, number>;
+  /** Why it was picked, as a sentence. */
+  reason?: string;
+  /** The model's guess, e.g. "3 (87%)". */
+  guess?: string;
   pixels?: number[];
   heatmap?: number[];
   fields?: [string, number][];
@@ -81,8 +85,16 @@ export function renderCard(doc: Document, item: LabelItem, imageShape: number[])
     }
     card.append(table);
   }
-  card.append(el(doc, 'div', 'sf-label-id', item.id));
-  card.append(el(doc, 'div', 'sf-label-why', whyText(item.why)));
+  // "sample 17", small and grey: a bare "17" under a digit reads like its label.
+  const id = el(doc, 'div', 'sf-label-id', `sample ${item.id}`);
+  id.title = `sample id ${item.id}`;
+  card.append(id);
+  if (item.guess) {
+    card.append(el(doc, 'div', 'sf-label-guess', `model's guess: ${item.guess}`));
+  }
+  const why = el(doc, 'div', 'sf-label-why', item.reason || whyText(item.why));
+  why.title = whyText(item.why);
+  card.append(why);
   card.append(el(doc, 'div', 'sf-label-badge', ''));
   return card;
 }

@@ -7,6 +7,8 @@ import { Comparison, KeyRow, Value } from './types';
 export interface CompareCallbacks {
   charts(keys: string[], full: boolean): void;
   open(runId: string): void;
+  /** Compare the step runs of the workflow runs compared (they carry the params and metrics). */
+  compareSteps(): void;
 }
 
 function valueText(v: Value): string {
@@ -62,6 +64,18 @@ export function renderCompare(root: HTMLElement, data: Comparison, callbacks: Co
     legend.append(item);
   });
   root.append(legend);
+  if (data.empty_note) {
+    const note = el(doc, 'div', 'sf-runs-empty-note');
+    note.setAttribute('role', 'status');
+    note.append(el(doc, 'span', '', data.empty_note));
+    if (data.step_runs?.length) {
+      const steps = el(doc, 'button', 'sf-runs-button sf-runs-compare-steps', `Compare the ${data.step_runs.length} step runs`);
+      steps.type = 'button';
+      steps.addEventListener('click', () => callbacks.compareSteps());
+      note.append(' ', steps);
+    }
+    root.append(note);
+  }
 
   root.append(el(doc, 'h4', '', 'Params'), keyTable(doc, 'sf-runs-compare-params', data, data.params, data.params_total, onlyDiff));
   root.append(el(doc, 'h4', '', 'Metrics'), keyTable(doc, 'sf-runs-compare-metrics', data, data.metrics, data.metrics_total, onlyDiff));

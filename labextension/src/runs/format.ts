@@ -29,6 +29,15 @@ export function sortable(name: string): boolean {
   return name !== 'attributes.duration' && name !== 'attributes.experiment_id';
 }
 
+/** `text` of at most `max` characters, cut in the middle so both ends show, the end more (names differ there). */
+export function middleEllipsis(text: string, max: number): string {
+  if (text.length <= max) {
+    return text;
+  }
+  const tail = Math.ceil((max - 1) * 0.6);
+  return `${text.slice(0, max - 1 - tail)}…${text.slice(text.length - tail)}`;
+}
+
 export function formatDate(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !isFinite(ms)) {
     return '';

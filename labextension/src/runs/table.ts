@@ -3,7 +3,7 @@
  * few either side, are in the DOM). A workflow run's child runs show under it, indented.
  */
 import { el } from '../dom';
-import { columnLabel, formatValue, parseSort, sortable } from './format';
+import { columnKind, columnLabel, formatValue, middleEllipsis, parseSort, sortable } from './format';
 import { RunRow } from './types';
 
 export const ROW_HEIGHT = 28;
@@ -98,14 +98,46 @@ export class RunTable {
   }
 
   private template(): string {
-    return `2rem 1.4rem minmax(10rem, 2fr) 6rem repeat(${this.columns.length}, minmax(7rem, 1fr))`;
+    // Dates need their full width: "2026-12-02 03:22:41" cut to "2026-12-02 …" hides what differs.
+    const widths = this.columns.map(c =>
+      c === 'attributes.start_time' || c === 'attributes.end_time' ? 'minmax(11.5rem, 1fr)' : 'minmax(7rem, 1fr)'
+    );
+    return `2rem 1.4rem minmax(14rem, 2fr) 6rem ${widths.join(' ')}`;
+  }
+
+  /** "Params", "Metrics", "Tags" over each stretch of columns of that kind (nothing over attributes). */
+  private drawGroups(): HTMLElement {
+    const doc = this.doc;
+    const row = el(doc, 'div', 'sf-runs-groups');
+    row.style.gridTemplateColumns = this.template();
+    row.append(el(doc, 'span', ''), el(doc, 'span', ''), el(doc, 'span', ''), el(doc, 'span', ''));
+    const names = { metric: 'Metrics', param: 'Params', tag: 'Tags', attribute: '' };
+    let i = 0;
+    while (i < this.columns.length) {
+      const kind = columnKind(this.columns[i]);
+      let j = i;
+      while (j < this.columns.length && columnKind(this.columns[j]) === kind) {
+        j++;
+      }
+      const cell = el(doc, 'span', names[kind] ? 'sf-runs-group' : '', names[kind]);
+      cell.style.gridColumn = `span ${j - i}`;
+      if (names[kind]) {
+        cell.dataset.group = kind;
+      }
+      row.append(cell);
+      i = j;
+    }
+    return row;
   }
 
   private drawHead(): void {
     const doc = this.doc;
     this.head.replaceChildren();
-    this.head.style.gridTemplateColumns = this.template();
-    this.head.append(el(doc, 'span', 'sf-runs-th'), el(doc, 'span', 'sf-runs-th'));
+    const groups = this.drawGroups();
+    const columns = el(doc, 'div', 'sf-runs-head-row');
+    columns.style.gridTemplateColumns = this.template();
+    this.head.append(groups, columns);
+    columns.append(el(doc, 'span', 'sf-runs-th'), el(doc, 'span', 'sf-runs-th'));
     const sorts = this.order.map(parseSort);
     const header = (column: string, label: string): HTMLElement => {
       const th = el(doc, 'span', 'sf-runs-th', label);
@@ -117,7 +149,10 @@ export class RunTable {
         th.dataset.sort = sorts[s].ascending ? 'asc' : 'desc';
         th.append(el(doc, 'span', 'sf-runs-sort-mark', sorts[s].ascending ? ' ▲' : ' ▼'));
       }
-      if (sortable(column)) {
+      if (!sortable(column)) {
+        th.classList.add('sf-unsortable');
+        th.title = `${column}: computed from start and end, so not sortable (sort by start time or end time)`;
+      } else {
         th.classList.add('sf-sortable');
         th.tabIndex = 0;
         const go = (add: boolean): void => this.callbacks.sort(column, add);
@@ -131,9 +166,9 @@ export class RunTable {
       }
       return th;
     };
-    this.head.append(header('attributes.run_name', 'run'), header('attributes.status', 'status'));
+    columns.append(header('attributes.run_name', 'run'), header('attributes.status', 'status'));
     for (const column of this.columns) {
-      this.head.append(header(column, columnLabel(column)));
+      columns.append(header(column, columnLabel(column)));
     }
   }
 
@@ -183,7 +218,8 @@ export class RunTable {
 
     const name = el(doc, 'span', 'sf-runs-cell sf-runs-name');
     name.style.paddingLeft = `${depth * 1.2}rem`;
-    const link = el(doc, 'button', 'sf-runs-open', row.run_name || row.run_id.slice(0, 8));
+    // Cut in the middle: names of one workflow differ at their end ("pipeline 20261202-0322…" three times).
+    const link = el(doc, 'button', 'sf-runs-open', middleEllipsis(row.run_name || row.run_id.slice(0, 8), 34));
     link.type = 'button';
     link.title = `Open run ${row.run_id}`;
     link.addEventListener('click', () => this.callbacks.open(row.run_id));

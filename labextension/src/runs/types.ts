@@ -55,6 +55,9 @@ export interface Comparison {
   histories: Record<string, History[]>;
   full: boolean;
   chart_note?: string;
+  /** Why the params and metrics are empty (workflow runs), and their step runs to compare instead. */
+  empty_note?: string;
+  step_runs?: string[];
   parallel: { axes: string[]; runs: Array<{ run_id: string; values: Array<number | null> }> };
 }
 

@@ -1,8 +1,9 @@
 /**
  * The labeling grid widget: a batch of samples at once, labeled with buttons or keys
- * (1-9 label, arrows move, Shift extends the selection, x skips, z undoes), a "new class"
- * entry, progress, and the learning curve. A label shows "…" until Python says it is on
- * disk (the `acked` trait), then "✓". Moving to the next sample never waits for Python.
+ * (a class's own key on digits and letters, else 1-9; arrows move, Shift extends the selection, x skips, z undoes),
+ * a "new class" entry, progress, and the learning curve. A label shows "…" until Python says it is on
+ * disk (the `acked` trait), then "✓". A label already saved (here, in Python, by another annotator) is changed only
+ * by the same key or button twice. Moving to the next sample never waits for Python.
  * Python side: `scanflow_jupyter/notebook/widgets/labeling.py`; contract: PROTOCOL.md.
  */
 import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/base';
@@ -63,6 +64,9 @@ export class LabelingView extends DOMWidgetView {
   private grid!: HTMLDivElement;
   private side!: HTMLDivElement;
   private errorBox!: HTMLDivElement;
+  private notice!: HTMLDivElement;
+  /** The relabel a first press asked to confirm: "ids\u0000label". */
+  private confirming: string | null = null;
   private cards: HTMLElement[] = [];
   private focusIndex = 0;
   private selected = new Set<string>();
@@ -79,6 +83,10 @@ export class LabelingView extends DOMWidgetView {
     this.errorBox = doc.createElement('div');
     this.errorBox.className = 'sf-label-error';
     this.errorBox.setAttribute('role', 'alert');
+    this.notice = doc.createElement('div');
+    this.notice.className = 'sf-label-notice';
+    this.notice.setAttribute('role', 'status');
+    this.notice.hidden = true;
     this.buttons = doc.createElement('div');
     this.buttons.className = 'sf-label-buttons';
     const body = doc.createElement('div');
@@ -88,7 +96,7 @@ export class LabelingView extends DOMWidgetView {
     this.side = doc.createElement('div');
     this.side.className = 'sf-label-side';
     body.append(this.grid, this.side);
-    this.el.append(this.header, this.errorBox, this.buttons, body);
+    this.el.append(this.header, this.errorBox, this.buttons, this.notice, body);
 
     this.el.addEventListener('keydown', event => this.onKey(event));
     this.listenTo(this.model, 'change:items change:image_shape', this.drawGrid);
@@ -196,6 +204,8 @@ export class LabelingView extends DOMWidgetView {
     });
     this.grid.replaceChildren(...this.cards);
     this.selected.clear();
+    this.confirming = null;
+    this.say('');
     for (const id of [...this.pending.keys()]) {
       if (!this.cards.some(c => c.dataset.id === id)) {
         this.pending.delete(id);
@@ -253,6 +263,8 @@ export class LabelingView extends DOMWidgetView {
       this.selected.clear();
     }
     this.focusIndex = index;
+    this.confirming = null;
+    this.say('');
     this.updateFocus();
     this.el.focus();
   }
@@ -266,11 +278,33 @@ export class LabelingView extends DOMWidgetView {
     return card?.dataset.id ? [card.dataset.id] : [];
   }
 
+  private say(text: string): void {
+    this.notice.textContent = text;
+    this.notice.hidden = !text;
+  }
+
   labelSelected(label: string): void {
     const ids = this.targets();
     if (!ids.length) {
       return;
     }
+    // A label on disk is not overwritten by a stray key: the first press says so, the same press again changes it.
+    const acked = this.acked();
+    const changed = ids.filter(id => id in acked && acked[id] !== label);
+    const ask = `${ids.join(',')}\u0000${label}`;
+    if (changed.length && this.confirming !== ask) {
+      this.confirming = ask;
+      const key = keyOf(labelKeys(this.classes()), label);
+      const again = key !== null ? `press ${key} again` : `click "${label}" again`;
+      const what =
+        changed.length === 1
+          ? `Sample ${changed[0]} is already labeled "${acked[changed[0]]}"`
+          : `${changed.length} of these samples are already labeled`;
+      this.say(`${what}: ${again} to change it to "${label}", or move on.`);
+      return;
+    }
+    this.confirming = null;
+    this.say('');
     for (const id of ids) {
       this.pending.set(id, label);
     }
@@ -295,6 +329,8 @@ export class LabelingView extends DOMWidgetView {
     if (!this.cards.length) {
       return;
     }
+    this.confirming = null;
+    this.say('');
     if (extend) {
       const current = this.cards[this.focusIndex]?.dataset.id;
       if (current) {

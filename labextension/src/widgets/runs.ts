@@ -152,7 +152,13 @@ export class RunBrowserView extends DOMWidgetView {
     const treeLabel = el(doc, 'label', 'sf-runs-tree');
     this.treeBox = el(doc, 'input');
     this.treeBox.type = 'checkbox';
-    this.treeBox.addEventListener('change', () => this.save('tree', this.treeBox.checked));
+    // The filter typed in the box goes with the toggle: it is neither lost nor left unapplied.
+    this.treeBox.addEventListener('change', () => {
+      if (this.filterInput.value !== (this.model.get('filter') ?? '')) {
+        this.model.set('filter', this.filterInput.value);
+      }
+      this.save('tree', this.treeBox.checked);
+    });
     treeLabel.append(this.treeBox, doc.createTextNode(' child runs under parents'));
     this.columnsBox = el(doc, 'details', 'sf-runs-columns');
     quick.append(this.workflowInput, this.statusSelect, this.sinceInput, this.untilInput, treeLabel, this.columnsBox);
@@ -193,10 +199,12 @@ export class RunBrowserView extends DOMWidgetView {
     this.el.append(bar, quick, this.errorBox, this.tablePanel, this.comparePanel, this.runPanel);
 
     this.listenTo(this.model, 'change:experiments change:experiment_ids', this.drawExperiments);
-    this.listenTo(this.model, 'change:filter change:quick change:tree', this.drawQuery);
+    this.listenTo(this.model, 'change:filter', this.drawFilter);
+    this.listenTo(this.model, 'change:quick change:tree', this.drawQuery);
     this.listenTo(this.model, 'change:available change:columns', this.drawColumns);
     this.listenTo(this.model, 'change:rows', () => {
-      this.expanded.clear();
+      // Child runs that matched a filter come with their page, under their parents, opened.
+      this.expanded = new Set(Object.keys(this.model.get('children') ?? {}));
       this.table.scrollToTop();
       this.drawTable();
     });
@@ -220,7 +228,9 @@ export class RunBrowserView extends DOMWidgetView {
 
     this.table.setHeight(this.model.get('height'));
     this.el.dataset.revision = String(this.model.get('revision'));
+    this.expanded = new Set(Object.keys(this.model.get('children') ?? {}));
     this.drawExperiments();
+    this.drawFilter();
     this.drawQuery();
     this.drawColumns();
     this.drawTable();
@@ -281,10 +291,14 @@ export class RunBrowserView extends DOMWidgetView {
     this.experimentSelect.replaceChildren(...options);
   }
 
-  private drawQuery(): void {
+  private drawFilter(): void {
     if (this.el.ownerDocument.activeElement !== this.filterInput) {
       this.filterInput.value = this.model.get('filter') ?? '';
     }
+  }
+
+  /** The quick filters and the tree box (never the filter box: what is typed there stays until applied). */
+  private drawQuery(): void {
     const quick = (this.model.get('quick') ?? {}) as Record<string, string>;
     this.workflowInput.value = quick.workflow ?? '';
     this.statusSelect.value = (quick.status ?? '').toUpperCase();
@@ -406,7 +420,8 @@ export class RunBrowserView extends DOMWidgetView {
       data,
       {
         charts: (keys, full) => this.send({ event: 'charts', keys, full }),
-        open: runId => this.send({ event: 'open', run_id: runId })
+        open: runId => this.send({ event: 'open', run_id: runId }),
+        compareSteps: () => this.send({ event: 'compare_steps' })
       },
       this.onlyDiff
     );

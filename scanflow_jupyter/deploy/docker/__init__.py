@@ -11,37 +11,34 @@ import importlib
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from .app import DockerApp, DockerStatus, Endpoint
+    from .app import DockerApp
     from .backend import DockerBackend
     from .base_image import OFFLINE_BASE_IMAGE, build_base_image
     from .client import connect
     from .dockerfile import DEFAULT_BASE_IMAGE, ImageOptions
-    from .images import BuildEvent, ImageSpec
+    from .images import ImageSpec
+    from .swarm import SwarmApp
 
 _LAZY = {
     "DockerApp": "app",
-    "DockerStatus": "app",
-    "Endpoint": "app",
     "DockerBackend": "backend",
     "OFFLINE_BASE_IMAGE": "base_image",
     "build_base_image": "base_image",
     "connect": "client",
     "DEFAULT_BASE_IMAGE": "dockerfile",
     "ImageOptions": "dockerfile",
-    "BuildEvent": "images",
     "ImageSpec": "images",
+    "SwarmApp": "swarm",
 }
 
 __all__ = [
     "DEFAULT_BASE_IMAGE",
     "OFFLINE_BASE_IMAGE",
-    "BuildEvent",
     "DockerApp",
     "DockerBackend",
-    "DockerStatus",
-    "Endpoint",
     "ImageOptions",
     "ImageSpec",
+    "SwarmApp",
     "build_base_image",
     "connect",
 ]

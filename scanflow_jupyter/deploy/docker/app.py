@@ -23,20 +23,20 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...engine.events import Event
 from ...errors import BackendError, ImageBuildError, PortInUseError
-from ...workflow import Application, Executor, Service, Tracker, Workflow, flatten
+from ...workflow import Application
+from ..base import Deployed, DeployEvent, DeployStatus, Endpoint, OnLog, OnProgress, engine_twin, find_service
 from ..tracker import TRACKER_PORT
 from . import compose as compose_mod
-from .backend import DockerBackend, OnLog
+from .backend import DockerBackend
 from .client import LABEL_NODE, LABEL_ROLE, LOOPBACK, app_filter, check_object_name, check_publish, connect, labels
 from .dockerfile import DEFAULT_BASE_IMAGE, ImageOptions
-from .images import BuildEvent, ImageSpec, build, plan
+from .images import ImageSpec, build, plan
 
 if TYPE_CHECKING:
     import docker
@@ -46,45 +46,6 @@ if TYPE_CHECKING:
 
 TRACKER_START_TIMEOUT = 120.0
 SERVICE_START_TIMEOUT = 180.0
-
-
-@dataclass
-class DockerStatus:
-    """What an application has on the engine, found by label."""
-
-    app: str
-    containers: list[dict[str, str]] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)
-    volumes: list[str] = field(default_factory=list)
-    networks: list[str] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.containers or self.images or self.volumes or self.networks)
-
-    def __str__(self) -> str:
-        lines = [f"application {self.app!r} on Docker:"]
-        lines += [
-            f"  container {c['name']} ({c['role']}{' ' + c['node'] if c['node'] not in ('', c['role']) else ''}): "
-            f"{c['status']}"
-            for c in self.containers
-        ]
-        lines += [f"  image {i}" for i in self.images]
-        lines += [f"  volume {v}" for v in self.volumes]
-        lines += [f"  network {n}" for n in self.networks]
-        if self.empty:
-            lines.append("  nothing (no containers, images, volumes or networks)")
-        return "\n".join(lines)
-
-
-@dataclass
-class Endpoint:
-    """A served model: its container and URL."""
-
-    service: str
-    container: str
-    url: str
-    port: int
 
 
 class DockerApp:
@@ -167,7 +128,7 @@ class DockerApp:
     def build(
         self,
         workflows: Iterable[str] | None = None,
-        on_event: Callable[[BuildEvent], None] | None = None,
+        on_event: OnProgress | None = None,
         tracker: bool = True,
         no_cache: bool = False,
     ) -> dict[str, str]:
@@ -202,7 +163,7 @@ class DockerApp:
         except docker.errors.NotFound:
             return None
 
-    def start(self, on_event: Callable[[BuildEvent], None] | None = None) -> str:
+    def start(self, on_event: OnProgress | None = None) -> str:
         """Start the network and the MLflow tracker (building its image if needed); returns the tracker's
         URI as seen from this machine. Idempotent: a running tracker is reused."""
         specs = self.images(workflows=[], tracker=True)  # the runtime and the tracker
@@ -281,19 +242,20 @@ class DockerApp:
         params: Mapping[str, Any] | None = None,
         check: bool = True,
         on_event: Callable[[Event], None] | None = None,
-        on_build: Callable[[BuildEvent], None] | None = None,
+        on_progress: OnProgress | None = None,
         on_log: OnLog | None = None,
-        keep_containers: bool = False,
         tracking: bool = True,
+        keep_containers: bool = False,
     ) -> RunResult:
         """Run a batch workflow with each step in its container, through the engine's scheduler (the same
         states, retries, caching, run state and MLflow run tree as a local run, tracked by the tracker).
 
-        Images are built first (only the missing ones); the tracker is started if it is not running.
+        Images are built first (only the missing ones) and the tracker started if it is not running, both
+        reported to ``on_progress``.
         """
         from ...engine.runner import run as engine_run
 
-        twin, name, backend = self._prepare(workflow, on_build, on_log, keep_containers)
+        twin, name, backend = self._prepare(workflow, on_progress, on_log, keep_containers)
         try:
             return engine_run(
                 twin,
@@ -316,7 +278,7 @@ class DockerApp:
         workers: int | None = None,
         check: bool = True,
         on_event: Callable[[Event], None] | None = None,
-        on_build: Callable[[BuildEvent], None] | None = None,
+        on_progress: OnProgress | None = None,
         on_log: OnLog | None = None,
     ) -> RunResult:
         """Finish a failed or interrupted container run (the latest by default): finished steps are reused,
@@ -325,7 +287,7 @@ class DockerApp:
         from ...engine.runner import status as engine_status
 
         state = engine_status(self.app, run_id)
-        twin, _name, backend = self._prepare(state.workflow, on_build, on_log, False)
+        twin, _name, backend = self._prepare(state.workflow, on_progress, on_log, False)
         try:
             return engine_resume(twin, state.run_id, workers=workers, backend=backend, check=check, on_event=on_event)
         finally:
@@ -334,7 +296,7 @@ class DockerApp:
     def _prepare(
         self,
         workflow: str | None,
-        on_build: Callable[[BuildEvent], None] | None,
+        on_progress: OnProgress | None,
         on_log: OnLog | None,
         keep_containers: bool,
     ) -> tuple[Application, str, DockerBackend]:
@@ -342,22 +304,17 @@ class DockerApp:
         runs (tracked by the tracker) and the backend that runs its steps."""
         self.app.validate()
         wf = self.app.workflow(workflow)
-        uri = self.start(on_build)
+        uri = self.start(on_progress)
         specs = {s.node: s for s in self.images([wf.name], tracker=False)}
-        built = build(self.client, specs.values(), on_build, self.build_network)
+        built = build(self.client, specs.values(), on_progress, self.build_network)
         data = compose_mod.data_volumes(self.name, self.options.data_dirs)
         stamps = {vol: _volume_id(self._volume(vol)) for vol in data}
         # A run tracked by the tracker, and a cache key that includes the image and the data volumes: a
         # local result is never reused for a container run, nor a result whose volume was removed since.
-        twin = self.app.model_copy(deep=True)
-        twin.folder = self.app.folder
-        twin.tracker = Tracker(uri=uri, experiment=(self.app.tracker.experiment if self.app.tracker else None))
-        executors: dict[str, Executor] = {}
-        for address, node in flatten(twin.workflow(wf.name)).nodes.items():
-            if isinstance(node, Executor):
-                node.env["SCANFLOW_IMAGE"] = built[address]
-                node.env["SCANFLOW_DATA"] = json.dumps(stamps, sort_keys=True)
-                executors[address] = node
+        volumes = json.dumps(stamps, sort_keys=True)
+        twin, executors = engine_twin(
+            self.app, wf.name, uri, lambda address: {"SCANFLOW_IMAGE": built[address], "SCANFLOW_DATA": volumes}
+        )
         backend = DockerBackend(
             self.client,
             self.name,
@@ -372,27 +329,13 @@ class DockerApp:
         return twin, wf.name, backend
 
     # -- online services ------------------------------------------------------------------------
-    def _service(self, name: str) -> tuple[str, Service]:
-        found = []
-        for wf in self.app.workflows:
-            for address, node in Workflow.leaves(wf).items():
-                if isinstance(node, Service) and name in (address, node.name):
-                    found.append((address, node))
-        if not found:
-            names = [a for wf in self.app.workflows for a, n in Workflow.leaves(wf).items() if isinstance(n, Service)]
-            raise BackendError(
-                f"No service {name!r} in application {self.name!r}; its services: {', '.join(names) or 'none'}. "
-                "Add a node with a model_uri to an online workflow."
-            )
-        return found[0]
-
     def serve(
         self,
         service: str,
         *,
         port: int | None = None,
         publish: str = LOOPBACK,
-        on_build: Callable[[BuildEvent], None] | None = None,
+        on_event: OnProgress | None = None,
         timeout: float = SERVICE_START_TIMEOUT,
     ) -> Endpoint:
         """Serve a Service node's model (MLflow's scoring server) in a container publishing ``port`` (the
@@ -401,13 +344,13 @@ class DockerApp:
         return its endpoint."""
         import docker.errors
 
-        address, node = self._service(service)
+        address, node = find_service(self.app, service)
         host_port = port or node.port
         check_publish(publish)
         check_port_free(host_port, address, publish)
-        self.start(on_build)
+        self.start(on_event)
         specs = [s for s in self.images(tracker=False) if s.node == address or s.role == "runtime"]
-        image = build(self.client, specs, on_build, self.build_network)[address]
+        image = build(self.client, specs, on_event, self.build_network)[address]
         name = check_object_name(f"scanflow-{self.name}-{address.replace('/', '-')}", "Service container")
         old = self._container(name)
         if old is not None:
@@ -457,7 +400,7 @@ class DockerApp:
     def predict(self, service: str, data: Any, *, port: int | None = None, timeout: float = 60.0) -> Any:
         """Call a served model: ``data`` is a pandas DataFrame, a list of rows or a ready MLflow payload
         (a dict); returns the predictions."""
-        address, node = self._service(service)
+        address, node = find_service(self.app, service)
         host_port = port or self._published_port(address) or node.port
         if isinstance(data, dict):
             payload = data
@@ -492,24 +435,44 @@ class DockerApp:
                 return int(binding["HostPort"])
         return None
 
+    # -- agents (see :mod:`.agents`; :mod:`scanflow_jupyter.agents.docker` chooses the agent and its command) ------
+    def agent_image(self, packages: Iterable[str] = (), on_event: OnProgress | None = None) -> str:
+        """Build (when missing) the agents' image, with the extra requirements ``packages``; returns its name."""
+        from .agents import agent_image
+
+        return agent_image(self, packages, on_event)
+
+    def run_agent(self, agent: str, image: str, command: list[str], env: Mapping[str, str], workdir: str) -> str:
+        """Run ``agent``'s container (replacing an earlier one); returns its name at once."""
+        from .agents import run_agent
+
+        return run_agent(self, agent, image, command, env, workdir)
+
+    def stop_agent(self, agent: str, timeout: int = 30) -> bool:
+        """Stop and remove ``agent``'s container; False when there was none."""
+        from .agents import stop_agent
+
+        return stop_agent(self, agent, timeout)
+
+    def agent_logs(self, agent: str, tail: int = 50) -> str:
+        """The last ``tail`` lines ``agent``'s container wrote."""
+        from .agents import agent_logs
+
+        return agent_logs(self, agent, tail)
+
     # -- status, stop, clean up -----------------------------------------------------------------
-    def status(self) -> DockerStatus:
+    def status(self) -> DeployStatus:
         """The containers, images, volumes and networks of this application (by label)."""
-        client = self.client
-        found = DockerStatus(self.name)
-        for c in client.containers.list(all=True, filters=app_filter(self.name)):
-            found.containers.append(
-                {
-                    "name": c.name or "",
-                    "role": c.labels.get(LABEL_ROLE, ""),
-                    "node": c.labels.get(LABEL_NODE, ""),
-                    "status": c.status,
-                }
-            )
-        for image in client.images.list(filters=app_filter(self.name)):
-            found.images.extend(image.tags or [image.short_id])
-        found.volumes = sorted(v.name for v in client.volumes.list(filters=app_filter(self.name)) if v.name)
-        found.networks = sorted(n.name for n in client.networks.list(filters=app_filter(self.name)) if n.name)
+        client, mine = self.client, app_filter(self.name)
+        found = DeployStatus(self.name, "Docker")
+        for c in client.containers.list(all=True, filters=mine):
+            role, node = c.labels.get(LABEL_ROLE, ""), c.labels.get(LABEL_NODE, "")
+            found.objects.append(Deployed("container", c.name or "", c.status, role, node))
+        for image in client.images.list(filters=mine):
+            found.objects += [Deployed("image", tag) for tag in image.tags or [image.short_id]]
+        volumes = sorted(v.name or "" for v in client.volumes.list(filters=mine))
+        networks = sorted(n.name or "" for n in client.networks.list(filters=mine))
+        found.objects += [Deployed("volume", v) for v in volumes] + [Deployed("network", n) for n in networks]
         return found
 
     def stop(self) -> list[str]:
@@ -521,22 +484,22 @@ class DockerApp:
             removed.append(c.name or c.id or "")
         return removed
 
-    def cleanup(self, images: bool = True, volumes: bool = True) -> DockerStatus:
+    def cleanup(self, images: bool = True, volumes: bool = True) -> DeployStatus:
         """Remove everything this application created (found by label) and nothing else; returns what was
         removed."""
         import docker.errors
 
-        gone = DockerStatus(self.name)
+        gone = DeployStatus(self.name, "Docker")
         with contextlib.suppress(docker.errors.APIError):  # swarm services of a deployed stack
             for service in self.client.services.list(filters=app_filter(self.name)):
                 service.remove()
-                gone.containers.append({"name": service.name or "", "role": "swarm service", "node": "", "status": ""})
+                gone.objects.append(Deployed("swarm service", service.name or "", "removed"))
         deadline = time.monotonic() + 60
         while self.client.containers.list(all=True, filters={"label": "com.docker.stack.namespace=" + self.network}):
             if time.monotonic() > deadline:
                 break
             time.sleep(0.5)  # swarm removes the tasks' containers on its own, shortly
-        gone.containers += [{"name": n, "role": "", "node": "", "status": "removed"} for n in self.stop()]
+        gone.objects += [Deployed("container", n, "removed") for n in self.stop()]
         for net in self.client.networks.list(filters=app_filter(self.name)):
             deadline = time.monotonic() + 30
             while True:  # a swarm network stays busy for a moment after its services are removed
@@ -549,21 +512,25 @@ class DockerApp:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.5)
-            gone.networks.append(net.name or "")
+            gone.objects.append(Deployed("network", net.name or "", "removed"))
         if volumes:
             for vol in self.client.volumes.list(filters=app_filter(self.name)):
                 vol.remove(force=True)
-                gone.volumes.append(vol.name or "")
+                gone.objects.append(Deployed("volume", vol.name or "", "removed"))
         if images:
             for image in self.client.images.list(filters=app_filter(self.name)):
                 with contextlib.suppress(docker.errors.NotFound):
                     self.client.images.remove(image.id, force=True)
-                gone.images.extend(image.tags or [image.short_id])
+                gone.objects += [Deployed("image", tag, "removed") for tag in image.tags or [image.short_id]]
         return gone
 
     # -- export -----------------------------------------------------------------------------------
     def image_names(self) -> dict[str, str]:
         return {s.node: s.name for s in self.images()}
+
+    def export(self, path: str | Path | None = None) -> str:
+        """The compose file, services on this machine only (:meth:`compose`); written to ``path`` if given."""
+        return self.compose(path)
 
     def compose(self, path: str | Path | None = None, *, publish: str = LOOPBACK) -> str:
         """The compose file (see :mod:`.compose`; services published on ``publish``); written to ``path`` if
@@ -579,7 +546,7 @@ class DockerApp:
         *,
         publish: str | None = None,
         timeout: float = SERVICE_START_TIMEOUT,
-        on_line: Callable[[str], None] | None = None,
+        on_event: OnProgress | None = None,
     ) -> dict[str, str]:
         """Deploy the stack on this engine's swarm (``docker stack deploy``; the engine must be a swarm
         manager) and wait until every service has its replicas; returns ``{service: "running/wanted"}``.
@@ -590,7 +557,11 @@ class DockerApp:
         """
         import subprocess
 
-        say = on_line or (lambda _line: None)
+        tell = on_event or (lambda _event: None)
+
+        def say(line: str) -> None:
+            tell(DeployEvent.progress(line))
+
         info = self.client.info().get("Swarm", {})
         if info.get("LocalNodeState") != "active" or not info.get("ControlAvailable"):
             raise BackendError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ...errors import BackendUnavailableError, DockerInputError, DockerNameError
 from ..container import check_image_name as check_image_name  # where the other modules look for it
@@ -97,6 +97,19 @@ def check_publish(address: str) -> str:
             "machine can call the model) or one of this machine's addresses."
         ) from None
     return address
+
+
+class Publish(TypedDict, total=False):
+    """The keywords :func:`publish_keyword` gives."""
+
+    publish: str
+
+
+def publish_keyword(publish: str | None) -> Publish:
+    """The ``publish`` keyword for :class:`~.app.DockerApp`'s ``serve``, ``compose``, ``stack`` and
+    ``deploy_swarm`` from an entry point's ``--publish`` (None when not given): none unless given, so the
+    backend's safe default holds (this machine only, or no port for a stack)."""
+    return {} if publish is None else {"publish": publish}
 
 
 def labels(app: str, role: str, **extra: str) -> dict[str, str]:

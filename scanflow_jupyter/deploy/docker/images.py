@@ -1,7 +1,7 @@
 """Plan and build the images of an application: the shared runtime, one per executor, one per service, one
 for the tracker.
 
-Building streams the engine's output as :class:`BuildEvent` objects (a progress bar in the notebook, lines on
+Building streams the engine's output as :class:`~..base.DeployEvent` objects (a progress bar in the notebook, lines on
 the terminal). An image whose content-addressed tag already exists is not built again. When an image fails,
 the others are still built, and one :class:`ImageBuildError` names every failure with its failing line
 (for a requirement pip cannot find, pip's own ``ERROR:`` line).
@@ -10,7 +10,7 @@ the others are still built, and one :class:`ImageBuildError` names every failure
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from ...engine.launch import LAUNCHER
 from ...engine.params_resolve import requirements_of, step_command
 from ...errors import ImageBuildError
 from ...workflow import Application, Executor, Service, Workflow
+from ..base import DeployEvent, OnProgress
 from ..container import TRACKER as TRACKER  # the container contract, also importable from here
 from ..container import repository as repository
 from .client import LABEL_MANAGED, LABEL_ROLE, labels
@@ -58,18 +59,6 @@ class ImageSpec:
     @property
     def name(self) -> str:
         return f"{self.repository}:{self.tag}"
-
-
-@dataclass(frozen=True)
-class BuildEvent:
-    """One line of build progress. ``step``/``total`` count the Dockerfile's instructions."""
-
-    image: str
-    node: str
-    line: str = ""
-    step: int = 0
-    total: int = 0
-    status: str = "building"  # building, cached (already there), built, failed
 
 
 def _nodes(app: Application, workflows: Iterable[str] | None) -> dict[str, Executor | Service]:
@@ -177,7 +166,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the engine colours what a build step wr
 def build(
     client: docker.DockerClient,
     specs: Iterable[ImageSpec],
-    on_event: Callable[[BuildEvent], None] | None = None,
+    on_event: OnProgress | None = None,
     network_mode: str | None = None,
     no_cache: bool = False,
 ) -> dict[str, str]:
@@ -201,16 +190,16 @@ def build(
             pass
         else:
             built[spec.node] = spec.name
-            say(BuildEvent(spec.name, spec.node, "up to date", status="cached"))
+            say(DeployEvent(spec.name, spec.node, "up to date", status="cached"))
             continue
         try:
             _build_one(client, spec, say, network_mode, no_cache)
         except ImageBuildError as exc:
             failures.append(exc)
-            say(BuildEvent(spec.name, spec.node, exc.failed_line, status="failed"))
+            say(DeployEvent(spec.name, spec.node, exc.failed_line, status="failed"))
             continue
         built[spec.node] = spec.name
-        say(BuildEvent(spec.name, spec.node, "built", status="built"))
+        say(DeployEvent(spec.name, spec.node, "built", status="built"))
     if failures:
         heads = "\n".join(f"  - {f}" for f in failures)
         first = failures[0]
@@ -227,7 +216,7 @@ def build(
 def _build_one(
     client: docker.DockerClient,
     spec: ImageSpec,
-    say: Callable[[BuildEvent], None],
+    say: OnProgress,
     network_mode: str | None,
     no_cache: bool = False,
 ) -> None:
@@ -272,7 +261,7 @@ def _build_one(
                 match = _STEP.match(line)
                 if match:
                     step, total = int(match.group(1)), int(match.group(2))
-                say(BuildEvent(spec.name, spec.node, line, step, total))
+                say(DeployEvent(spec.name, spec.node, line, step, total))
     except docker.errors.APIError as exc:  # not str(exc): its request URL holds the build arguments
         error = str(exc.explanation or f"the engine answered {exc.status_code}")
     if not error:

@@ -12,15 +12,13 @@ import importlib
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
-    from .app import KubernetesApp, KubeRunResult, KubeStatus
+    from .app import KubernetesApp
     from .argo import argo_workflow
     from .backend import KubernetesBackend
     from .client import Cluster, connect
     from .manifests import KubeOptions
 
 _LAZY = {
-    "KubeRunResult": "app",
-    "KubeStatus": "app",
     "KubernetesApp": "app",
     "argo_workflow": "argo",
     "KubernetesBackend": "backend",
@@ -32,8 +30,6 @@ _LAZY = {
 __all__ = [
     "Cluster",
     "KubeOptions",
-    "KubeRunResult",
-    "KubeStatus",
     "KubernetesApp",
     "KubernetesBackend",
     "argo_workflow",

@@ -24,7 +24,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,8 @@ import yaml
 
 from ...engine.events import Event, NodeState
 from ...errors import BackendError, BackendUnavailableError, ImageBuildError, ScanflowError
-from ...workflow import Application, Executor, Service, Tracker, Workflow, flatten
+from ...workflow import Application, flatten
+from ..base import Deployed, DeployEvent, DeployStatus, Endpoint, OnLog, OnProgress, engine_twin, find_service
 from ..tracker import TRACKER_PORT
 from . import argo as argo_mod
 from . import manifests as m
@@ -54,52 +54,6 @@ ARGO_PHASES = {
     "Skipped": NodeState.SKIPPED,
     "Omitted": NodeState.SKIPPED,
 }
-
-
-@dataclass
-class KubeStatus:
-    """What an application has on the cluster, found by label."""
-
-    app: str
-    namespace: str
-    objects: list[dict[str, str]] = field(default_factory=list)  # {kind, name, status}
-
-    @property
-    def empty(self) -> bool:
-        return not self.objects
-
-    def __str__(self) -> str:
-        lines = [f"application {self.app!r} on Kubernetes (namespace {self.namespace}):"]
-        lines += [
-            f"  {o['kind']} {o['name']}: {o['status']}" if o["status"] else f"  {o['kind']} {o['name']}"
-            for o in self.objects
-        ]
-        if self.empty:
-            lines.append("  nothing")
-        return "\n".join(lines)
-
-
-@dataclass
-class KubeRunResult:
-    """How an Argo Workflow run ended (the engine's ``RunResult`` for Jobs runs has the same fields)."""
-
-    run_id: str
-    status: str
-    states: dict[str, NodeState]
-    errors: dict[str, ScanflowError] = field(default_factory=dict)
-    phase: str = ""
-    message: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "succeeded"
-
-    def raise_for_status(self) -> KubeRunResult:
-        if not self.ok:
-            if self.errors:
-                raise next(iter(self.errors.values()))
-            raise ScanflowError(f"Argo Workflow {self.run_id} ended {self.phase or self.status}: {self.message}")
-        return self
 
 
 def _status_line(obj: dict[str, Any]) -> str:
@@ -221,18 +175,13 @@ class KubernetesApp:
             self.app, images if images is not None else (self._images or {}), self.namespace_arg, **self._settings
         )
 
-    def build(
-        self,
-        workflows: Iterable[str] | None = None,
-        on_event: Callable[[Any], None] | None = None,
-        on_line: Callable[[str], None] | None = None,
-    ) -> dict[str, str]:
-        """Build the images with the Docker backend and push them to the registry; returns ``{node: image}``."""
+    def build(self, workflows: Iterable[str] | None = None, on_event: OnProgress | None = None) -> dict[str, str]:
+        """Build the images with the Docker backend and push them to the registry (each push an event of status
+        ``pushed``); returns ``{node: image}``."""
         from ..builder import image_builder
 
-        self._images = build_and_push(
-            image_builder(self.app, **self.docker_options), self.registry, workflows, on_event, on_line
-        )
+        builder = image_builder(self.app, **self.docker_options)
+        self._images = build_and_push(builder, self.registry, workflows, on_event)
         return dict(self._images)
 
     # -- export ---------------------------------------------------------------------------------------
@@ -244,19 +193,19 @@ class KubernetesApp:
         """The Argo Workflow of a batch workflow (parameters overridable at submission)."""
         return argo_mod.argo_workflow(self.app, workflow, self.options(self.image_names()), params)
 
-    def export(self, folder: str | Path | None = None) -> str:
+    def export(self, path: str | Path | None = None) -> str:
         """Every manifest and each batch workflow's Argo Workflow as YAML.
 
-        Without ``folder``: one multi-document YAML text. With it: one file per object, numbered in apply
-        order (``kubectl apply -f FOLDER``), and ``argo/WORKFLOW.yaml`` for each batch workflow (``argo submit``
-        or ``kubectl create -f``: each submission is a new run); returns the folder's path. A ``folder`` named
-        ``*.yaml`` or ``*.yml`` is a file: the one multi-document text is written there.
+        Without ``path``: one multi-document YAML text. With it, a folder: one file per object, numbered in
+        apply order (``kubectl apply -f FOLDER``), and ``argo/WORKFLOW.yaml`` for each batch workflow (``argo
+        submit`` or ``kubectl create -f``: each submission is a new run); returns the folder's path. A ``path``
+        named ``*.yaml`` or ``*.yml`` is a file: the one multi-document text is written there.
         """
         objects = self.manifests()
         workflows = [self.argo_workflow(w) for w in argo_mod.batch_workflows(self.app)]
-        if folder is None:
+        if path is None:
             return "".join(dump(o) for o in [*objects, *workflows])
-        root = Path(folder)
+        root = Path(path)
         if root.suffix in (".yaml", ".yml"):
             root.parent.mkdir(parents=True, exist_ok=True)
             root.write_text("".join(dump(o) for o in [*objects, *workflows]))
@@ -273,26 +222,22 @@ class KubernetesApp:
         return str(root)
 
     # -- deploying ------------------------------------------------------------------------------------
-    def _apply(self, objects: Iterable[dict[str, Any]], say: Callable[[str], None]) -> None:
+    def _apply(self, objects: Iterable[dict[str, Any]], on_event: OnProgress | None) -> None:
         for obj in objects:
             self.cluster.apply(obj)
-            say(f"applied {obj['kind']} {obj['metadata']['name']}")
+            if on_event is not None:
+                on_event(DeployEvent.progress(f"applied {obj['kind']} {obj['metadata']['name']}"))
 
-    def start(
-        self,
-        on_event: Callable[[Any], None] | None = None,
-        on_line: Callable[[str], None] | None = None,
-        timeout: float = READY_TIMEOUT,
-    ) -> str:
-        """Apply the namespace, RBAC, volumes, spec and tracker, and wait for the tracker to be ready; returns
-        its in-cluster URL. Missing image pull secrets are reported before any workload is created."""
-        say = on_line or (lambda _line: None)
+    def start(self, on_event: OnProgress | None = None, timeout: float = READY_TIMEOUT) -> str:
+        """Apply the namespace, RBAC, volumes, spec and tracker (each object applied an event), and wait for the
+        tracker to be ready; returns its in-cluster URL. Missing image pull secrets are reported before any
+        workload is created."""
         options = self.options(self.image_names())
         objects = m.base(self.app, options)
         first = [o for o in objects if o["kind"] in ("Namespace", "ServiceAccount", "Role", "RoleBinding")]
-        self._apply(first, say)
+        self._apply(first, on_event)
         self.cluster.check_secrets(options.image_pull_secrets, options.namespace)
-        self._apply([o for o in objects if o not in first], say)
+        self._apply([o for o in objects if o not in first], on_event)
         self.wait_ready(m.tracker_name(self.name), timeout)
         return m.tracker_url(self.name)
 
@@ -327,24 +272,16 @@ class KubernetesApp:
             + f". Look at 'kubectl -n {ns} describe deployment {deployment}' and its pods' logs."
         )
 
-    def serve(self, service: str, timeout: float = READY_TIMEOUT) -> str:
-        """Deploy a Service node (Deployment, Service, HPA if asked) and wait for it; returns its in-cluster
-        URL (``kubectl port-forward`` it to reach it from here)."""
-        address, node = self._service(service)
+    def serve(self, service: str, *, on_event: OnProgress | None = None, timeout: float = READY_TIMEOUT) -> Endpoint:
+        """Deploy a Service node (Deployment, Service, HPA if asked) and wait for it; returns its endpoint, with
+        its in-cluster URL (``kubectl port-forward`` it to reach it from here)."""
+        address, node = find_service(self.app, service)
         options = self.options(self.image_names())
         self.cluster.check_secrets(options.image_pull_secrets, options.namespace)
-        self._apply(m.online_service(self.app, address, node, options), lambda _line: None)
+        self._apply(m.online_service(self.app, address, node, options), on_event)
         name = m.service_name(self.name, address)
         self.wait_ready(name, timeout)
-        return f"http://{name}.{options.namespace}:{node.port}"
-
-    def _service(self, name: str) -> tuple[str, Service]:
-        found = [(a, n) for wf in self.app.workflows for a, n in Workflow.leaves(wf).items() if isinstance(n, Service)]
-        for address, node in found:
-            if name in (address, node.name):
-                return address, node
-        known = ", ".join(a for a, _ in found) or "none"
-        raise BackendError(f"No service {name!r} in application {self.name!r}; its services: {known}.")
+        return Endpoint(address, name, f"http://{name}.{options.namespace}:{node.port}", node.port)
 
     # -- batch runs -----------------------------------------------------------------------------------
     def run(
@@ -357,31 +294,34 @@ class KubernetesApp:
         force: bool = False,
         check: bool = True,
         on_event: Callable[[Event], None] | None = None,
-        on_log: Callable[[str, str, str], None] | None = None,
-        on_build: Callable[[Any], None] | None = None,
-        tracker_url: str | None = None,
+        on_progress: OnProgress | None = None,
+        on_log: OnLog | None = None,
         tracking: bool = True,
+        tracker_url: str | None = None,
         timeout: float | None = None,
         on_start: Callable[[Any], None] | None = None,
-    ) -> KubeRunResult | RunResult:
+    ) -> RunResult:
         """Run a batch workflow on the cluster and wait for it.
 
         ``engine='argo'`` submits one Argo Workflow and watches it (the steps track themselves in the
         tracker, one MLflow run each); ``engine='jobs'`` drives Jobs with the engine's scheduler (workers,
         retries, caching, resume, and the parent/child MLflow run tree, written through ``tracker_url``:
         the tracker as this machine reaches it; by default a ``kubectl port-forward`` to it). ``on_start``
-        receives the engine's ``WorkflowRun`` of a Jobs run (to cancel it from another thread).
+        receives the engine's ``WorkflowRun`` of a Jobs run (to cancel it from another thread). Images are
+        built by :meth:`build`; ``on_progress`` hears of the submission (Argo) or of the tracker's forward (Jobs).
+        Either way the result is the engine's ``RunResult`` (an Argo run's id is its Workflow's name).
         """
         chosen = engine or self.engine
         if chosen not in ENGINES:
             raise BackendError(f"Unknown Kubernetes engine {chosen!r}; choose 'argo' or 'jobs'.")
-        del on_build  # images are built by build(); the signature matches the Docker backend's
         if chosen == "argo":
             submitted = self.submit(workflow, params)
-            result = self.watch(submitted, on_event=on_event, on_log=on_log, timeout=timeout)
+            if on_progress is not None:
+                on_progress(DeployEvent.progress(f"submitted Argo Workflow {submitted} in {self.namespace}"))
+            result = self.watch(submitted, on_event=on_event, on_log=on_log, timeout=timeout, params=params)
             return result.raise_for_status() if check else result
         return self._run_jobs(
-            workflow, params, workers, force, check, on_event, on_log, tracker_url, tracking, on_start
+            workflow, params, workers, force, check, on_event, on_progress, on_log, tracker_url, tracking, on_start
         )
 
     def submit(self, workflow: str | None = None, params: Mapping[str, Any] | None = None) -> str:
@@ -399,10 +339,16 @@ class KubernetesApp:
         name: str,
         *,
         on_event: Callable[[Event], None] | None = None,
-        on_log: Callable[[str, str, str], None] | None = None,
+        on_log: OnLog | None = None,
         timeout: float | None = None,
-    ) -> KubeRunResult:
-        """Watch Argo Workflow ``name`` to its end, publishing a ``node`` event for each step's change."""
+        params: Mapping[str, Any] | None = None,
+    ) -> RunResult:
+        """Watch Argo Workflow ``name`` to its end, publishing a ``node`` event for each step's change. The
+        result's ``state`` is the run as Argo ran it (its workflow, verdict and ``params``); a failure without a
+        failed step (Argo's own error) is the run's error (``errors[RUN_ERROR]``) with Argo's phase and message."""
+        from ...engine.runner import RUN_ERROR, RunResult
+        from ...engine.state import RunState
+
         say = on_event or (lambda _e: None)
         ns = self.namespace
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -436,6 +382,10 @@ class KubernetesApp:
         phase = str(status.get("phase"))
         verdict = "succeeded" if phase == "Succeeded" else "failed"
         errors: dict[str, ScanflowError] = {}
+        if verdict != "succeeded" and NodeState.FAILED not in states.values():
+            errors[RUN_ERROR] = ScanflowError(
+                f"Argo Workflow {name} (namespace {ns}) ended {phase}: {status.get('message') or 'no message'}."
+            )
         for address, state in states.items():
             if state is NodeState.FAILED:
                 errors[address] = ScanflowError(
@@ -443,7 +393,8 @@ class KubernetesApp:
                     f"scanflow deploy --to kubernetes logs (or 'argo logs -n {ns} {name}')."
                 )
         say(Event("run-finished", name, message=verdict, data={"status": verdict}))
-        return KubeRunResult(name, verdict, states, errors, phase, str(status.get("message", "")))
+        record = RunState(name, self.name, str(self.app.folder or ""), workflow, verdict, overrides=dict(params or {}))
+        return RunResult(name, verdict, states, record, errors)
 
     def _publish_nodes(
         self,
@@ -478,7 +429,8 @@ class KubernetesApp:
         force: bool,
         check: bool,
         on_event: Callable[[Event], None] | None,
-        on_log: Callable[[str, str, str], None] | None,
+        on_progress: OnProgress | None,
+        on_log: OnLog | None,
         tracker_url: str | None,
         tracking: bool,
         on_start: Callable[[Any], None] | None = None,
@@ -490,19 +442,15 @@ class KubernetesApp:
         wf = self.app.workflow(workflow if workflow is not None else argo_mod.default_batch(self.app))
         options = self.options(self.image_names())
         self.cluster.check_secrets(options.image_pull_secrets, options.namespace)
-        twin = self.app.model_copy(deep=True)
-        twin.folder = self.app.folder
         uri: str | None = None
         if tracking:
             uri = tracker_url or self.forward_tracker()
-            twin.tracker = Tracker(uri=uri, experiment=self.app.tracker.experiment if self.app.tracker else None)
-        executors: dict[str, Executor] = {}
-        for address, node in flatten(twin.workflow(wf.name)).nodes.items():
-            if isinstance(node, Executor):
-                # A cached local result is never reused for a cluster run (nor one of another image).
-                node.env["SCANFLOW_IMAGE"] = options.images.get(address, "")
-                node.env["SCANFLOW_CLUSTER"] = f"{self.cluster.host}/{options.namespace}"
-                executors[address] = node
+            if on_progress is not None:
+                on_progress(DeployEvent.progress(f"tracking in {uri}"))
+        where = f"{self.cluster.host}/{options.namespace}"
+        twin, executors = engine_twin(
+            self.app, wf.name, uri, lambda a: {"SCANFLOW_IMAGE": options.images.get(a, ""), "SCANFLOW_CLUSTER": where}
+        )
         backend = KubernetesBackend(
             self.cluster,
             self.app,
@@ -611,14 +559,12 @@ class KubernetesApp:
                 raise
         return out
 
-    def status(self) -> KubeStatus:
+    def status(self) -> DeployStatus:
         """Every object of the application in its namespace, with a word on its state."""
-        report = KubeStatus(self.name, self.namespace)
+        report = DeployStatus(self.name, "Kubernetes", f"namespace {self.namespace}")
         kinds = [k for k in REMOVAL_ORDER if k != "Pod"] + ["Pod"]
         for obj in self._objects(reversed(kinds)):
-            report.objects.append(
-                {"kind": obj.get("kind", ""), "name": obj["metadata"]["name"], "status": _status_line(obj)}
-            )
+            report.objects.append(Deployed(obj.get("kind", ""), obj["metadata"]["name"], _status_line(obj)))
         return report
 
     def logs(self, node: str | None = None, run: str | None = None, tail: int | None = None) -> dict[str, str]:
@@ -681,19 +627,19 @@ class KubernetesApp:
                     gone.append(f"{kind} {obj['metadata']['name']}")
         return gone
 
-    def cleanup(self, namespace: bool = True) -> KubeStatus:
+    def cleanup(self, namespace: bool = True) -> DeployStatus:
         """Delete every object labelled with this application in its namespace, and the namespace itself if
         scanflow created it (it carries the application's labels); nothing else is touched."""
-        gone = KubeStatus(self.name, self.namespace)
+        gone = DeployStatus(self.name, "Kubernetes", f"namespace {self.namespace}")
         for kind in REMOVAL_ORDER:
             for obj in self._objects([kind]):
                 if self.cluster.delete(kind, obj["metadata"]["name"], self.namespace):
-                    gone.objects.append({"kind": kind, "name": obj["metadata"]["name"], "status": "deleted"})
+                    gone.objects.append(Deployed(kind, obj["metadata"]["name"], "deleted"))
         if namespace and self.options().managed_namespace:
             ns = self.cluster.get("Namespace", self.namespace)
             labels = (ns or {}).get("metadata", {}).get("labels", {})
             if ns is not None and labels.get(PART_OF) == self.name and self.cluster.delete("Namespace", self.namespace):
-                gone.objects.append({"kind": "Namespace", "name": self.namespace, "status": "deleted"})
+                gone.objects.append(Deployed("Namespace", self.namespace, "deleted"))
         return gone
 
     delete = cleanup

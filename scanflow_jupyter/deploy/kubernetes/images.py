@@ -8,11 +8,12 @@ node never runs a stale image. On kind, ``kind load docker-image`` replaces the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...errors import BackendError
 from ...workflow import Application, Workflow
+from ..base import DeployEvent, OnProgress
 from ..container import TRACKER, check_image_name, repository
 
 if TYPE_CHECKING:
@@ -46,9 +47,10 @@ def push(
     client: docker.DockerClient,
     images: Mapping[str, str],
     registry: str,
-    on_line: Callable[[str], None] | None = None,
+    on_event: OnProgress | None = None,
 ) -> dict[str, str]:
-    """Tag each local image under ``registry`` and push it; returns ``{node: pushed image}``.
+    """Tag each local image under ``registry`` and push it (an event of status ``pushed`` once it is); returns
+    ``{node: pushed image}``.
 
     Raises
     ------
@@ -57,17 +59,17 @@ def push(
     """
     import docker.errors
 
-    say = on_line or (lambda _line: None)
+    say = on_event or (lambda _event: None)
     out: dict[str, str] = {}
     for node, local in images.items():
         remote = with_registry(local, registry)
         repo, _, tag = remote.rpartition(":")
         try:
             client.images.get(local).tag(repo, tag)
-            say(f"push {remote}")
             for chunk in client.images.push(repo, tag, stream=True, decode=True):
                 if isinstance(chunk, dict) and chunk.get("error"):
                     raise BackendError(_push_error(remote, registry, str(chunk["error"])))
+            say(DeployEvent(remote, node, f"pushed to {registry}", status="pushed"))
         except docker.errors.DockerException as exc:
             raise BackendError(_push_error(remote, registry, str(getattr(exc, "explanation", None) or exc))) from None
         out[node] = remote
@@ -86,13 +88,12 @@ def build_and_push(
     docker_app: Any,
     registry: str | None,
     workflows: Iterable[str] | None = None,
-    on_event: Callable[[Any], None] | None = None,
-    on_line: Callable[[str], None] | None = None,
+    on_event: OnProgress | None = None,
 ) -> dict[str, str]:
-    """Build the images with the Docker backend (only the missing ones) and push them to ``registry``;
-    without a registry, return the local names (for ``kind load docker-image``)."""
+    """Build the images with the Docker backend (only the missing ones) and push them to ``registry``, both
+    reported to ``on_event``; without a registry, return the local names (for ``kind load docker-image``)."""
     built = dict(docker_app.build(workflows=workflows, on_event=on_event))
     built.pop("runtime", None)
     if not registry:
         return built
-    return push(docker_app.client, built, registry, on_line)
+    return push(docker_app.client, built, registry, on_event)

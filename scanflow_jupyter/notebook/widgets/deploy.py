@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from traitlets import Dict, Int, List, Unicode
 
 from ...errors import ScanflowError
 from ...tracking.store import redact
 from .base import ScanflowWidget
+
+if TYPE_CHECKING:
+    from ...deploy.base import DeployEvent, Deployment
+    from ...engine.events import Event
 
 __all__ = ["DeployPanel"]
 
@@ -45,7 +49,7 @@ class DeployPanel(ScanflowWidget):
     Parameters
     ----------
     deployment
-        A :class:`~scanflow_jupyter.deploy.docker.DockerApp`.
+        Any :class:`~scanflow_jupyter.deploy.base.Deployment`: a ``DockerApp``, a ``KubernetesApp``.
     workflow
         The workflow the ``run`` button runs (default: the only one).
     """
@@ -66,7 +70,7 @@ class DeployPanel(ScanflowWidget):
     error = Unicode("", help="The last action's error, as the user should read it.").tag(sync=True)
     tracker = Unicode("", help="The tracker's URI from this machine, once started.").tag(sync=True)
 
-    def __init__(self, deployment: Any, workflow: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, deployment: Deployment, workflow: str | None = None, **kwargs: Any) -> None:
         super().__init__(app=deployment.name, **kwargs)
         self.deployment = deployment
         self.workflow = workflow
@@ -98,11 +102,11 @@ class DeployPanel(ScanflowWidget):
         try:
             if action == "build":
                 self.phase = "building"
-                self.result = d.build(on_event=self._on_build, **options)
+                self.result = d.build(on_event=self._on_progress, **options)
                 self.message = f"{len(self.result)} image(s) ready"
             elif action == "start":
                 self.phase = "starting"
-                self.result = d.start(on_event=self._on_build)
+                self.result = d.start(on_event=self._on_progress)
                 self.tracker = redact(self.result or "", keep_user=False)  # a link: no credentials
                 self.message = f"tracker at {self.tracker}"
             elif action == "run":
@@ -110,7 +114,7 @@ class DeployPanel(ScanflowWidget):
                 self.nodes, self.logs = {}, []
                 options.setdefault("workflow", self.workflow)
                 self.result = d.run(
-                    on_build=self._on_build, on_event=self._on_event, on_log=self._on_log, check=False, **options
+                    on_progress=self._on_progress, on_event=self._on_event, on_log=self._on_log, check=False, **options
                 )
                 self.tracker = redact(d.tracker_uri() or "", keep_user=False)
                 self.message = f"run {self.result.run_id} {self.result.status}"
@@ -134,8 +138,11 @@ class DeployPanel(ScanflowWidget):
         self.phase = "failed" if self.error else "done"
         return self.result
 
-    def _on_build(self, event: Any) -> None:
+    def _on_progress(self, event: DeployEvent) -> None:
         with self._lock:
+            if event.status == "progress":  # not an image's: an object applied, a workflow submitted
+                self._append(event.node, "deploy", event.line)
+                return
             images = dict(self.images)
             images[event.node] = {"image": event.image, "status": event.status}
             self.images = images
@@ -144,8 +151,8 @@ class DeployPanel(ScanflowWidget):
             if event.status == "building" and (event.line.startswith("Step ") or event.line.startswith("ERROR")):
                 self._append(event.node, "build", event.line)
 
-    def _on_event(self, event: Any) -> None:
-        if event.kind != "node" or event.state is None:
+    def _on_event(self, event: Event) -> None:
+        if event.kind != "node" or event.node is None or event.state is None:
             return
         with self._lock:
             nodes = dict(self.nodes)

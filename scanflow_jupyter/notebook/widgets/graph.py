@@ -20,6 +20,7 @@ Example
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -59,6 +60,7 @@ class StepInfo(TypedDict):
     mlflow_run_id: str | None
     mlflow_url: str | None
     error: str | None
+    verdict: str | None
 
 
 class ViewMessage(TypedDict):
@@ -88,6 +90,16 @@ def log_tail(state: RunState, address: str, lines: int = LOG_TAIL_LINES) -> str:
     return tail(logs / "stderr.txt", lines).strip("\n") or tail(logs / "stdout.txt", lines).strip("\n")
 
 
+VERDICT = re.compile(r"^(?:NO DRIFT|DRIFT): p = .*$", re.MULTILINE)
+
+
+def check_verdict(state: RunState, address: str) -> str | None:
+    """The drift verdict a checker step printed (its report's first line, "DRIFT: p = 0.0004 (...)"), or None: a
+    checker that found drift still succeeds, and the graph must not show it as a plain green success."""
+    found = VERDICT.findall(tail(state.log_dir(address) / "stdout.txt", 200))
+    return found[-1] if found else None
+
+
 def _blank(params: Mapping[str, str | int | float | bool]) -> StepInfo:
     return {
         "params": dict(params),
@@ -97,6 +109,7 @@ def _blank(params: Mapping[str, str | int | float | bool]) -> StepInfo:
         "mlflow_run_id": None,
         "mlflow_url": None,
         "error": None,
+        "verdict": None,
     }
 
 
@@ -128,9 +141,9 @@ class GraphView(WorkflowWidget):
 
     spec = Dict(help="The workflow tree (see PROTOCOL.md).").tag(sync=True)
     states = Dict(help="Step address -> state; absent means pending.").tag(sync=True)
-    info = Dict(help="Step address -> params, state, duration, log_tail, mlflow_run_id, mlflow_url, error.").tag(
-        sync=True
-    )
+    info = Dict(
+        help="Step address -> params, state, duration, log_tail, mlflow_run_id, mlflow_url, error, verdict."
+    ).tag(sync=True)
     collapsed = List(Unicode(), help="Addresses of nested workflows drawn collapsed.").tag(sync=True)
     selected = Unicode("", help="Address of the step whose details are shown.").tag(sync=True)
     run_status = Unicode("", help="'', running, succeeded, failed or cancelled.").tag(sync=True)
@@ -369,7 +382,7 @@ class GraphView(WorkflowWidget):
             entry["state"] = state.value
             if state is NodeState.RUNNING:
                 self._started[address] = event.time
-                entry.update(duration=None, error=None, log_tail="")
+                entry.update(duration=None, error=None, log_tail="", verdict=None)
             elif state.done:
                 run_state = self._load(event.run_id)
                 record = run_state.nodes.get(address) if run_state else None
@@ -380,6 +393,7 @@ class GraphView(WorkflowWidget):
                 entry["error"] = event.message or (record.error if record else None) or None
                 if run_state is not None:
                     entry["log_tail"] = log_tail(run_state, address)
+                    entry["verdict"] = check_verdict(run_state, address)
                     self._add_mlflow(entry, run_state, address)
             self.info = {**self.info, address: entry}
             self.states = {**self.states, address: state.value}
@@ -429,6 +443,7 @@ class GraphView(WorkflowWidget):
             entry["error"] = record.error
             if NodeState(record.state).done or record.state == NodeState.RUNNING.value:
                 entry["log_tail"] = log_tail(state, address)
+                entry["verdict"] = check_verdict(state, address)
             self._add_mlflow(entry, state, address)
         return info, states
 

@@ -1,8 +1,10 @@
 """The labeling grid of a session: the Python model of ``labextension/src/widgets/labeling.ts``.
 
 A batch is shown at once (images as thumbnails, with the checker's error heatmap when the session has a detector;
-tabular rows as their values). The person labels with buttons or keys (1-9, arrows, x to skip, z to undo),
-labels many at once with Shift-click, adds an "other / new class", and watches the learning curve. Every label is
+tabular rows as their values), each card saying in words why it was picked and, once there is a model, its
+guess. The person labels with buttons or keys (the class itself when every class is one character, as on digits,
+else 1-9; arrows, x to skip, z to undo), labels many at once with Shift-click, adds an "other / new class", and
+watches the learning curve; a label already on disk is changed only by the same key twice. Every label is
 committed to the session's store before the view is told (the ``acked`` trait), so what the grid shows as saved
 is on disk.
 
@@ -25,6 +27,7 @@ from traitlets import Dict, Int, List, Unicode
 from ...active import LabelingSession, Sample
 from ...errors import InvalidDataError, ScanflowError
 from .base import ScanflowWidget
+from .labeling_text import guesses, reason
 
 __all__ = ["LabelingWidget"]
 
@@ -53,8 +56,12 @@ class LabelingWidget(ScanflowWidget):
 
     session_name = Unicode(help="The session's name.").tag(sync=True)
     annotator = Unicode(help="Who labels here.").tag(sync=True)
-    classes = List(Unicode(), help="The class names, in key order (1-9 label the first nine).").tag(sync=True)
-    items = List(Dict(), help="The batch shown: id, pixels or fields, heatmap, why (see PROTOCOL.md).").tag(sync=True)
+    classes = List(
+        Unicode(), help="The class names, in key order (their own keys when one character each, else 1-9)."
+    ).tag(sync=True)
+    items = List(
+        Dict(), help="The batch shown: id, pixels or fields, heatmap, why, reason, guess (see PROTOCOL.md)."
+    ).tag(sync=True)
     image_shape = List(Int(), help="(height, width) of image samples; [] for tabular ones.").tag(sync=True)
     acked = Dict(help="Sample id -> label, for the batch's samples whose label is on disk.").tag(sync=True)
     progress = Dict(help="labeled, queued, budget, pool.").tag(sync=True)
@@ -107,10 +114,14 @@ class LabelingWidget(ScanflowWidget):
                 heat = np.asarray(self.session.detector.feature_errors(self.session.samples[rows]))
             except ScanflowError as exc:  # a detector fitted on other data: the grid still works, without heatmaps
                 log.warning("no heatmaps: %s", exc)
+        guessed = guesses(self.session.model, self.session.x[rows])
         items = []
         for k, sample in enumerate(batch):
             flat = self.session.x[sample.index]
-            item: dict[str, Any] = {"id": sample.id, "why": {n: float(v) for n, v in sample.why.items()}}
+            why = {n: float(v) for n, v in sample.why.items()}
+            item: dict[str, Any] = {"id": sample.id, "why": why, "reason": reason(why)}
+            if guessed:
+                item["guess"] = guessed[k]
             if self.image_shape:
                 item["pixels"] = [float(v) for v in flat]
                 if heat is not None:

@@ -339,7 +339,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
         metrics = [Column("metric", k).name for k in self.available.get("metrics", [])[:3]]
         return [*DEFAULT_COLUMNS, *params, *metrics]
 
-    def _query(self) -> RunQuery:
+    def _query(self, top_level: bool | None = None) -> RunQuery:
         quick = dict(self.quick)
         return RunQuery(
             experiment_ids=tuple(self.experiment_ids),
@@ -350,19 +350,27 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             status=str(quick.get("status") or ""),
             since=_seconds(quick.get("since"), "since"),
             until=_seconds(quick.get("until"), "until", end_of_day=True),
-            top_level=self.tree,
+            top_level=self.tree if top_level is None else top_level,
             page_size=max(1, min(MAX_PAGE, self.page_size)),
         )
 
     def _load(self, index: int, raise_errors: bool = False) -> None:
-        """Show page ``index`` (0: the first; the token of page i+1 is kept when page i is read)."""
+        """Show page ``index`` (0: the first; the token of page i+1 is kept when page i is read).
+
+        In the tree with a filter, the filter is matched against every run, and a matching child run (a step
+        run) is shown under its parent, opened: ``metrics.train_accuracy > 0.8`` matches step runs only."""
+        matched_children = self.tree and bool(self.filter.strip())
+        children: dict[str, list[dict[str, Any]]] = {}
         try:
-            query = self._query()
+            query = self._query(top_level=False if matched_children else None)
             if index == 0:
                 self._store.check_columns(query)
                 self._tokens = [None]
             token = self._tokens[index]
             page = self._store.search(query, token)
+            rows = page.rows
+            if matched_children:
+                rows, children = self._under_parents(rows)
         except ScanflowError as exc:
             if raise_errors:
                 raise
@@ -384,7 +392,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             "backend": page.backend,
         }
         counting = index == 0 and known is None
-        self._show(page.rows, info, done=not counting)
+        self._show(rows, info, done=not counting, children=children, matched=len(page.rows))
         if counting:
             # Counting reads every matching run: the page goes to the view first, the count follows (and
             # ``revision`` moves once both are there).
@@ -393,20 +401,60 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             except ScanflowError as exc:
                 log.info("RunBrowser: no count: %s", exc)
                 total = None
-            self._show(page.rows, {**info, "total": total}, rows_changed=False)
+            self._show(rows, {**info, "total": total}, rows_changed=False, children=children, matched=len(page.rows))
 
-    def _show(self, rows: list[dict[str, Any]], info: PageInfo, rows_changed: bool = True, done: bool = True) -> None:
+    def _under_parents(
+        self, rows: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """Matching runs as the tree shows them: each child run under its parent (read from the store), the
+        parents in the order their first match came."""
+        children: dict[str, list[dict[str, Any]]] = {}
+        order: list[str] = []
+        own = {r["run_id"]: r for r in rows if not r.get("parent_run_id")}
+        for row in rows:
+            parent = row.get("parent_run_id") or ""
+            key = parent or row["run_id"]
+            if key not in order:
+                order.append(key)
+            if parent:
+                children.setdefault(parent, []).append(row)
+        missing = [k for k in order if k not in own]
+        for start in range(0, len(missing), MAX_PAGE):
+            chunk = missing[start : start + MAX_PAGE]
+            listed = ", ".join(f"'{run_id}'" for run_id in chunk)
+            found = self._store.search(
+                RunQuery(
+                    experiment_ids=tuple(self.experiment_ids),
+                    filter=f"attributes.run_id IN ({listed})",
+                    columns=tuple(self.columns),
+                    page_size=MAX_PAGE,
+                )
+            ).rows
+            own.update({r["run_id"]: r for r in found})
+        return [own[k] for k in order if k in own], children
+
+    def _show(
+        self,
+        rows: list[dict[str, Any]],
+        info: PageInfo,
+        rows_changed: bool = True,
+        done: bool = True,
+        children: dict[str, list[dict[str, Any]]] | None = None,
+        matched: int | None = None,
+    ) -> None:
         total = info["total"]
         with self.hold_sync():
             if rows_changed:
                 self.rows = rows
-                self.children = {}
+                self.children = dict(children or {})
                 self.error = ""
             self.page = dict(info)
             start = info["index"] * info["size"]
-            shown = f"{start + 1}-{start + len(rows)}" if rows else "no runs"
+            kids = sum(len(v) for v in (children or {}).values())
+            shown = f"{start + 1}-{start + (matched or len(rows))}" if rows else "no runs"
+            under = f" ({kids} child runs shown under their parents)" if kids else ""
             self.message = (
-                f"{shown}" + (f" of {total}" if total is not None else "")
+                f"{shown}" + (f" of {total}" if total is not None else "") + under
                 if rows
                 else ("No runs match." if self.filter or self.quick else "No runs in these experiments yet.")
             )
@@ -447,6 +495,8 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
                 self.open_run(str(content.get("run_id", "")))
             elif event == "compare":
                 self.compare()
+            elif event == "compare_steps":  # the step runs of workflow runs compared with nothing to show
+                self.compare(list(self.compare_data.get("step_runs", [])))
             elif event == "charts":
                 keys = [str(k) for k in content.get("keys", [])]
                 ids = [r["run_id"] for r in self.compare_data.get("runs", [])]
@@ -475,7 +525,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
     # -- comparison -------------------------------------------------------------------------------
     def _comparison(self, ids: list[str], chart_keys: Sequence[str] | None, full: bool) -> dict[str, Any]:
         runs = [self._store.get_run(r) for r in ids]
-        head = [{"run_id": r.info.run_id, "run_name": r.info.run_name or r.info.run_id[:8]} for r in runs]
+        head = [{"run_id": r.info.run_id, "run_name": self._compare_name(r, runs)} for r in runs]
 
         def table(kind: str) -> tuple[list[dict[str, Any]], int]:
             keys = sorted({k for r in runs for k in getattr(r.data, kind)})
@@ -529,6 +579,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             parallel.append({"run_id": r.info.run_id, "values": values})
         return {
             "runs": head,
+            **self._empty_note(runs, n_params, n_metrics),
             "params": params,
             "params_total": n_params,
             "metrics": metrics,
@@ -538,6 +589,37 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             "full": full,
             "chart_note": " ".join(notes),
             "parallel": {"axes": axes, "runs": parallel},
+        }
+
+    def _compare_name(self, run: Any, runs: list[Any]) -> str:
+        """A run's name in a comparison: with its parent's when another run compared has the same name (the step
+        runs of two workflow runs are all "train")."""
+        name = str(run.info.run_name or run.info.run_id[:8])
+        parent = run.data.tags.get("mlflow.parentRunId")
+        if not parent or sum(1 for r in runs if r.info.run_name == run.info.run_name) < 2:
+            return name
+        try:
+            above = self._store.get_run(parent)
+        except ScanflowError:
+            return name
+        return f"{above.info.run_name or parent[:8]} / {name}"
+
+    def _empty_note(self, runs: list[Any], n_params: int, n_metrics: int) -> dict[str, Any]:
+        """Why a comparison of runs with no params and no metrics is empty (workflow runs keep theirs on their
+        step runs), and those step runs, to compare instead."""
+        if n_params or n_metrics:
+            return {"empty_note": "", "step_runs": []}
+        steps: list[str] = []
+        for run in runs:
+            steps += [c["run_id"] for c in self._store.children(run.info.run_id)]
+        if not steps:
+            return {"empty_note": "These runs logged no params and no metrics.", "step_runs": []}
+        return {
+            "empty_note": (
+                "These runs logged no params and no metrics: they are workflow runs, and each step logs its own "
+                f"on its step run. Compare their {len(steps)} step runs instead."
+            ),
+            "step_runs": steps[:MAX_COMPARE],
         }
 
     # -- a run's workflow graph -------------------------------------------------------------------

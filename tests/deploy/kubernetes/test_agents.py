@@ -22,6 +22,7 @@ from scanflow_jupyter.agents.kubernetes import (
     start_agent,
     stop_agent,
 )
+from scanflow_jupyter.deploy.base import DeployEvent
 from scanflow_jupyter.deploy.kubernetes import KubernetesApp
 from scanflow_jupyter.deploy.kubernetes.app import dump
 from scanflow_jupyter.deploy.kubernetes.manifests import container_security, pod_security
@@ -99,7 +100,6 @@ def test_the_agent_deployment_runs_the_service_spec_safely(checker: dict[str, An
 
 
 def test_the_image_is_built_and_pushed_under_the_registry(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from scanflow_jupyter.agents import docker as agents_docker
     from scanflow_jupyter.deploy import docker as deploy_docker
     from scanflow_jupyter.deploy.kubernetes import images
 
@@ -109,14 +109,17 @@ def test_the_image_is_built_and_pushed_under_the_registry(app: Any, monkeypatch:
         def __init__(self, app: Any, **options: Any) -> None:
             self.options = options
 
+        def agent_image(self, packages: Any, on_event: Any = None) -> str:
+            assert list(packages) == ["tensorflow-cpu"]
+            return "scanflow/tabular-agents:a1"
+
     pushed: list[tuple[Any, dict[str, str], str]] = []
 
-    def push(client: Any, local: dict[str, str], registry: str, on_line: Any = None) -> dict[str, str]:
+    def push(client: Any, local: dict[str, str], registry: str, on_event: Any = None) -> dict[str, str]:
         pushed.append((client, dict(local), registry))
         return {n: images.with_registry(i, registry) for n, i in local.items()}
 
     monkeypatch.setattr(deploy_docker, "DockerApp", Builder, raising=False)
-    monkeypatch.setattr(agents_docker, "agent_image", lambda builder, packages, on_build: "scanflow/tabular-agents:a1")
     monkeypatch.setattr(images, "push", push)
     k8s = KubernetesApp(app, registry="registry.example.org/ml")
     assert agent_image(k8s, ["tensorflow-cpu"]) == "registry.example.org/ml/scanflow/tabular-agents:a1"
@@ -128,11 +131,11 @@ def test_start_list_and_stop_an_agent(case: ClusterCase, app: Any) -> None:
     """Applied, listed with its readiness, found by the application's status, and deleted by its labels. On a
     real cluster the image is not pulled (a made-up tag), so readiness is not waited for there."""
     k8s = KubernetesApp(app, namespace=case.namespace, tag="t1", cluster=case.cluster)
-    lines: list[str] = []
-    started = start_agent(k8s, "planner", start=False, wait=not case.real, timeout=60, on_line=lines.append)
+    lines: list[DeployEvent] = []
+    started = start_agent(k8s, "planner", start=False, wait=not case.real, timeout=60, on_event=lines.append)
     assert started.deployment == "tabular-agent-planner" and started.namespace == case.namespace
     assert started.agent == "planner" and started.image == "scanflow/tabular-agents:t1"
-    assert lines == ["applied Deployment tabular-agent-planner"]
+    assert lines == [DeployEvent.progress("applied Deployment tabular-agent-planner")]
     assert start_agent(k8s, "planner", start=False, wait=False).deployment == started.deployment  # in place
     (listed,) = list_agents(k8s)
     assert (listed.agent, listed.deployment, listed.replicas) == ("planner", "tabular-agent-planner", 1)

@@ -112,9 +112,9 @@ def test_removal_is_scoped_to_the_application(case: ClusterCase) -> None:
 
     alpha = Application(name="alpha", workflows=[Workflow(name="main", nodes=[Executor(name="a", script="a.py")])])
     deployment = KubernetesApp(alpha, namespace=ns, cluster=c, tag="t")
-    assert [o["name"] for o in deployment.status().objects] == ["alpha-spec"]
+    assert [o.name for o in deployment.status().objects] == ["alpha-spec"]
     gone = deployment.cleanup()
-    assert [(o["kind"], o["name"]) for o in gone.objects] == [("ConfigMap", "alpha-spec")]
+    assert [(o.kind, o.name) for o in gone.objects] == [("ConfigMap", "alpha-spec")]
     left = sorted(
         o["metadata"]["name"] for o in c.list_objects("ConfigMap", ns) if o["metadata"]["name"] != "kube-root-ca.crt"
     )

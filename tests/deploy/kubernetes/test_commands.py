@@ -129,6 +129,8 @@ def test_the_magic_deploys_and_runs_with_the_panel(
     assert sf("deploy --to kubernetes --tag v1") is panel
     sf("deploy start --to kubernetes --tag v1")
     assert panel.phase == "done" and panel.tracker == "http://tabular-tracker:5000"
+    # The cluster's progress reaches the panel through the same callback as Docker's builds.
+    assert panel.logs[0] == {"node": "", "stream": "deploy", "line": "applied Namespace scanflow-tabular"}
     result = sf("deploy run pipeline --to kubernetes --tag v1")
     assert result.ok and panel.nodes["modeling/forest"] == "succeeded"
     sf("deploy logs gather --to kubernetes --tag v1")

@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 
+from scanflow_jupyter.deploy.base import DeployEvent, Endpoint
 from scanflow_jupyter.deploy.kubernetes import KubernetesApp
 from scanflow_jupyter.engine.events import Event, NodeState
-from scanflow_jupyter.errors import BackendError, MissingSecretError, StepFailedError
+from scanflow_jupyter.engine.runner import RUN_ERROR, RunResult
+from scanflow_jupyter.errors import BackendError, MissingSecretError, ScanflowError, StepFailedError
 
 from .conftest import add_namespace, stand_in_cluster
 from .fakeapi import FakeAPI
@@ -99,14 +101,15 @@ def job_of(fake: FakeAPI, node: str) -> tuple[str, str, str]:
 # -- deploying --------------------------------------------------------------------------------------------
 def test_start_applies_the_base_and_waits_for_the_tracker(fake: FakeAPI, tabular_app: Any) -> None:
     k8s = KubernetesApp(tabular_app, tag="t1", cluster=stand_in_cluster(fake))
-    lines: list[str] = []
-    assert k8s.start(on_line=lines.append) == "http://tabular-tracker:5000"
-    assert lines[0] == "applied Namespace scanflow-tabular"
+    events: list[DeployEvent] = []
+    assert k8s.start(on_event=events.append) == "http://tabular-tracker:5000"
+    assert events[0] == DeployEvent.progress("applied Namespace scanflow-tabular")
     ns = "scanflow-tabular"
     assert {k[2] for k in fake.objects if k[0] == "deployments" and k[1] == ns} == {"tabular-tracker"}
     assert {k[2] for k in fake.objects if k[0] == "persistentvolumeclaims"} == {"tabular-data", "tabular-tracker-store"}
     assert k8s.start() == "http://tabular-tracker:5000"  # applying again changes nothing
-    assert k8s.serve("predictor") == "http://tabular-predictor.scanflow-tabular:8080"
+    served = k8s.serve("predictor")
+    assert served == Endpoint("predictor", "tabular-predictor", "http://tabular-predictor.scanflow-tabular:8080", 8080)
     status = str(k8s.status())
     assert "Deployment tabular-tracker: 1/1 ready" in status and "Deployment tabular-predictor: 1/1 ready" in status
     assert sorted(k8s.stop()) == [
@@ -116,7 +119,7 @@ def test_start_applies_the_base_and_waits_for_the_tracker(fake: FakeAPI, tabular
         "Service tabular-tracker",
     ]
     gone = k8s.cleanup()
-    assert ("Namespace", "scanflow-tabular") in [(o["kind"], o["name"]) for o in gone.objects]
+    assert ("Namespace", "scanflow-tabular") in [(o.kind, o.name) for o in gone.objects]
     assert not fake.objects
 
 
@@ -134,8 +137,17 @@ def test_an_argo_run_is_submitted_and_watched(fake: FakeAPI, tabular_app: Any) -
     k8s = KubernetesApp(tabular_app, tag="t1", cluster=stand_in_cluster(fake))
     events: list[Event] = []
     logs: list[tuple[str, str]] = []
-    result = k8s.run("pipeline", on_event=events.append, on_log=lambda n, _s, line: logs.append((n, line)))
+    progress: list[DeployEvent] = []
+    result = k8s.run(
+        "pipeline",
+        on_event=events.append,
+        on_progress=progress.append,
+        on_log=lambda n, _s, line: logs.append((n, line)),
+    )
     assert result.ok and result.run_id.startswith("tabular-pipeline-")
+    # The engine's result, as for a Jobs run: its state says which workflow Argo ran.
+    assert isinstance(result, RunResult) and (result.state.run_id, result.state.workflow) == (result.run_id, "pipeline")
+    assert progress == [DeployEvent.progress(f"submitted Argo Workflow {result.run_id} in scanflow-tabular")]
     steps = ["gather", "preprocess", "modeling/linear", "modeling/forest", "evaluate"]
     assert result.states == dict.fromkeys(steps, NodeState.SUCCEEDED)
     done = [e.node for e in events if e.kind == "node" and e.state is NodeState.SUCCEEDED]
@@ -173,6 +185,24 @@ def test_an_argo_run_can_be_cancelled(deploy: Callable[..., KubernetesApp], fake
     assert workflow is not None and workflow["spec"]["shutdown"] == "Terminate"
     (step_a,) = [n for n in workflow["status"]["nodes"].values() if n["name"] == f"{name}.a"]
     assert step_a["message"] == "terminated"  # stopped, not ended
+
+
+def test_an_argo_failure_of_no_step_is_the_runs_own_error(deploy: Callable[..., KubernetesApp], fake: FakeAPI) -> None:
+    """Argo ends a workflow in Error while no step failed (its controller lost the pods, say): the engine's result
+    carries Argo's phase and message as the run's own error, first, and raises it."""
+    k8s = deploy()
+    fake.release.clear()
+    try:
+        name = k8s.submit()
+        fake.wait_until(lambda: running(fake, "a"), "step a's pod Running")
+        fake.update(("workflows", NS, name), lambda w: w["status"].update({"phase": "Error", "message": "pods lost"}))
+        result = k8s.watch(name, timeout=60)
+    finally:
+        fake.release.set()
+    assert result.status == "failed" and NodeState.FAILED not in result.states.values()
+    assert list(result.errors) == [RUN_ERROR]
+    with pytest.raises(ScanflowError, match=rf"Argo Workflow {name} \(namespace ml\) ended Error: pods lost\."):
+        result.raise_for_status()
 
 
 # -- Jobs through the scheduler --------------------------------------------------------------------------

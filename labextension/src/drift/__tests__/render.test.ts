@@ -1,7 +1,17 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
 
-import { DriftData, SampleCard, fmt, heat, readDrift, renderDrift, renderHistogram, renderTimeline } from '../render';
+import {
+  DriftData,
+  SampleCard,
+  fmt,
+  heat,
+  niceTicks,
+  readDrift,
+  renderDrift,
+  renderHistogram,
+  renderTimeline
+} from '../render';
 
 function summary(drift: boolean): Record<string, unknown> {
   return {
@@ -69,6 +79,31 @@ describe('renderDrift', () => {
     // Image samples: the picture and the heatmap, 2x2 cells each.
     expect(cards[0].querySelectorAll('.sf-drift-grid')).toHaveLength(2);
     expect(cards[0].querySelectorAll('.sf-drift-grid rect')).toHaveLength(8);
+  });
+
+  it('labels the axes between their ends, keys the overlap colour and scales the heatmaps (issue 19)', () => {
+    const root = document.createElement('div');
+    renderDrift(
+      root,
+      data({
+        summary: summary(true),
+        histogram: { edges: [0, 1, 2, 3, 4], reference: [300, 90, 14, 0], batch: [100, 54, 46, 0] },
+        samples: [card('a', true)],
+        image_shape: [2, 2],
+        feature_names: []
+      })
+    );
+    const labels = [...root.querySelectorAll('.sf-drift-histogram .sf-drift-label')].map(t => t.textContent);
+    expect(labels).toEqual(expect.arrayContaining(['0', '1', '2', '3', '4', 'score', '0.0%']));
+    expect(root.querySelectorAll('.sf-drift-histogram .sf-drift-tick')).toHaveLength(5 + 3);
+    expect(niceTicks(-2.82, 3.58)).toEqual([-2, -1, 0, 1, 2, 3]);
+    expect(niceTicks(0.1695, 0.1695)).toEqual([0.1695]);
+    const keys = [...root.querySelectorAll('.sf-drift-legend .sf-drift-key')].map(k => k.textContent);
+    expect(keys).toEqual(['reference (held out)', 'batch', 'both (bars overlap)', 'threshold']);
+    expect(root.querySelector('.sf-drift-heat-scale')?.textContent).toContain('no error');
+    const tabular = document.createElement('div');
+    renderDrift(tabular, data({ summary: summary(true), samples: [card('a', true)], image_shape: [], feature_names: [] }));
+    expect(tabular.querySelector('.sf-drift-heat-scale')).toBeNull(); // no heatmaps, no scale
   });
 
   it('gives p-values one precision, and no alarm boxes when the batch does not drift (issue 19)', () => {
@@ -207,6 +242,9 @@ describe('renderDrift', () => {
     expect(root.querySelector('b')).toBeNull();
     expect(root.querySelector('.sf-drift-timeline-legend')?.textContent).toContain('<b>right</b>');
     expect(root.textContent).toContain('Most anomalous windows');
+    // The batch counts windows, and the verdict says so.
+    expect(root.querySelector('.sf-drift-verdict-test')?.textContent).toMatch(/\d+ windows against \d+ reference windows/);
+    expect(root.querySelector('.sf-drift-share')?.textContent).toMatch(/ of \d+ windows /);
   });
 
   it('labels the time axis with the timestamps it was given', () => {

@@ -23,6 +23,19 @@ describe('details panel', () => {
     expect(box.querySelector<HTMLElement>('.sf-graph-details-state')?.style.background).not.toBe('');
   });
 
+  it('says a checker step found drift instead of a plain green success (issue 19)', () => {
+    const verdict = 'DRIFT: p = 0.0004 (tail test, alpha 0.05, 200 samples against 300 held-out reference samples)';
+    renderDetails(box, 'check', { state: 'succeeded', duration: 2, verdict }, 'succeeded', { known: true });
+    const badge = box.querySelector<HTMLElement>('.sf-graph-details-state')!;
+    expect(badge.textContent).toBe('succeeded · drift found');
+    expect(badge.dataset.verdict).toBe('drift');
+    expect(badge.style.background).toBe(''); // not the success green: the stylesheet's warning colour
+    expect(box.querySelector('.sf-graph-verdict-drift')?.textContent).toBe(verdict);
+    renderDetails(box, 'check', { state: 'succeeded', verdict: 'NO DRIFT: p = 0.41' }, 'succeeded', { known: true });
+    expect(box.querySelector('.sf-graph-details-state')?.textContent).toBe('succeeded');
+    expect(box.querySelector('.sf-graph-verdict')?.textContent).toBe('NO DRIFT: p = 0.41');
+  });
+
   it('shows a hint when nothing is selected', () => {
     show(undefined, '');
     expect(box.textContent).toBe('Click a step to see its details.');

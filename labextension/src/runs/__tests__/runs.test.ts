@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { lineChart, parallelCoordinates } from '../charts';
-import { columnLabel, formatValue, nextSort } from '../format';
+import { columnLabel, formatValue, middleEllipsis, nextSort } from '../format';
 import { renderPreview, renderRun } from '../runview';
 import { ROW_HEIGHT, RunTable, flatten, visibleRange } from '../table';
 import { RunRow } from '../types';
@@ -39,6 +39,33 @@ describe('format', () => {
     expect(nextSort(['metrics.acc DESC'], 'params.lr', true)).toEqual(['metrics.acc DESC', 'params.lr DESC']);
     expect(formatValue('attributes.duration', 75)).toBe('1 min 15 s');
     expect(formatValue('attributes.start_time', 0)).toBe('1970-01-01 00:00:00');
+  });
+});
+
+describe('RunTable (issue 19)', () => {
+  it('cuts long names in the middle, groups params and metrics, and does not offer to sort by duration', () => {
+    // Run names of one workflow differ at their end: a cut at the end made three rows read the same.
+    const names = ['a1f3', 'b2c4', 'c3d5'].map(id => `digits-app pipeline workflow 20261202-032241-${id}`);
+    expect(new Set(names.map(n => middleEllipsis(n, 34))).size).toBe(3);
+    expect(middleEllipsis(names[0], 34)).toBe('digits-app pi…20261202-032241-a1f3');
+    expect(middleEllipsis('short', 34)).toBe('short');
+    expect(middleEllipsis('abcdefghij', 5)).toBe('a…hij');
+    const sorted: string[] = [];
+    const table = new RunTable(document, { ...noop, sort: (c: string) => void sorted.push(c) });
+    document.body.replaceChildren(table.node);
+    const columns = ['attributes.start_time', 'attributes.duration', 'params.lr', 'params.depth', 'metrics.acc'];
+    table.update(flatten([row(1)], {}, new Set()), columns, [], new Set(), new Set());
+    const groups = [...table.node.querySelectorAll<HTMLElement>('.sf-runs-group')];
+    expect(groups.map(g => [g.textContent, g.style.gridColumn])).toEqual([
+      ['Params', 'span 2'],
+      ['Metrics', 'span 1']
+    ]);
+    const duration = table.node.querySelector<HTMLElement>('.sf-runs-th[data-column="attributes.duration"]')!;
+    expect(duration.classList.contains('sf-unsortable')).toBe(true);
+    expect(duration.title).toContain('not sortable');
+    duration.click();
+    table.node.querySelector<HTMLElement>('.sf-runs-th[data-column="params.lr"]')!.click();
+    expect(sorted).toEqual(['params.lr']);
   });
 });
 

@@ -77,6 +77,39 @@ describe('LabelingView keys on single-character classes (issue 19)', () => {
   });
 });
 
+describe('LabelingView cards and saved labels (issue 19)', () => {
+  it('says why in words, shows the model guess, and marks the id as a sample id', () => {
+    makeView({
+      items: [{ id: '17', why: { margin: 0.9953, typicality: 0.4892 }, reason: 'The model is unsure', guess: '3 (87%)' }],
+      image_shape: []
+    });
+    const card = query(view.el, '.sf-label-card');
+    expect(query(card, '.sf-label-why').textContent).toBe('The model is unsure');
+    expect(query<HTMLElement>(card, '.sf-label-why').title).toBe('margin 0.9953 · typicality 0.4892');
+    expect(query(card, '.sf-label-guess').textContent).toBe("model's guess: 3 (87%)");
+    expect(query(card, '.sf-label-id').textContent).toBe('sample 17');
+  });
+
+  it('does not overwrite a label on disk with one key press: the same key again changes it', () => {
+    makeView({ classes: ['0', '1', '2'], acked: { s0: '1' } });
+    key('ArrowLeft'); // the focus starts on the first unlabeled card: go back to the saved one
+    expect(focused()).toBe('s0');
+    key('2');
+    expect(comm.custom()).toEqual([]);
+    expect(query(view.el, '.sf-label-notice').textContent).toBe(
+      'Sample s0 is already labeled "1": press 2 again to change it to "2", or move on.'
+    );
+    key('2');
+    expect(comm.custom()).toEqual([{ event: 'label', ids: ['s0'], label: '2' }]);
+    expect(query<HTMLElement>(view.el, '.sf-label-notice').hidden).toBe(true);
+    // The same label again is no change: sent at once.
+    makeView({ classes: ['0', '1', '2'], acked: { s0: '1' } });
+    key('ArrowLeft');
+    key('1');
+    expect(comm.custom()).toEqual([{ event: 'label', ids: ['s0'], label: '1' }]);
+  });
+});
+
 describe('LabelingView', () => {
   beforeEach(() => makeView());
 
@@ -149,7 +182,7 @@ describe('LabelingView', () => {
       items: [{ id: EVIL, why: {}, fields: [[EVIL, 1.5]] }],
       image_shape: []
     });
-    expect(query(view.el, '.sf-label-id').textContent).toBe(EVIL);
+    expect(query(view.el, '.sf-label-id').textContent).toBe(`sample ${EVIL}`);
     expect(query(view.el, '.sf-label-field-name').textContent).toBe(EVIL);
     expect(query(view.el, '.sf-label-class').textContent).toBe(`1 · ${EVIL}`);
     expect(view.el.querySelector('img')).toBeNull();

@@ -57,4 +57,37 @@ describe('RunBrowserView', () => {
     expect(query<HTMLElement>(view.el, '.sf-runs-run-view').hidden).toBe(false);
     expect(query<HTMLElement>(view.el, '.sf-runs-table-panel').hidden).toBe(true);
   });
+
+  it('keeps the typed filter when the tree box is toggled, and opens child runs that matched (issue 19)', async () => {
+    const { view, comm } = make();
+    const input = query<HTMLInputElement>(view.el, '.sf-runs-filter');
+    input.value = 'metrics.train_accuracy > 0.8'; // typed, not applied
+    const tree = query<HTMLInputElement>(view.el, '.sf-runs-tree input');
+    tree.checked = false;
+    tree.dispatchEvent(new Event('change'));
+    expect(input.value).toBe('metrics.train_accuracy > 0.8');
+    await new Promise(resolve => setTimeout(resolve, 10));
+    expect(comm.updates().some(u => u.filter === 'metrics.train_accuracy > 0.8' && u.tree === false)).toBe(true);
+
+    const parent = { run_id: 'p', run_name: 'pipeline', status: 'FINISHED', children: 2, values: {} };
+    const step = { run_id: 's', run_name: 'train', status: 'FINISHED', children: 0, values: { 'metrics.acc': 0.9 } };
+    const opened = make({ rows: [parent], children: { p: [step] } }).view;
+    expect([...opened.el.querySelectorAll<HTMLElement>('.sf-runs-row')].map(r => r.dataset.runId)).toEqual(['p', 's']);
+  });
+
+  it('explains a comparison of workflow runs with nothing logged and offers their step runs (issue 19)', () => {
+    const { view, comm } = make({
+      mode: 'compare',
+      compare_data: {
+        runs: [{ run_id: 'a', run_name: 'A' }, { run_id: 'b', run_name: 'B' }],
+        empty_note: 'These runs logged no params and no metrics: they are workflow runs.',
+        step_runs: ['s1', 's2', 's3'],
+        params: [], params_total: 0, metrics: [], metrics_total: 0, chart_keys: [], histories: {}, full: false,
+        parallel: { axes: [], runs: [] }
+      }
+    });
+    expect(query(view.el, '.sf-runs-empty-note').textContent).toContain('they are workflow runs');
+    query<HTMLButtonElement>(view.el, '.sf-runs-compare-steps').click();
+    expect(comm.custom()).toEqual([{ event: 'compare_steps' }]);
+  });
 });

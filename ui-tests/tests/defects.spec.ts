@@ -1,0 +1,187 @@
+/**
+ * Issue 19's defects, as a person meets them at 1440x1000: the labeling grid on a store that already has labels
+ * (keys are the digits, a saved label is not overwritten by one key, "Next batch" is a full batch, cards in words
+ * with the model's guess), and the run browser on workflow runs (a filter that matches step runs only, the tree box
+ * keeping the typed filter, two workflow runs compared). DOM hooks: labextension/src/widgets/PROTOCOL.md.
+ */
+import { expect, test } from '@jupyterlab/galata';
+
+import { attachScreenshot, codeCell, node, openNotebook } from './helpers';
+
+test.use({ viewport: { width: 1440, height: 1000 } });
+
+const LABELING = [
+  'import tempfile',
+  'from pathlib import Path',
+  'from sklearn.datasets import load_digits',
+  'from sklearn.linear_model import LogisticRegression',
+  'from scanflow_jupyter.active import LabelingSession',
+  'from scanflow_jupyter.notebook import LabelingWidget',
+  'x, y = load_digits(return_X_y=True)',
+  'pool, truth = x[:600] / 16, y[:600]',
+  'store = Path(tempfile.mkdtemp()) / "labels.db"',
+  'session = LabelingSession(pool, LogisticRegression(max_iter=500), classes=range(10), name="d", store=store,',
+  '                          holdout=(x[1200:] / 16, y[1200:]), batch_size=10)',
+  'while session.progress()["labeled"] < 30:  # labels given through the Python API first',
+  '    for s in session.next_batch():',
+  '        session.label(s.id, int(truth[s.index]))',
+  'session.wait()',
+  'grid = LabelingWidget(session, image_shape=(8, 8))',
+  'grid'
+].join('\n');
+
+test('labeling: digit keys, a saved label kept, a full next batch, cards in words', async ({ page, tmpPath }, testInfo) => {
+  test.setTimeout(240_000);
+  await openNotebook(page, `${tmpPath}/labels.ipynb`, [LABELING]);
+  await page.notebook.run();
+  const grid = codeCell(page, 'LabelingWidget').locator('.sf-label');
+  const cards = grid.locator('.sf-label-card');
+  await expect(cards).toHaveCount(10, { timeout: 120_000 });
+  // The labels given in Python are counted; the buttons are the digits themselves.
+  await expect(grid.locator('.sf-label-progress-text')).toContainText('30 labeled of 600');
+  await expect(grid.locator('button.sf-label-class')).toHaveText(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  // Cards: the id as a sample id, why in words, the model's guess.
+  await expect(cards.first().locator('.sf-label-id')).toHaveText(/^sample \d+$/);
+  await expect(cards.first().locator('.sf-label-guess')).toHaveText(/^model's guess: \d \(\d+%\)$/);
+  await expect(cards.first().locator('.sf-label-why')).not.toContainText('margin 0.');
+
+  // 0 labels "0".
+  await cards.first().click();
+  await page.keyboard.press('0');
+  await expect(cards.first()).toHaveAttribute('data-state', 'saved');
+  await expect(cards.first().locator('.sf-label-badge')).toHaveText('0 ✓');
+  await expect(grid.locator('.sf-label-progress-text')).toContainText('31 labeled of 600');
+
+  // Back on the saved card, one key does not overwrite it: the grid asks for the same key again.
+  await cards.first().click();
+  await page.keyboard.press('2');
+  await expect(grid.locator('.sf-label-notice')).toContainText('is already labeled "0": press 2 again');
+  await expect(cards.first().locator('.sf-label-badge')).toHaveText('0 ✓');
+  await attachScreenshot(testInfo, 'labeling-saved-label-kept', grid);
+  await page.keyboard.press('2');
+  await expect(cards.first().locator('.sf-label-badge')).toHaveText('2 ✓');
+  await expect(grid.locator('.sf-label-progress-text')).toContainText('31 labeled of 600');
+
+  // "Next batch" with nine cards still open: a full batch of ten, the nine among them (it gave 2 cards once).
+  const ids = async (): Promise<string[]> =>
+    cards.evaluateAll(found => found.map(card => (card as HTMLElement).dataset.id ?? ''));
+  const open = (await ids()).slice(1);
+  await grid.locator('button.sf-label-next').click();
+  await expect(grid.locator('.sf-label-card[data-state="saved"]')).toHaveCount(0); // the new batch is drawn
+  await expect(cards).toHaveCount(10);
+  expect((await ids()).filter(id => open.includes(id))).toHaveLength(9);
+  await expect(grid.locator('.sf-label-progress-text')).toContainText('31 labeled of 600 · 10 queued');
+  await attachScreenshot(testInfo, 'labeling-grid-1440', grid);
+});
+
+const RUNS = [
+  'import tempfile',
+  'from pathlib import Path',
+  'from mlflow.entities import Metric, Param',
+  'from mlflow.tracking import MlflowClient',
+  'from scanflow_jupyter.notebook import RunBrowser',
+  'folder = Path(tempfile.mkdtemp())',
+  'uri = f"sqlite:///{folder / \'mlflow.db\'}"',
+  'client = MlflowClient(uri)',
+  'exp = client.create_experiment("digits", artifact_location=(folder / "artifacts").as_uri())',
+  'for i in range(3):',
+  '    tags = {"scanflow.kind": "run", "scanflow.workflow": "pipeline"}',
+  '    parent = client.create_run(exp, run_name=f"pipeline 20261202-032241-{i:04x}", tags=tags,',
+  '                               start_time=1_764_645_761_000 + i * 60_000).info.run_id',
+  '    for step, acc in (("prepare", None), ("train", 0.7 + i / 10)):',
+  '        kid = client.create_run(exp, run_name=step, start_time=1_764_645_761_000 + i * 60_000 + 1000,',
+  '                                tags={"mlflow.parentRunId": parent, "scanflow.kind": "step"}).info.run_id',
+  '        if acc is not None:',
+  '            client.log_batch(kid, metrics=[Metric("train_accuracy", acc, 0, 0)],',
+  '                             params=[Param("max_iter", str(8 + 2 * i))])',
+  '        client.set_terminated(kid, "FINISHED")',
+  '    client.set_terminated(parent, "FINISHED")',
+  'b = RunBrowser(uri, experiments=["digits"], columns=["attributes.start_time", "attributes.duration",',
+  '               "params.max_iter", "metrics.train_accuracy"])',
+  'b'
+].join('\n');
+
+test('run browser: step runs that match, the typed filter kept, workflow runs compared', async ({ page, tmpPath }, testInfo) => {
+  test.setTimeout(240_000);
+  await openNotebook(page, `${tmpPath}/runs.ipynb`, [RUNS]);
+  await page.notebook.run();
+  const browser = page.locator('.sf-runs');
+  const rows = browser.locator('.sf-runs-row');
+  await expect(rows).toHaveCount(3, { timeout: 120_000 });
+  // Names differ at their end: no two rows read the same.
+  const names = await browser.locator('.sf-runs-open').allTextContents();
+  expect(new Set(names).size).toBe(3);
+  await expect(browser.locator('.sf-runs-group')).toHaveText(['Params', 'Metrics']);
+
+  // A filter only step runs match, in the tree: they show under their parents.
+  const filter = browser.locator('.sf-runs-filter');
+  await filter.fill('metrics.train_accuracy > 0.75');
+  await filter.press('Enter');
+  await expect(browser.locator('.sf-runs-message')).toContainText('2 child runs shown under their parents');
+  await expect(rows).toHaveCount(4);
+  await expect(browser.locator('.sf-runs-row[data-depth="1"] .sf-runs-open')).toHaveText(['train', 'train']);
+  await attachScreenshot(testInfo, 'run-browser-matching-steps', browser);
+
+  // A filter typed, then the tree box: the filter is kept (and applied).
+  await filter.fill('metrics.train_accuracy > 0.85');
+  await browser.locator('.sf-runs-tree input').uncheck();
+  await expect(filter).toHaveValue('metrics.train_accuracy > 0.85');
+  await expect(rows).toHaveCount(1);
+  await browser.locator('.sf-runs-tree input').check();
+  await expect(filter).toHaveValue('metrics.train_accuracy > 0.85');
+  await filter.fill('');
+  await filter.press('Enter');
+  await expect(rows).toHaveCount(3);
+
+  // Two workflow runs compared: why there is nothing, and their step runs to compare instead.
+  for (const i of [0, 1]) {
+    await rows.nth(i).locator('.sf-runs-select').check();
+  }
+  await browser.locator('.sf-runs-compare').click();
+  const note = browser.locator('.sf-runs-empty-note');
+  await expect(note).toContainText('they are workflow runs');
+  await attachScreenshot(testInfo, 'run-browser-compare-workflow-runs', browser);
+  await note.locator('.sf-runs-compare-steps').click();
+  await expect(browser.locator('.sf-runs-compare-params tr[data-key="max_iter"]')).toBeVisible();
+  await attachScreenshot(testInfo, 'run-browser-compare-step-runs', browser);
+});
+
+const CHECKER = [
+  'import tempfile, textwrap',
+  'from pathlib import Path',
+  'import scanflow_jupyter as sf',
+  'from scanflow_jupyter.notebook import GraphView',
+  'folder = Path(tempfile.mkdtemp()) / "checked"',
+  'folder.mkdir()',
+  '(folder / "gather.py").write_text("print(\'gathered 200 samples\')\\n")',
+  '(folder / "check.py").write_text(textwrap.dedent("""',
+  '    print("DRIFT: p = 0.0004 (tail test, alpha 0.05, 200 samples against 300 held-out reference samples)")',
+  '    print("61 of 200 samples (30.5%) score above the threshold 0.2113 (10% expected without drift)")',
+  '"""))',
+  '(folder / "scanflow.yaml").write_text(textwrap.dedent("""',
+  '    scanflow: 1',
+  '    name: checked',
+  '    workflows:',
+  '    - name: main',
+  '      nodes:',
+  '      - {name: gather, script: gather.py}',
+  '      - {name: check, script: check.py, depends_on: [gather]}',
+  '"""))',
+  'app = sf.load(folder)',
+  'view = GraphView(app)',
+  'result = sf.run(app, tracking=False)',
+  'view'
+].join('\n');
+
+test('graph: a checker step that found drift says so in its details', async ({ page, tmpPath }, testInfo) => {
+  test.setTimeout(240_000);
+  await openNotebook(page, `${tmpPath}/checked.ipynb`, [CHECKER]);
+  await page.notebook.run();
+  const graph = codeCell(page, 'GraphView(app)').locator('.sf-graph');
+  await expect(node(graph, 'check')).toHaveAttribute('data-state', 'succeeded', { timeout: 120_000 });
+  await node(graph, 'check').click();
+  const details = graph.locator('.sf-graph-details');
+  await expect(details.locator('.sf-graph-details-state')).toHaveText('succeeded · drift found');
+  await expect(details.locator('.sf-graph-verdict-drift')).toContainText('DRIFT: p = 0.0004');
+  await attachScreenshot(testInfo, 'graph-checker-drift-details', graph);
+});

@@ -6,6 +6,7 @@ and Jobs. A backend that can run a whole DAG server-side (Argo) may take the who
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -13,7 +14,19 @@ from typing import Any, Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Task:
-    """One attempt of one node, fully resolved: what to run, where, with what environment."""
+    """One attempt of one node, fully resolved and the same for every backend: what the launcher runs and the
+    step's own environment. Where the step runs adds the rest: the local backend the interpreter, the launcher's
+    path and this machine's environment; a container backend its image's launcher and its tracker.
+
+    ``argv``: the launcher's arguments, ``["script", PATH, --name, value...]`` or ``["call", "module:function",
+    ...]`` (see :mod:`.launch`). ``env``: the step's own variables (its node's ``env``, then what the engine sets:
+    ``SCANFLOW_RUN_ID``, ``SCANFLOW_NODE``, with tracking ``MLFLOW_EXPERIMENT_ID``, on a retry ``MLFLOW_RUN_ID``).
+    ``defaults``: variables set unless the environment says otherwise (the quiet logging defaults). ``tracking``:
+    the tracking store as this machine reaches it (``MLFLOW_TRACKING_URI``, credentials in variables of their
+    own); empty when the run is not tracked. A remote backend gives its own tracker instead, never these.
+    ``run_id_fd``: the read end of the pipe the runner writes the step's MLflow run id to (the launcher waits for
+    it). ``requirements``: an isolated step's requirement lines (it runs in a venv of its own), else None.
+    """
 
     run_id: str
     address: str
@@ -24,8 +37,17 @@ class Task:
     stderr: Path
     timeout: float | None = None
     attempt: int = 1
-    pass_fds: tuple[int, ...] = ()  # file descriptors the process inherits (the launcher's run-id pipe)
+    defaults: dict[str, str] = field(default_factory=dict)
+    tracking: dict[str, str] = field(default_factory=dict)
+    run_id_fd: int | None = None
+    requirements: tuple[str, ...] | None = None
+    on_message: Callable[[str], None] | None = None  # progress a backend reports (a venv being built)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def function(self) -> bool:
+        """True when the step is a function (``call``): the application folder goes on its ``PYTHONPATH``."""
+        return bool(self.argv) and self.argv[0] == "call"
 
 
 @dataclass(frozen=True)
@@ -45,7 +67,12 @@ class Outcome:
 
 @runtime_checkable
 class Backend(Protocol):
-    """Launch one node and report on it."""
+    """Launch one node and report on it.
+
+    A backend whose steps run elsewhere (containers, Jobs) also has ``recover(run_id)``: resuming, the runner
+    calls it first, and it stops whatever the attempts before left of run ``run_id`` (a killed driver's containers
+    still running), found by their labels, returning their names.
+    """
 
     name: str
 

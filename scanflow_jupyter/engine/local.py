@@ -1,5 +1,9 @@
 """The local backend: each node a subprocess of the current environment (or of a per-requirements venv).
 
+The engine's :class:`~.backend.Task` is the same for every backend; this one adds what is this machine's: the
+interpreter (this one, or an isolated step's venv), the launcher's path, and this machine's environment under
+the step's own (with the tracking store as this machine reaches it).
+
 Processes get argv lists (never a shell) and their own session, so cancel and timeout stop the whole
 process group. ``wait`` blocks in ``waitpid`` (no polling), and a timer enforces the timeout, so a fast
 step is not slowed down by a polling interval.
@@ -11,12 +15,16 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
 from ..errors import BackendError
 from .backend import Outcome, Task, tail
+from .launch import LAUNCHER
+from .state import scanflow_dir
+from .venvs import ensure_venv
 
 KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL
 
@@ -42,23 +50,46 @@ class LocalBackend:
 
     name = "local"
 
+    def interpreter(self, task: Task) -> str:
+        """The python that runs the step: this one, or an isolated step's venv (built the first time)."""
+        if task.requirements is None:
+            return sys.executable
+        return str(ensure_venv(scanflow_dir(task.cwd) / "venvs", list(task.requirements), task.on_message))
+
+    @staticmethod
+    def environment(task: Task) -> dict[str, str]:
+        """This machine's environment under the step's own: the defaults, this machine's variables, the step's,
+        the tracking store (a variable of this machine never points the step at another store or run)."""
+        env = {**task.defaults, **os.environ}
+        if task.tracking:
+            env.pop("MLFLOW_RUN_ID", None)  # this process's own run, if it runs inside one
+        env.update(task.env)
+        env["PYTHONUNBUFFERED"] = "1"
+        if task.function:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(task.cwd), env.get("PYTHONPATH")]))
+        env.update(task.tracking)
+        if task.run_id_fd is not None:
+            env["SCANFLOW_RUN_ID_FD"] = str(task.run_id_fd)
+        return env
+
     def submit(self, task: Task) -> LocalHandle:
+        python = self.interpreter(task)
         task.stdout.parent.mkdir(parents=True, exist_ok=True)
         with open(task.stdout, "ab") as out, open(task.stderr, "ab") as err:
             try:
                 process = subprocess.Popen(
-                    task.argv,
+                    [python, LAUNCHER, *task.argv],
                     cwd=task.cwd,
-                    env=task.env,
+                    env=self.environment(task),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
                     start_new_session=True,
-                    pass_fds=task.pass_fds,
+                    pass_fds=() if task.run_id_fd is None else (task.run_id_fd,),
                 )
             except OSError as exc:
                 raise BackendError(
-                    f"Could not start step {task.address!r} ({task.argv[0]}): {exc.strerror or exc}. "
+                    f"Could not start step {task.address!r} ({python}): {exc.strerror or exc}. "
                     "Check that the interpreter and the application folder exist."
                 ) from None
         handle = LocalHandle(task, process, time.perf_counter())

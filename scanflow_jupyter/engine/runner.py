@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -42,12 +41,11 @@ from .cache import Cache, node_key, output_digests
 from .driverlock import DriverLock
 from .events import Event, EventBus, NodeState, global_bus
 from .local import LocalBackend
-from .params_resolve import requirements_of, resolve_overrides, step_argv, step_command, step_params
+from .params_resolve import requirements_of, resolve_overrides, step_command, step_params
 from .procs import same_process, start_time, stop_process_group, wait_gone
 from .scheduler import Scheduler
 from .state import NodeRecord, RunState, new_run_id, scan_runs, scanflow_dir
 from .statefile import StateWriter
-from .venvs import ensure_venv
 
 RUN_ERROR = ""  # the key of a run's own error (not a step's) in RunResult.errors
 WRITER_DRAIN_WAIT = 60.0  # seconds resume waits for a dead driver's tracking writer to finish what it was sent
@@ -374,51 +372,38 @@ class WorkflowRun:
         if not isinstance(node, Executor):
             return Outcome(None, error="services run with 'scanflow deploy', not in a batch run")
         rec = self._record(address)
-        env = {
-            **QUIET_ENV,  # defaults only: the user's environment and the step's own env win
-            **os.environ,
-            **node.env,
-            "PYTHONUNBUFFERED": "1",
-            "SCANFLOW_RUN_ID": self.state.run_id,
-            "SCANFLOW_NODE": address,
-        }
-        if node.function is not None:
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.folder), env.get("PYTHONPATH")]))
+        # The step's own environment; where it runs adds the rest (the local backend this machine's).
+        env = {**node.env, "SCANFLOW_RUN_ID": self.state.run_id, "SCANFLOW_NODE": address}
+        tracking: dict[str, str] = {}
         # With tracking, the step starts at once and the launcher waits for its MLflow run id on a pipe:
         # creating the run overlaps the step's interpreter start-up (see launch.py).
         pipe: tuple[int, int] | None = None
         if self.recorder is not None and self.state.mlflow_run_id:
             from ..tracking.store import tracking_env
 
-            env.update(tracking_env(self.recorder.config.uri))  # a password in the URI: in variables of its own
+            tracking = tracking_env(self.recorder.config.uri)  # a password in the URI: in variables of its own
             env["MLFLOW_EXPERIMENT_ID"] = self.recorder.experiment_id
             env.pop("MLFLOW_RUN_ID", None)
             if attempt == 1 or rec.mlflow_run_id is None:
                 pipe = os.pipe()
-                env["SCANFLOW_RUN_ID_FD"] = str(pipe[0])
             else:
                 env["MLFLOW_RUN_ID"] = rec.mlflow_run_id
-        python = sys.executable
-        if node.isolated:
-            python = str(
-                ensure_venv(
-                    scanflow_dir(self.folder) / "venvs",
-                    requirements_of(self.app, node),
-                    lambda m: self._publish(Event("log", self.state.run_id, address, message=m)),
-                )
-            )
         logs = self.state.log_dir(address)
         task = Task(
             self.state.run_id,
             address,
-            step_argv(node, self._params(address), python),
+            step_command(node, self._params(address)),
             self.folder,
             env,
             logs / "stdout.txt",
             logs / "stderr.txt",
             node.timeout,
             attempt,
-            pass_fds=(pipe[0],) if pipe else (),
+            defaults=dict(QUIET_ENV),  # defaults only: the user's environment and the step's own env win
+            tracking=tracking,
+            run_id_fd=pipe[0] if pipe else None,
+            requirements=tuple(requirements_of(self.app, node)) if node.isolated else None,
+            on_message=lambda m: self._publish(Event("log", self.state.run_id, address, message=m)),
         )
         try:
             handle = self.backend.submit(task)
@@ -435,6 +420,7 @@ class WorkflowRun:
                 self._handles[address] = handle
                 rec.pid = getattr(handle, "pid", None)
                 rec.pid_started = start_time(rec.pid) if rec.pid else None
+                rec.remote = getattr(handle, "remote", None)
             saved = self._save()
             if pipe:
                 self._hand_run_id(address, rec, pipe[1], saved)
@@ -443,7 +429,7 @@ class WorkflowRun:
             self.backend.wait(handle)
             with self._lock:
                 self._handles.pop(address, None)
-                rec.pid = rec.pid_started = None
+                rec.pid = rec.pid_started = rec.remote = None
             raise
         if self.scheduler is not None and self.scheduler.cancelled:
             self.backend.cancel(handle)
@@ -454,7 +440,7 @@ class WorkflowRun:
         finally:
             with self._lock:
                 self._handles.pop(address, None)
-                rec.pid = rec.pid_started = None
+                rec.pid = rec.pid_started = rec.remote = None
 
     # -- tracking -------------------------------------------------------------------------------
     def _close_step_run(self, address: str, rec: NodeRecord, state: NodeState) -> None:
@@ -810,6 +796,18 @@ def _settle_dead(state: RunState) -> RunState:
     return state
 
 
+def _recover_remote(backend: Backend | None, state: RunState) -> None:
+    """Resuming on a remote backend: the containers or Jobs the attempts before left (a killed driver's still
+    run) are stopped first, found by their labels (``recover(run_id)``; a backend without remote objects has no
+    such method), so that no step runs twice at once."""
+    recover = getattr(backend, "recover", None)
+    if recover is None:
+        return
+    recover(state.run_id)
+    for rec in state.nodes.values():
+        rec.remote = None
+
+
 def resume(
     app: Application,
     run_id: str | None = None,
@@ -840,6 +838,7 @@ def resume(
             # Its driver is gone, but its tracking writer may still be doing what it was sent: let it finish, so
             # what the store holds is complete before this run reads it.
             wait_gone(state.writer_pid, state.writer_started, WRITER_DRAIN_WAIT)
+        _recover_remote(backend, state)
         wf = app.workflow(state.workflow)
         overrides = resolve_overrides(wf, state.overrides)
         graph = flatten(wf)

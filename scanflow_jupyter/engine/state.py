@@ -51,6 +51,7 @@ class NodeRecord:
     duration: float | None = None  # of the last attempt, as the step's run records it (resume re-sends it)
     pid: int | None = None  # the local process of the running attempt, to stop an orphan after a crash
     pid_started: float | str | None = None  # its start time (a str: /proc clock ticks, from older versions)
+    remote: str | None = None  # the container or Job of the running attempt on a remote backend (its name)
 
 
 @dataclass

@@ -275,16 +275,17 @@ class RecordingBackend(DockerBackend):
         super().__init__(None, "demo", nodes, images, "scanflow-demo", tracking_uri=tracking_uri)  # type: ignore[arg-type]
         self.envs: dict[str, dict[str, str]] = {}
         self.commands: dict[str, list[str]] = {}
+        self.tasks: dict[str, Task] = {}
 
     def submit(self, task: Task) -> DockerHandle:
         handle = DockerHandle(task, task.address)
+        self.tasks[task.address] = task
         self.envs[task.address] = self.environment(task, None)  # what _start gives the container
         self.commands[task.address] = self.command(task)
-        fd = task.env.get("SCANFLOW_RUN_ID_FD")
-        if fd is None:
+        if task.run_id_fd is None:
             handle.ready.set()
             return handle
-        copy = os.dup(int(fd))  # the runner writes the step's run id once submit returned, as to a container
+        copy = os.dup(task.run_id_fd)  # the runner writes the step's run id once submit returned, as to a container
 
         def take() -> None:
             with os.fdopen(copy, "rb") as pipe:
@@ -332,14 +333,17 @@ def test_a_step_container_gets_only_the_variables_it_needs(
         own = {"MODE", "SCANFLOW_OWN"} if address == "a" else set()
         assert set(env) == engine | quiet | tracked | own
     assert backend.envs["a"]["MODE"] == "fast" and backend.envs["a"]["SCANFLOW_OWN"] == "mine"
+    for task in backend.tasks.values():  # the engine's task itself holds nothing of this machine's environment
+        assert "hunter2" not in repr((task.env, task.defaults)) and "PATH" not in task.env
+        assert task.argv == ["script", "step.py"]
     assert backend.commands["a"] == ["python", "/opt/scanflow/launch.py", "script", "step.py"]
 
 
 def test_an_untracked_step_keeps_its_own_tracking_uri(tmp_path: Path) -> None:
     node = Executor(name="a", script="step.py", env={"MLFLOW_TRACKING_URI": "http://elsewhere:5000"})
     backend = RecordingBackend({"a": node}, ("http://127.0.0.1:1234", "http://tracker:5000"))
-    host = {"MLFLOW_TRACKING_URI": "http://elsewhere:5000", "SCANFLOW_RUN_ID": "r1", "SCANFLOW_NODE": "a"}
-    task = Task("r1", "a", ["python", "step.py"], tmp_path, host, tmp_path / "o", tmp_path / "e")
+    own = {"MLFLOW_TRACKING_URI": "http://elsewhere:5000", "SCANFLOW_RUN_ID": "r1", "SCANFLOW_NODE": "a"}
+    task = Task("r1", "a", ["script", "step.py"], tmp_path, own, tmp_path / "o", tmp_path / "e")
     assert backend.environment(task, None)["MLFLOW_TRACKING_URI"] == "http://elsewhere:5000"
 
 

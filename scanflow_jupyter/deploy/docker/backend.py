@@ -1,10 +1,14 @@
 """The Docker backend: each node of a batch run is a container, driven by the engine's shared scheduler.
 
-The runner hands a :class:`~scanflow_jupyter.engine.backend.Task` resolved for this machine; the backend
-translates it for a container: the step's image (built by :mod:`.images`), the launcher inside the image,
-the node's own environment (never this machine's), the tracker's in-network address, the application's
-shared data folders as named volumes, resources as limits. Output is streamed into the run's log files as
-it comes (and to ``on_log``), the exit code is the container's.
+The runner hands a backend-neutral :class:`~scanflow_jupyter.engine.backend.Task` (the launcher's arguments,
+the step's own environment); the backend adds what a container needs: the step's image (built by
+:mod:`.images`), the launcher inside the image, the tracker's in-network address, the application's shared data
+folders as named volumes, resources as limits. This machine's environment never reaches a container. Output is
+streamed into the run's log files as it comes (and to ``on_log``), the exit code is the container's.
+
+Each attempt's container has a name of its own and carries the labels of its application, run, step and attempt
+(:mod:`..attempt`): after a killed driver, :meth:`DockerBackend.recover` finds the containers it left by label
+and stops them before the run resumes.
 
 The local backend hands a step its MLflow run id through an inherited pipe, so creating the run overlaps
 the step's start-up. A container inherits no descriptors: here a starter thread creates and starts the
@@ -16,50 +20,37 @@ while the container starts.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...engine.backend import Outcome, Task, tail
 from ...engine.launch import LAUNCHER
 from ...errors import BackendError
-from ...tracking.quiet import QUIET_ENV
 from ...workflow import Executor
+from ..attempt import LOG_GRACE, Attempt, AttemptBackend, attempt_id
+from ..attempt import OnLog as OnLog  # where app.py looks for it
 from ..container import APP_DIR, LAUNCHER_PATH
 from ..container import INLINE_LAUNCHER as INLINE_LAUNCHER  # the container contract, also importable here
-from .client import labels, object_name
+from .client import LABEL_APP, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN, labels, object_name
 
 if TYPE_CHECKING:
     import docker
 
 STOP_GRACE = 3  # seconds between SIGTERM and SIGKILL
-# What a step's container takes from the engine's task: its run and node, and with tracking its MLflow experiment
-# and run (the run id comes on stdin instead when the launcher waits for it: SCANFLOW_RUN_ID_FD is set apart).
-STEP_ENV = ("SCANFLOW_RUN_ID", "SCANFLOW_NODE", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
-LOG_GRACE = 10.0  # seconds the output stream may take to end after the container exited
-OnLog = Callable[[str, str, str], None]  # (address, stream, line)
+LABEL_ATTEMPT = "scanflow.attempt"  # the attempt's own id (engine attempt number and a random tail)
 
 
 @dataclass
-class DockerHandle:
-    task: Task
-    name: str
-    started: float = field(default_factory=time.perf_counter)
+class DockerHandle(Attempt):
     container: str | None = None  # its id, once created
     stream: Any = None  # its attached output stream
-    error: str = ""
-    timed_out: bool = False
-    cancelled: bool = False
-    ready: threading.Event = field(default_factory=threading.Event)
-    logs_done: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class DockerBackend:
+class DockerBackend(AttemptBackend):
     """Run nodes as containers on a Docker engine (see :class:`~.app.DockerApp`, which builds one).
 
     Parameters
@@ -104,8 +95,7 @@ class DockerBackend:
     # -- translating a task ----------------------------------------------------------------------
     def command(self, task: Task) -> list[str]:
         """The container's argv: the launcher in the image (or given inline to a custom image)."""
-        argv = list(task.argv)
-        rest = argv[2:] if len(argv) > 1 and argv[1] == LAUNCHER else argv[1:]
+        rest = list(task.argv)
         _image, custom = self.images[task.address]
         if custom:  # a user's image has no launcher file: hand its source to python3 -c (Debian has no `python`)
             with open(LAUNCHER) as fh:  # run as a module would be (__file__ set, its __future__ import first)
@@ -113,23 +103,20 @@ class DockerBackend:
         return ["python", LAUNCHER_PATH, *rest]
 
     def environment(self, task: Task, run_id: str | None) -> dict[str, str]:
-        """The node's own ``env``, what the engine sets for a step (its run and node, with tracking its MLflow
-        experiment and run, the quiet logging defaults) and the tracker as the container reaches it.
+        """The step's own environment (its node's ``env``, its run and node, with tracking its MLflow experiment)
+        under the quiet logging defaults, and the tracker as the container reaches it.
 
-        Only these names are taken from the task: its environment is this machine's, and anything else in it
-        (``MLFLOW_TRACKING_PASSWORD``, ``MLFLOW_TRACKING_TOKEN``, a token meant for another server, the paths
-        of this machine) would be written into the container's config, where anyone who may inspect it reads it.
+        Nothing of this machine: the task's ``tracking`` (this machine's store, perhaps with a password) is
+        replaced by the tracker, and this machine's variables (``MLFLOW_TRACKING_TOKEN``, a token meant for
+        another server, its paths) are never in a task: they would be written into the container's config,
+        where anyone who may inspect it reads it.
         """
-        node = self.nodes.get(task.address)
-        env = dict(node.env) if node is not None else {}
-        env.update({key: task.env[key] for key in (*STEP_ENV, *QUIET_ENV) if key in task.env})
-        env["PYTHONUNBUFFERED"] = "1"
-        if node is not None and node.function is not None:
+        env = {**task.defaults, **task.env, "PYTHONUNBUFFERED": "1"}
+        if task.function:
             env["PYTHONPATH"] = APP_DIR
-        if self.tracking_uri is not None:
-            tracked = task.env.get("MLFLOW_TRACKING_URI") == self.tracking_uri[0]
-            if tracked or "MLFLOW_TRACKING_URI" not in env:  # else the node's own, in its env
-                env["MLFLOW_TRACKING_URI"] = self.tracking_uri[1]
+        # Tracked, the tracker; untracked, the node's own URI if it has one, else the tracker.
+        if self.tracking_uri is not None and (task.tracking or "MLFLOW_TRACKING_URI" not in env):
+            env["MLFLOW_TRACKING_URI"] = self.tracking_uri[1]
         if run_id:
             env["MLFLOW_RUN_ID"] = run_id
         return env
@@ -149,19 +136,16 @@ class DockerBackend:
         return out
 
     # -- the protocol ---------------------------------------------------------------------------
-    def submit(self, task: Task) -> DockerHandle:
+    def _check(self, task: Task) -> None:
         if task.address not in self.images:
             raise BackendError(
                 f"Step {task.address!r} has no image; build the application's images first (DockerApp.build)."
             )
-        task.stdout.parent.mkdir(parents=True, exist_ok=True)
-        name = object_name("scanflow", self.app, task.run_id, task.address.replace("/", "-"), f"a{task.attempt}")
-        handle = DockerHandle(task, name)
-        fd_text = task.env.get("SCANFLOW_RUN_ID_FD")
-        # The runner closes its end of the pipe when submit returns: keep our own copy for the starter.
-        fd = os.dup(int(fd_text)) if fd_text is not None else None
-        threading.Thread(target=self._start, args=(handle, fd), name=f"docker-{name}", daemon=True).start()
-        return handle
+
+    def _handle(self, task: Task) -> DockerHandle:
+        attempt = attempt_id(task)
+        name = object_name("scanflow", self.app, task.run_id, task.address.replace("/", "-"), f"a{attempt}")
+        return DockerHandle(task, name, attempt)
 
     def _start(self, handle: DockerHandle, fd: int | None) -> None:
         stdin: Any = None
@@ -187,7 +171,7 @@ class DockerBackend:
                 name=handle.name,
                 environment=env,
                 working_dir=APP_DIR,
-                labels=labels(self.app, "step", run_id=task.run_id, node=task.address),
+                labels=labels(self.app, "step", run_id=task.run_id, node=task.address, attempt=handle.attempt),
                 host_config=host_config,
                 stdin_open=fd is not None,
             )
@@ -196,67 +180,58 @@ class DockerBackend:
                 cancelled = handle.cancelled
             if cancelled:
                 return
-            # Attach before starting, as 'docker run' does: attaching to a container that has already exited
-            # waits for a start that never comes. So the stream holds everything from the first byte.
-            stream = api.attach(handle.container, stream=True, logs=True, demux=True)
-            handle.stream = stream
-            threading.Thread(target=self._follow, args=(handle, stream), daemon=True).start()
-            if fd is not None:
-                stdin = api.attach_socket(handle.container, params={"stdin": 1, "stream": 1})
+            # One attach, before starting, as 'docker run' does: attaching to a container that has already exited
+            # waits for a start that never comes, so the stream holds everything from the first byte. Its socket
+            # carries the output and, when the launcher waits for its run id, the container's stdin. (Not
+            # api.attach: it inspects the container first, to know whether it has a tty; it has none.)
+            params = {"stdout": 1, "stderr": 1, "stream": 1, "logs": 1, **({"stdin": 1} if fd is not None else {})}
+            handle.stream = api.attach_socket(handle.container, params=params)  # keeps its HTTP response alive
+            raw = getattr(handle.stream, "_sock", handle.stream)
+            raw.settimeout(None)  # a step may print nothing for hours
+            threading.Thread(target=self._follow, args=(handle, raw), daemon=True).start()
+            stdin = raw if fd is not None else None
             api.start(handle.container)
-        except Exception as exc:  # reported as the step's error by wait()
-            handle.error = f"{type(exc).__name__}: {getattr(exc, 'explanation', None) or exc}"
         finally:
             handle.ready.set()
             if fd is not None:
                 self._hand_run_id(fd, stdin)
 
     @staticmethod
-    def _hand_run_id(fd: int, stdin: Any) -> None:
-        """Pass the step's MLflow run id from the runner's pipe to the container's stdin, then close it. The
-        container was started meanwhile: creating the run overlaps its start, as with a local step. Without
-        an id (the run could not be created) the launcher gets an empty stdin and exits without running."""
-        with os.fdopen(fd, "rb") as pipe:
-            run_id = pipe.read()
+    def _hand_run_id(fd: int, stdin: socket.socket | None) -> None:
+        """Pass the step's MLflow run id from the runner's pipe to the container's stdin, then close that (the
+        attach socket's writing half: its output goes on). The container was started meanwhile: creating the
+        run overlaps its start, as with a local step. Without an id (the run could not be created) the launcher
+        gets an empty stdin and exits without running."""
+        run_id = AttemptBackend._read_run_id(fd)
         if stdin is None:
             return
-        raw = getattr(stdin, "_sock", stdin)
         with contextlib.suppress(OSError):  # the container is gone already (cancelled, or it failed)
-            if run_id.strip():
-                raw.sendall(run_id.strip() + b"\n")
-            raw.shutdown(socket.SHUT_WR)
-        with contextlib.suppress(OSError):
-            stdin.close()
+            if run_id:
+                stdin.sendall(run_id.encode() + b"\n")
+            stdin.shutdown(socket.SHUT_WR)
 
-    def _follow(self, handle: DockerHandle, stream: Any) -> None:
-        """Stream the container's stdout and stderr into the run's log files as they come."""
+    def _follow(self, handle: DockerHandle, raw: socket.socket) -> None:
+        """Stream the container's stdout and stderr (frames of the attach socket) into the run's log files as
+        they come."""
+        from docker.utils.socket import STDERR, frames_iter
+
         task = handle.task
-        # An unbuffered print arrives in pieces ("done", " ", "own", "\n"): on_log gets whole lines.
-        partial = {"stdout": b"", "stderr": b""}
-
-        def emit(which: str, data: bytes, final: bool = False) -> None:
-            if self.on_log is None:
-                return
-            lines = (partial[which] + data).split(b"\n")
-            partial[which] = b"" if final else lines.pop()
-            for line in lines:
-                if line or not final:
-                    self.on_log(task.address, which, line.decode("utf-8", "replace").rstrip("\r"))
-
+        lines = {which: self.lines(task.address, which) for which in ("stdout", "stderr")}
         try:
             with open(task.stdout, "ab") as out, open(task.stderr, "ab") as err:
-                for stdout, stderr in stream:
-                    for data, fh, which in ((stdout, out, "stdout"), (stderr, err, "stderr")):
-                        if data:
-                            fh.write(data)
-                            fh.flush()
-                            emit(which, data)
+                for stream, data in frames_iter(raw, tty=False):
+                    fh, which = (err, "stderr") if stream == STDERR else (out, "stdout")
+                    fh.write(data)
+                    fh.flush()
+                    lines[which].feed(data)
         except Exception:  # the container went away: what was read is in the files
             pass
         finally:
             with contextlib.suppress(Exception):
-                emit("stdout", b"", final=True)
-                emit("stderr", b"", final=True)
+                lines["stdout"].close()
+                lines["stderr"].close()
+            with contextlib.suppress(Exception):
+                raw.close()
             handle.logs_done.set()
 
     def wait(self, handle: DockerHandle) -> Outcome:
@@ -283,8 +258,9 @@ class DockerBackend:
                     handle.timed_out = True
             self._stop(handle)
         if not handle.logs_done.wait(LOG_GRACE) and handle.stream is not None:
+            raw = getattr(handle.stream, "_sock", handle.stream)
             with contextlib.suppress(Exception):  # never hang on a stream the engine did not close
-                handle.stream.close()
+                raw.shutdown(socket.SHUT_RDWR)  # wakes the follower, which closes it
         duration = time.perf_counter() - handle.started
         self._remove(handle)
         if handle.timed_out or handle.cancelled:
@@ -299,14 +275,6 @@ class DockerBackend:
             state = self.client.api.inspect_container(handle.container)["State"]["Status"]
             return "running" if state in ("created", "running", "restarting") else "exited"
         return "exited"
-
-    def logs(self, handle: DockerHandle) -> tuple[str, str]:
-        return tail(handle.task.stdout, 10_000), tail(handle.task.stderr, 10_000)
-
-    def cancel(self, handle: DockerHandle) -> None:
-        with handle.lock:
-            handle.cancelled = handle.cancelled or not handle.timed_out
-        self._stop(handle)
 
     def _stop(self, handle: DockerHandle) -> None:
         if handle.container is not None:
@@ -326,6 +294,24 @@ class DockerBackend:
         with self._removals_lock:
             self._removals = [t for t in self._removals if t.is_alive()] + [thread]
         thread.start()
+
+    def recover(self, run_id: str) -> list[str]:
+        """Before a run resumes: stop and remove every step container of run ``run_id`` still there (found by
+        label: a killed driver left them running, or exited but not removed), so that a step never has two
+        containers at once (two writers on one data volume). Returns their names.
+
+        They are stopped, not adopted: the killed driver's log follower died with it (the output since is not
+        in the run's files), its MLflow run was closed KILLED by the resume, and a step is re-run from its
+        start everywhere else too (a local step's orphan process is stopped likewise)."""
+        api = self.client.api
+        wanted = [f"{LABEL_MANAGED}=true", f"{LABEL_APP}={self.app}", f"{LABEL_ROLE}=step", f"{LABEL_RUN}={run_id}"]
+        found = api.containers(all=True, filters={"label": wanted})
+        for container in found:
+            with contextlib.suppress(Exception):  # gone meanwhile
+                api.stop(container["Id"], timeout=STOP_GRACE)
+            with contextlib.suppress(Exception):
+                api.remove_container(container["Id"], force=True)
+        return sorted(str(c["Names"][0]).lstrip("/") for c in found if c.get("Names"))
 
     def drain(self, timeout: float = 60.0) -> None:
         """Wait for the background removals of exited containers (call after a run)."""

@@ -2,12 +2,14 @@
 (for clusters without Argo Workflows; the same states, retries, caching, run state and MLflow run tree as a
 local run).
 
-The runner hands a :class:`~scanflow_jupyter.engine.backend.Task` resolved for this machine; the backend
-translates it for a pod: the step's image, the launcher inside it, the node's own environment (never this
-machine's), the tracker's in-cluster address, the data volume and the spec. A starter thread reads the
-step's MLflow run id from the runner's pipe and then creates the Job with ``MLFLOW_RUN_ID``, as the Docker
-backend does. The Job is watched until it completes or fails; the pod's output is followed into the run's
-log files (and ``on_log``) as it comes. A pod that cannot start (an image that cannot be pulled, a missing
+The runner hands a backend-neutral :class:`~scanflow_jupyter.engine.backend.Task` (the launcher's arguments,
+the step's own environment); the backend adds what a pod needs: the step's image, the launcher inside it, the
+tracker's in-cluster address, the data volume and the spec. This machine's environment never reaches a Job. A
+starter thread (:mod:`..attempt`) reads the step's MLflow run id from the runner's pipe and then creates the Job
+with ``MLFLOW_RUN_ID``. Each attempt's Job has a name of its own and the labels of its application, run, step
+and attempt: after a killed driver, :meth:`KubernetesBackend.recover` deletes the Jobs it left, by label.
+The Job is watched until it completes or fails; the pod's output is followed into the run's log files (and
+``on_log``) as it comes. A pod that cannot start (an image that cannot be pulled, a missing
 secret) fails the attempt at once, with the kubelet's reason, instead of hanging.
 """
 
@@ -17,20 +19,18 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...engine.backend import Outcome, Task, tail
-from ...engine.launch import LAUNCHER
 from ...errors import BackendError, ScanflowError
 from ...workflow import Application, Executor
+from ..attempt import LOG_GRACE, Attempt, AttemptBackend, OnLog, attempt_id
 from .client import Cluster
 from .manifests import KubeOptions, step_env, step_job, tracker_url
 from .names import object_name, selector
 
-OnLog = Callable[[str, str, str], None]  # (address, stream, line)
-LOG_GRACE = 10.0  # seconds the log stream may take to end after the pod ended
 WATCH_WINDOW = 2.0  # seconds of each Job watch; the pod's waiting reasons are checked between windows
 # A pod waiting for one of these reasons will not start by itself.
 STUCK = {
@@ -41,29 +41,20 @@ STUCK = {
     "CreateContainerError": "its container could not be created",
 }
 JOB_TTL = 3600  # finished Jobs (and their pods' logs) stay an hour, then the cluster removes them
-# What a step's pod takes from the environment the engine prepared (see KubernetesBackend.environment).
-ENGINE_ENV = ("SCANFLOW_RUN_ID", "SCANFLOW_NODE")
+# What a step's pod takes of the engine's tracking: a tracked step's MLflow experiment and run exist in the
+# tracker the backend was given, not in the in-cluster one it falls back to without.
 TRACKING_ENV = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
 
 
 @dataclass
-class JobHandle:
-    task: Task
-    name: str
-    started: float = field(default_factory=time.perf_counter)
+class JobHandle(Attempt):
     created: bool = False
     pod: str | None = None
-    error: str = ""
-    timed_out: bool = False
-    cancelled: bool = False
     exit_code: int | None = None
-    ready: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)  # the Job ended (or never will)
-    logs_done: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class KubernetesBackend:
+class KubernetesBackend(AttemptBackend):
     """Run nodes as Jobs on a cluster (see :class:`~.app.KubernetesApp`, which builds one).
 
     Parameters
@@ -107,29 +98,29 @@ class KubernetesBackend:
 
     # -- translating a task ------------------------------------------------------------------------
     def arguments(self, task: Task) -> list[str]:
-        """The launcher's arguments (``script PATH --name value...``): the task's argv without the
-        interpreter and the launcher's path on this machine."""
-        argv = list(task.argv)
-        return argv[2:] if len(argv) > 1 and argv[1] == LAUNCHER else argv[1:]
+        """The launcher's arguments (``script PATH --name value...``), as the task holds them."""
+        return list(task.argv)
 
     def environment(self, task: Task, run_id: str | None) -> dict[str, str]:
-        """What the engine sets for a step (its run and node, and with tracking its MLflow experiment and
-        run), with the in-cluster tracker, on top of the node's own ``env``.
+        """The step's own environment (its node's ``env``, its run and node, with tracking its MLflow experiment
+        and run) with the in-cluster tracker, on top of what every step's pod gets (:func:`.manifests.step_env`).
 
-        Only these names are taken from the task: its environment is this machine's, and anything else in it
-        (``MLFLOW_TRACKING_PASSWORD``, ``MLFLOW_TRACKING_TOKEN``, a tracker URI with credentials...) would be
-        written into the Job, where anyone who may read Jobs in the namespace reads it.
+        Nothing of this machine: the task's ``tracking`` (this machine's store, perhaps with a password) is
+        replaced by the tracker, and this machine's variables are never in a task: they would be written into
+        the Job, where anyone who may read Jobs in the namespace reads it.
         """
         node = self.nodes[task.address]
-        names = ENGINE_ENV + (TRACKING_ENV if self.tracking_uri is not None else ())
-        extra = {key: task.env[key] for key in names if key in task.env}
+        # What the engine set (the node's own env stays under step_env's fixed variables, as it is).
+        extra = {key: value for key, value in task.env.items() if node.env.get(key) != value}
+        if self.tracking_uri is None:  # no tracker of the engine's: no experiment or run of its either
+            extra = {key: value for key, value in extra.items() if key not in TRACKING_ENV}
         extra["MLFLOW_TRACKING_URI"] = self.tracking_uri[1] if self.tracking_uri else tracker_url(self.app.name)
         if run_id:
             extra["MLFLOW_RUN_ID"] = run_id
         return step_env(self.app.name, task.address, node, extra)
 
-    def job(self, task: Task, name: str, run_id: str | None) -> dict[str, Any]:
-        """The Job of one attempt."""
+    def job(self, task: Task, name: str, run_id: str | None, attempt: str = "") -> dict[str, Any]:
+        """The Job of one attempt (``attempt``: its :func:`~..attempt.attempt_id`, a label)."""
         node = self.nodes[task.address]
         manifest = step_job(
             self.app,
@@ -138,7 +129,7 @@ class KubernetesBackend:
             self.options,
             name=name,
             run_id=task.run_id,
-            attempt=task.attempt,
+            attempt=attempt or str(task.attempt),
             workflow=self.workflow,
             args=self.arguments(task),
             env=self.environment(task, run_id),
@@ -147,39 +138,53 @@ class KubernetesBackend:
         manifest["spec"]["ttlSecondsAfterFinished"] = JOB_TTL
         return manifest
 
-    def job_name(self, task: Task) -> str:
-        # The run id's random tail keeps names short and unique: 20261123-113000-3f9a1c -> 113000-3f9a1c.
+    def job_name(self, task: Task, attempt: str) -> str:
+        """``APP-NODE-113000-3f9a1c-a1-07c2``: the run id's random tail keeps names short and unique, the
+        attempt's (``attempt``, its :func:`~..attempt.attempt_id`) keeps a resumed run's from the killed one's."""
         short = "-".join(task.run_id.split("-")[-2:]).lower()
-        return object_name(self.app.name, task.address, short, f"a{task.attempt}", what="Job")
+        return object_name(self.app.name, task.address, short, f"a{attempt}", what="Job")
 
-    def pod_selector(self, task: Task) -> str:
-        return selector(self.app.name, "step", run=task.run_id, node=task.address, attempt=str(task.attempt))
+    def pod_selector(self, handle: JobHandle) -> str:
+        """The pods of one attempt's Job."""
+        task = handle.task
+        return selector(self.app.name, "step", run=task.run_id, node=task.address, attempt=handle.attempt)
+
+    def run_selector(self, run_id: str) -> str:
+        """Every step Job (and pod) of run ``run_id``."""
+        return selector(self.app.name, "step", run=run_id)
+
+    def recover(self, run_id: str) -> list[str]:
+        """Before a run resumes: delete every step Job of run ``run_id`` still there (found by label; a killed
+        driver left them running), with their pods, so that a step never has two pods at once. Returns their
+        names. They are stopped, not adopted (see :meth:`.DockerBackend.recover` for why)."""
+        jobs = self.cluster.list_objects("Job", self.namespace, self.run_selector(run_id))
+        names = sorted(str(job["metadata"]["name"]) for job in jobs)
+        for name in names:
+            with contextlib.suppress(ScanflowError):  # deleted meanwhile
+                self.cluster.delete("Job", name, self.namespace)
+        return names
 
     # -- the protocol ------------------------------------------------------------------------------
-    def submit(self, task: Task) -> JobHandle:
+    def _check(self, task: Task) -> None:
         if task.address not in self.nodes:
             raise BackendError(f"Step {task.address!r} is not an executor of this deployment.")
-        task.stdout.parent.mkdir(parents=True, exist_ok=True)
-        handle = JobHandle(task, self.job_name(task))
-        fd_text = task.env.get("SCANFLOW_RUN_ID_FD")
-        # The runner closes its end of the pipe when submit returns: keep our own copy for the starter.
-        fd = os.dup(int(fd_text)) if fd_text is not None else None
-        threading.Thread(target=self._start, args=(handle, fd), name=f"k8s-{handle.name}", daemon=True).start()
-        return handle
+
+    def _handle(self, task: Task) -> JobHandle:
+        attempt = attempt_id(task)
+        return JobHandle(task, self.job_name(task, attempt), attempt)
 
     def _start(self, handle: JobHandle, fd: int | None) -> None:
         try:
             run_id: str | None = None
             if fd is not None:
-                with os.fdopen(fd, "rb") as pipe:
-                    run_id = pipe.read().decode().strip()
+                run_id = self._read_run_id(fd)
                 if not run_id:
                     handle.error = "the step's MLflow run could not be created; the step did not run"
                     return
             with handle.lock:
                 if handle.cancelled:
                     return
-            self.cluster.create(self.job(handle.task, handle.name, run_id))
+            self.cluster.create(self.job(handle.task, handle.name, run_id, handle.attempt))
             with handle.lock:
                 handle.created = True
                 cancelled = handle.cancelled
@@ -189,15 +194,12 @@ class KubernetesBackend:
             threading.Thread(target=self._follow, args=(handle,), daemon=True, name=f"k8s-logs-{handle.name}").start()
         except ScanflowError as exc:
             handle.error = str(exc)
-        except Exception as exc:  # reported as the step's error by wait()
-            handle.error = f"{type(exc).__name__}: {exc}"
         finally:
             if not handle.created:
                 handle.logs_done.set()
-            handle.ready.set()
 
     def _pod(self, handle: JobHandle) -> dict[str, Any] | None:
-        pods = self.cluster.list_objects("Pod", self.namespace, self.pod_selector(handle.task))
+        pods = self.cluster.list_objects("Pod", self.namespace, self.pod_selector(handle))
         if not pods:
             return None
         pods.sort(key=lambda p: str(p.get("metadata", {}).get("creationTimestamp", "")))
@@ -208,7 +210,7 @@ class KubernetesBackend:
     def _follow(self, handle: JobHandle) -> None:
         """Stream the pod's output into the run's log files as it comes."""
         task = handle.task
-        partial = b""
+        lines = self.lines(task.address, "stdout")
         try:
             while True:
                 last = handle.finished.is_set()  # one more look after the end: the pod may have been quick
@@ -223,17 +225,12 @@ class KubernetesBackend:
                 for chunk in self.cluster.follow_logs(handle.pod, self.namespace):
                     out.write(chunk)
                     out.flush()
-                    if self.on_log is not None:
-                        lines = (partial + chunk).split(b"\n")
-                        partial = lines.pop()
-                        for line in lines:
-                            self.on_log(task.address, "stdout", line.decode("utf-8", "replace").rstrip("\r"))
+                    lines.feed(chunk)
         except Exception:  # the pod went away: what was read is in the file
             pass
         finally:
-            if partial and self.on_log is not None:
-                with contextlib.suppress(Exception):
-                    self.on_log(task.address, "stdout", partial.decode("utf-8", "replace"))
+            with contextlib.suppress(Exception):
+                lines.close()
             handle.logs_done.set()
 
     def wait(self, handle: JobHandle) -> Outcome:
@@ -373,12 +370,8 @@ class KubernetesBackend:
                 return "running"
         return "exited"
 
-    def logs(self, handle: JobHandle) -> tuple[str, str]:
-        return tail(handle.task.stdout, 10_000), tail(handle.task.stderr, 10_000)
-
-    def cancel(self, handle: JobHandle) -> None:
+    def _stop(self, handle: JobHandle) -> None:
         with handle.lock:
-            handle.cancelled = handle.cancelled or not handle.timed_out
             created = handle.created
         if created:
             with contextlib.suppress(ScanflowError):

@@ -702,7 +702,7 @@ def step_job(
     *,
     name: str,
     run_id: str,
-    attempt: int,
+    attempt: int | str,
     workflow: str,
     args: list[str],
     env: Mapping[str, str],

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
@@ -34,6 +35,7 @@ __all__ = [
     "load",
     "param_overrides",
     "report",
+    "run_with_progress",
     "write_or_echo",
 ]
 
@@ -50,10 +52,24 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def load(path: Path) -> Any:
-    """The application in ``path`` (a folder or its ``scanflow.yaml``)."""
+    """The application in ``path`` (a folder or its ``scanflow.yaml``). Tracking writes a killed command left in
+    the store's journal are set going again first (in the background)."""
     from ..workflow import load as load_application
 
-    return load_application(path)
+    application = load_application(path)
+    _replay_tracking(application)
+    return application
+
+
+def _replay_tracking(application: Any) -> None:
+    from ..tracking.journal import replay
+    from ..tracking.store import resolve
+
+    try:
+        if replay(resolve(application)):
+            click.echo("tracking: MLflow is catching up on writes a run left in the journal", err=True)
+    except Exception as exc:  # the command itself must still run; the next one tries again
+        click.secho(f"warning: the tracking journal could not be replayed: {exc}", fg="yellow", err=True)
 
 
 def guard(fn: Any) -> Any:
@@ -94,6 +110,22 @@ def report(result: Any, started: float) -> None:
         if result.status == "cancelled":
             click.echo(f"resume it with: scanflow resume {result.state.folder} {result.run_id}", err=True)
         sys.exit(EXIT_INTERRUPTED if result.status == "cancelled" else EXIT_FAILED)
+
+
+def run_with_progress(total: int, quiet: bool, start: Callable[[Progress], Any]) -> None:
+    """Call ``start(on_event)`` (a run or a resume) with terminal progress over ``total`` steps, then
+    :func:`report` its result. The run's MLflow writes are journaled: the command exits without waiting for
+    MLflow, which a drainer process brings up to date."""
+    from ..tracking import detach
+
+    detach()
+    progress = Progress(total, quiet)
+    started = time.time()
+    try:
+        result = start(progress)
+    finally:
+        progress.close()
+    report(result, started)
 
 
 def write_or_echo(text: str, output: Path | None) -> None:

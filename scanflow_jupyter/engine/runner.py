@@ -593,10 +593,12 @@ class WorkflowRun:
                 self.lock.release()
 
     def _open_recorder(self) -> None:
-        from ..tracking import RunRecorder, resolve
+        from ..tracking import open_recorder, resolve
         from ..tracking.store import redact
 
-        self.recorder = RunRecorder(resolve(self.app))
+        # Through the journal (drained into MLflow after the run) only for a new run of local steps: a resume reads
+        # the store first, and a container's step reaches the store by another URI.
+        self.recorder = open_recorder(resolve(self.app), journal=not self.resumed and isinstance(self.backend, LocalBackend))
         # Shown (state.json, the graph's links), never used to connect: resume resolves the store again.
         self.state.tracking_uri = redact(self.recorder.config.uri)
         self.state.experiment_id = self.recorder.experiment_id

@@ -6,16 +6,20 @@ MLflow itself is imported only when a recorder is created, never at package impo
 from __future__ import annotations
 
 from .queries import RunPage, RunQuery, RunStore
+from .journaled import JournalRecorder, detach, open_recorder
 from .recorder import RunRecorder, prewarm
 from .store import StoreConfig, default_uri, redact, resolve, resolve_uri
 
 __all__ = [
+    "JournalRecorder",
     "RunPage",
     "RunQuery",
     "RunRecorder",
     "RunStore",
     "StoreConfig",
     "default_uri",
+    "detach",
+    "open_recorder",
     "prewarm",
     "redact",
     "resolve",

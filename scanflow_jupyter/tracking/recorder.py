@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TrackingError
+from .journal import replay, settle
 from .store import StoreConfig, check_reachable, prepare_sqlite, redact, tracking_env
 from .writer import URI_VARIABLE
 
@@ -227,6 +228,7 @@ def prewarm(config: StoreConfig) -> threading.Thread:
         try:
             check_reachable(config)
             prepare_sqlite(config)
+            replay(config)  # what a killed drainer left
             release_writer(writer_for(config.uri))
         except Exception:
             return
@@ -265,6 +267,7 @@ class RunRecorder:
             prepare_sqlite(config)
         except OSError as exc:
             raise TrackingError(redact(f"Cannot create the MLflow store {config.uri!r}: {exc}.")) from None
+        settle(config)  # what the journal holds first: this run reads the store (a resume) and writes after it
         self._closed = False
         self._writer = writer_for(config.uri)
         try:

@@ -25,11 +25,11 @@ JOURNAL_VARIABLE = "SCANFLOW_TRACKING_JOURNAL"  # "0": write through MLflow's cl
 _detached = False
 
 
-def detach() -> None:
+def detach(on: bool = True) -> None:
     """Let this process's runs end before MLflow has their writes (the drainer does them after): for a command
     that exits when its run ends. A notebook kernel, which shows the run in MLflow at once, does not call it."""
     global _detached
-    _detached = True
+    _detached = on
 
 
 def _ms(seconds: float) -> int:

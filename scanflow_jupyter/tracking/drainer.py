@@ -13,6 +13,7 @@ an artifact is written over with the same file, and a status set twice is the sa
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import uuid
@@ -22,6 +23,7 @@ from typing import Any
 from .journal import DRAINER_LOCK, URI_VARIABLE, WRITERS_LOCK, Journal, try_lock
 from .writer import STATUS, Writer
 
+KILL_AFTER = "SCANFLOW_DRAINER_KILL_AFTER"  # fault tests: SIGKILL itself after this many writes, before marking it
 IDLE_POLL = 0.02  # seconds between looks at the journal while a process is appending to it
 ATTEMPTS = 5  # a write MLflow refuses this many times is set aside (marked failed), so the rest goes on
 
@@ -90,11 +92,16 @@ def _apply(drainer: Drainer, op: str, args: dict[str, Any]) -> str | None:
 
 def drain(journal: Journal, drainer: Drainer | None, uri: str) -> Drainer | None:
     """Do every undone write of ``journal``, in order; returns the MLflow drainer (made on first use)."""
+    kill_after = int(os.environ.get(KILL_AFTER, "0") or 0)
+    written = 0
     while batch := journal.pending():
         if drainer is None:
             drainer = Drainer(uri)
         for seq, op, args in batch:
             error = _apply(drainer, op, args)
+            written += 1
+            if written == kill_after:  # done in MLflow, not yet marked: the next drainer does it again
+                os.kill(os.getpid(), signal.SIGKILL)
             if error is None:
                 journal.mark_done(seq)
             else:

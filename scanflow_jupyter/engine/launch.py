@@ -54,6 +54,8 @@ class _AwaitRun:
         import time
         from urllib.parse import quote
 
+        with open(self.journal + ".wanted", "ab"):  # the drainer, idle while the run is short, starts now
+            pass
         uri = "file:" + quote(self.journal, safe="/") + "?mode=ro"
         query = "SELECT 1 FROM writes WHERE done = 0 AND op = 'create_run' AND run_id = ? LIMIT 1"
         deadline = time.monotonic() + RUN_WAIT
@@ -84,7 +86,7 @@ def _await_run_on_mlflow_import() -> None:
         db = unquote(db)
     journal = db + ".journal"  # as tracking/journal.py names it
     if os.path.exists(journal):
-        sys.meta_path.insert(0, _AwaitRun(journal, run_id))  # type: ignore[arg-type]
+        sys.meta_path.insert(0, _AwaitRun(journal, run_id))
 
 
 def _convert(value: str, annotation: object) -> object:

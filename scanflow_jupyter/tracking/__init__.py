@@ -5,8 +5,8 @@ MLflow itself is imported only when a recorder is created, never at package impo
 
 from __future__ import annotations
 
-from .queries import RunPage, RunQuery, RunStore
 from .journaled import JournalRecorder, detach, open_recorder
+from .queries import RunPage, RunQuery, RunStore
 from .recorder import RunRecorder, prewarm
 from .store import StoreConfig, default_uri, redact, resolve, resolve_uri
 

@@ -12,6 +12,7 @@ an artifact is written over with the same file, and a status set twice is the sa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -20,10 +21,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .journal import DRAINER_LOCK, URI_VARIABLE, WRITERS_LOCK, Journal, try_lock
+from .journal import DRAINER_LOCK, URI_VARIABLE, WANTED, WRITERS_LOCK, Journal, try_lock
 from .writer import STATUS, Writer
 
 KILL_AFTER = "SCANFLOW_DRAINER_KILL_AFTER"  # fault tests: SIGKILL itself after this many writes, before marking it
+LAG = 2.0  # seconds a write may wait before the drainer starts while a run goes on
 IDLE_POLL = 0.02  # seconds between looks at the journal while a process is appending to it
 ATTEMPTS = 5  # a write MLflow refuses this many times is set aside (marked failed), so the rest goes on
 
@@ -45,9 +47,7 @@ class _ChosenUuid:
 class Drainer(Writer):
     """The journal's ops: the writer's, and run creation with an id chosen before."""
 
-    def create_run(
-        self, run_id: str, experiment_id: str, run_name: str, tags: dict[str, str], start_time: int
-    ) -> None:
+    def create_run(self, run_id: str, experiment_id: str, run_name: str, tags: dict[str, str], start_time: int) -> None:
         from mlflow.exceptions import MlflowException
         from mlflow.store.tracking import sqlalchemy_store
 
@@ -56,12 +56,12 @@ class Drainer(Writer):
             return  # done before, by a drainer that died before marking it
         except MlflowException:
             pass
-        saved = sqlalchemy_store.uuid
-        sqlalchemy_store.uuid = _ChosenUuid(run_id)  # type: ignore[assignment]
+        saved = sqlalchemy_store.uuid  # type: ignore[attr-defined]
+        sqlalchemy_store.uuid = _ChosenUuid(run_id)  # type: ignore[attr-defined,assignment]
         try:
             run = self.client.create_run(experiment_id, start_time=start_time, tags=tags, run_name=run_name)
         finally:
-            sqlalchemy_store.uuid = saved
+            sqlalchemy_store.uuid = saved  # type: ignore[attr-defined]
         if run.info.run_id != run_id:  # an MLflow that names runs another way: never log into the wrong run
             self.client.delete_run(run.info.run_id)
             raise RuntimeError(f"MLflow named the run {run.info.run_id}, not {run_id}; this MLflow is not supported")
@@ -110,6 +110,22 @@ def drain(journal: Journal, drainer: Drainer | None, uri: str) -> Drainer | None
     return drainer
 
 
+def _due(journal: Journal, path: Path, wanted: Path) -> bool:
+    """Time to import MLflow and start: a step waits for its run (it imports MLflow: the launcher said so in
+    ``wanted``), the oldest write has waited :data:`LAG` seconds, or nobody is appending any more. A short run
+    so ends before its drainer competes with it for the CPU."""
+    if wanted.exists():
+        return True
+    oldest = journal.oldest_pending()
+    if oldest is not None and time.time() - oldest > LAG:
+        return True
+    writers = try_lock(path, WRITERS_LOCK)
+    if writers is None:
+        return False
+    os.close(writers)
+    return True
+
+
 def main(argv: list[str]) -> int:
     sys.stdout = sys.stderr  # the log file
     uri = os.environ.pop(URI_VARIABLE, "")
@@ -120,10 +136,13 @@ def main(argv: list[str]) -> int:
     lock = try_lock(path, DRAINER_LOCK)
     if lock is None:
         return 0  # another drainer has it
-    os.nice(5)  # bookkeeping yields the CPU to the steps
+    os.nice(10)  # bookkeeping yields the CPU to the steps
     journal = Journal(path)
     drainer: Drainer | None = None
+    wanted = path.with_name(path.name + WANTED)
     try:
+        while drainer is None and not _due(journal, path, wanted):
+            time.sleep(IDLE_POLL)
         while True:
             drainer = drain(journal, drainer, uri)
             writers = try_lock(path, WRITERS_LOCK)
@@ -134,6 +153,8 @@ def main(argv: list[str]) -> int:
                 if journal.pending(1):
                     continue
                 journal.compact()
+                with contextlib.suppress(FileNotFoundError):
+                    wanted.unlink()
                 os.close(lock)  # first: a process that appends next (once `writers` is free) starts a new drainer
                 return 0
             finally:

@@ -4,7 +4,9 @@ A ``scanflow run`` from a shell would otherwise pay for MLflow twice (about 2 s 
 writes at the end). Instead the engine appends each write to a journal beside the store
 (``mlflow.db`` -> ``mlflow.db.journal``: a SQLite file in WAL mode, ``synchronous=FULL``, so a write the engine was
 told is done is on disk, fsync'd) and a *drainer* (:mod:`.drainer`, a process of its own session that outlives the
-command) does them in MLflow in order with MLflow's own client, marking each one done.
+command) does them in MLflow in order with MLflow's own client, marking each one done. It is started with the run
+but imports MLflow only when a write is due (a step that logs itself wants its run, a write has waited 2 s, or the
+run has ended), so a short run is not slowed by it on a busy machine.
 
 Nothing is lost: a drainer killed halfway is replaced by the next one (every command starts one when the journal
 holds undone writes, :func:`replay`), which does again what was not marked done (each write is safe to do twice).
@@ -42,6 +44,7 @@ TESTED_REVISIONS = frozenset({"dc11669786a5"})  # MLflow 3.17
 SUFFIX = ".journal"
 DRAINER_LOCK = ".drainer"
 WRITERS_LOCK = ".writers"
+WANTED = ".wanted"  # made by a step's launcher when the step imports MLflow: its run is wanted now
 URI_VARIABLE = "SCANFLOW_DRAINER_TRACKING_URI"
 
 SCHEMA = """
@@ -139,6 +142,11 @@ class Journal:
         """The number of the newest undone write (0 if none)."""
         (seq,) = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM writes WHERE done = 0").fetchone()
         return int(seq)
+
+    def oldest_pending(self) -> float | None:
+        """When the oldest undone write was appended (None if none)."""
+        (created,) = self.conn.execute("SELECT MIN(created) FROM writes WHERE done = 0").fetchone()
+        return None if created is None else float(created)
 
     def done_through(self, seq: int) -> bool:
         """True once every write numbered ``seq`` or lower is done."""

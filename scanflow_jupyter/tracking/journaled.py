@@ -207,6 +207,9 @@ class JournalRecorder:
     def mark_stale(self, run_ids: list[str], status: str = "KILLED") -> None:
         self._append(("mark_stale", {"run_ids": list(run_ids), "status": status}))
 
+    def supersede(self, run_ids: list[str]) -> None:
+        self._append(("supersede", {"run_ids": list(run_ids)}))
+
     def close(self) -> None:
         """Stop appending (the drainer does the rest, and leaves when it is done)."""
         with self._lock:

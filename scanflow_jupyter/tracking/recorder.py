@@ -419,6 +419,10 @@ class RunRecorder:
         """Runs left RUNNING by a killed process get ``status`` (others are left as they are)."""
         self._now("mark_stale", run_ids=run_ids, status=status)
 
+    def supersede(self, run_ids: list[str]) -> None:
+        """Runs of attempts that count for nothing (their steps run again) end KILLED, whatever status they have."""
+        self._now("supersede", run_ids=run_ids)
+
     def close(self) -> None:
         """Wait until every write of this run is done (the writer process stays, for the next run)."""
         if self._closed:

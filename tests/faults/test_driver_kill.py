@@ -102,6 +102,7 @@ def test_sigkill_of_the_driver_then_resume_loses_nothing(
     again = sum(after[s] - before[s] for s in before)
     with capsys.disabled():
         print(
-            f"\n  fault: SIGKILL at {moment} ({'journal' if journal else 'client'}): {len(recorded)} step(s) recorded done, {again} finished step(s) "
+            f"\n  fault: SIGKILL at {moment} ({'journal' if journal else 'client'}): {len(recorded)} step(s) recorded "
+            f"done, {again} finished step(s) "
             "run again (their end not yet recorded), 0 lost"
         )

@@ -152,7 +152,7 @@ def main() -> None:
             for _ in range(args.repeats):
                 for variant, call in variants.items():
                     times[variant].append(call())
-                    if variant.startswith("scanflow tracked"):
+                    if variant == "scanflow tracked":
                         drains.append(drained(app))
             print(f"\n{name} ({args.repeats} runs each, alternating; median (min-max))")
             for variant, values in times.items():

@@ -25,8 +25,9 @@ from .journal import DRAINER_LOCK, URI_VARIABLE, WANTED, WRITERS_LOCK, Journal, 
 from .writer import STATUS, Writer
 
 KILL_AFTER = "SCANFLOW_DRAINER_KILL_AFTER"  # fault tests: SIGKILL itself after this many writes, before marking it
-LAG = 2.0  # seconds a write may wait before the drainer starts while a run goes on
+LAG = 10.0  # seconds a write waits at most for the drainer to start while a run goes on
 IDLE_POLL = 0.02  # seconds between looks at the journal while a process is appending to it
+BATCH = 20  # writes done in MLflow before they are marked done together
 ATTEMPTS = 5  # a write MLflow refuses this many times is set aside (marked failed), so the rest goes on
 
 
@@ -94,19 +95,21 @@ def drain(journal: Journal, drainer: Drainer | None, uri: str) -> Drainer | None
     """Do every undone write of ``journal``, in order; returns the MLflow drainer (made on first use)."""
     kill_after = int(os.environ.get(KILL_AFTER, "0") or 0)
     written = 0
-    while batch := journal.pending():
+    while batch := journal.pending(BATCH):
         if drainer is None:
             drainer = Drainer(uri)
+        done: list[int] = []  # marked together (one transaction, not one per write: appends wait less)
         for seq, op, args in batch:
             error = _apply(drainer, op, args)
             written += 1
-            if written == kill_after:  # done in MLflow, not yet marked: the next drainer does it again
+            if written == kill_after:  # done in MLflow, not yet marked: the next drainer does them again
                 os.kill(os.getpid(), signal.SIGKILL)
             if error is None:
-                journal.mark_done(seq)
+                done.append(seq)
             else:
                 print(f"scanflow drainer: write {seq} ({op}) set aside: {error}")
                 journal.mark_failed(seq, error)
+        journal.mark_done(*done)
     return drainer
 
 
@@ -137,7 +140,7 @@ def main(argv: list[str]) -> int:
     if lock is None:
         return 0  # another drainer has it
     os.nice(10)  # bookkeeping yields the CPU to the steps
-    journal = Journal(path)
+    journal = Journal(path, durable=False)
     drainer: Drainer | None = None
     wanted = path.with_name(path.name + WANTED)
     try:

@@ -5,7 +5,7 @@ writes at the end). Instead the engine appends each write to a journal beside th
 (``mlflow.db`` -> ``mlflow.db.journal``: a SQLite file in WAL mode, ``synchronous=FULL``, so a write the engine was
 told is done is on disk, fsync'd) and a *drainer* (:mod:`.drainer`, a process of its own session that outlives the
 command) does them in MLflow in order with MLflow's own client, marking each one done. It is started with the run
-but imports MLflow only when a write is due (a step that logs itself wants its run, a write has waited 2 s, or the
+but imports MLflow only when a write is due (a step that logs itself wants its run, a write has waited 10 s, or the
 run has ended), so a short run is not slowed by it on a busy machine.
 
 Nothing is lost: a drainer killed halfway is replaced by the next one (every command starts one when the journal
@@ -93,10 +93,12 @@ def journaled_experiment(config: StoreConfig) -> str | None:
     return None if row is None else str(row[0])
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, durable: bool) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")  # a commit is fsync'd: an acknowledged write survives a crash
+    # Appends: each commit fsync'd, so an acknowledged write survives a crash. The drainer's marks need not be:
+    # a mark lost to a crash means a write done twice, which is safe.
+    conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
     conn.executescript(SCHEMA)
     return conn
 
@@ -104,10 +106,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 class Journal:
     """An open journal: append writes (each :meth:`append` one durable transaction), read and mark them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, durable: bool = True) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = _connect(path)
+        self.conn = _connect(path, durable)
 
     def append(self, writes: list[tuple[str, dict[str, Any]]]) -> int:
         """Append ``(op, args)`` writes in one transaction, on disk when this returns; the last one's number."""
@@ -153,8 +155,9 @@ class Journal:
         row = self.conn.execute("SELECT 1 FROM writes WHERE done = 0 AND seq <= ? LIMIT 1", (seq,)).fetchone()
         return row is None
 
-    def mark_done(self, seq: int) -> None:
-        self.conn.execute("UPDATE writes SET done = 1 WHERE seq = ?", (seq,))
+    def mark_done(self, *seqs: int) -> None:
+        with self._transaction():
+            self.conn.executemany("UPDATE writes SET done = 1 WHERE seq = ?", [(seq,) for seq in seqs])
 
     def mark_failed(self, seq: int, error: str) -> None:
         self.conn.execute("UPDATE writes SET done = 2, error = ? WHERE seq = ?", (error, seq))
@@ -218,13 +221,14 @@ def hold_writers(path: Path) -> int:
     return fd
 
 
-def start_drainer(path: Path, uri: str) -> None:
+def start_drainer(path: Path, uri: str) -> subprocess.Popen[bytes] | None:
     """Start a drainer for the journal at ``path`` unless one holds it: detached (a session of its own, no
-    terminal, its stderr in ``path + '.log'``), so it finishes after the command that started it has exited."""
+    terminal, its stderr in ``path + '.log'``), so it finishes after the command that started it has exited.
+    Returns the process started (None if a drainer was there)."""
     if drainer_alive(path):
-        return
+        return None
     with open(path.with_name(path.name + ".log"), "ab") as log:
-        subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "scanflow_jupyter.tracking.drainer", str(path)],
             # The URI through the environment (a command line is public), as for the writer process.
             env={**os.environ, URI_VARIABLE: uri},

@@ -56,7 +56,7 @@ class JournalRecorder:
             os.close(self._writers)
             raise
         self._closed = False
-        start_drainer(path, config.uri)  # it imports MLflow while the first steps run
+        self._drainer = start_drainer(path, config.uri)
 
     @property
     def writer_pid(self) -> int:
@@ -124,8 +124,15 @@ class JournalRecorder:
             run_id, create = self._create(address, step_tags)
         self._append(*writes, create)
         groups.update(self._groups[parent])
-        start_drainer(self.path, self.config.uri)  # again if it died: a step that logs itself waits for its run
+        self._ensure_drainer()
         return run_id
+
+    def _ensure_drainer(self) -> None:
+        """Start a drainer again if the one this run started has died (a step that logs itself waits for its run);
+        not while it is still starting (it takes its lock only once its interpreter is up)."""
+        if self._drainer is not None and self._drainer.poll() is None:
+            return
+        self._drainer = start_drainer(self.path, self.config.uri) or self._drainer
 
     def inventory(self, scanflow_run_id: str) -> list[dict[str, Any]]:
         raise TrackingError("A resumed run reads the store: it is tracked through MLflow's client, not the journal.")

@@ -118,12 +118,13 @@ def run_with_progress(total: int, quiet: bool, start: Callable[[Progress], Any])
     MLflow, which a drainer process brings up to date."""
     from ..tracking import detach
 
-    detach()
     progress = Progress(total, quiet)
     started = time.time()
+    detach()
     try:
         result = start(progress)
     finally:
+        detach(False)  # the command's run only (a test or a script may invoke the command in its own process)
         progress.close()
     report(result, started)
 

@@ -116,6 +116,18 @@ bench: setup ## Print the benchmark figures
 	$(PY) benchmarks/labeling_speed/rerank.py
 	$(PY) benchmarks/active_learning.py
 
+# The peers benchmark's Metaflow lives in a venv of its own (pinned in benchmarks/peers/requirements.txt): never a
+# dependency of the package.
+PEERS_VENV := $(STAMP)/peers-venv
+$(STAMP)/peers: benchmarks/peers/requirements.txt
+	python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --disable-pip-version-check -r benchmarks/peers/requirements.txt
+	@touch $@
+
+.PHONY: bench-peers
+bench-peers: $(STAMP)/package $(STAMP)/peers ## Time scanflow against Metaflow, whole processes from a shell (tracked and not)
+	nice -n 10 $(PY) benchmarks/peers/peers.py --metaflow $(CURDIR)/$(PEERS_VENV)/bin/python
+
 .PHONY: bench-docker
 bench-docker: setup docker-engine ## Print the Docker backend figures (cold build and run, warm re-run, per-step overhead)
 	$(PY) benchmarks/docker_backend.py

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
@@ -35,6 +36,7 @@ __all__ = [
     "param_overrides",
     "progress_line",
     "report",
+    "run_with_progress",
     "write_or_echo",
 ]
 
@@ -51,10 +53,24 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def load(path: Path) -> Any:
-    """The application in ``path`` (a folder or its ``scanflow.yaml``)."""
+    """The application in ``path`` (a folder or its ``scanflow.yaml``). Tracking writes a killed command left in
+    the store's journal are set going again first (in the background)."""
     from ..workflow import load as load_application
 
-    return load_application(path)
+    application = load_application(path)
+    _replay_tracking(application)
+    return application
+
+
+def _replay_tracking(application: Any) -> None:
+    from ..tracking.journal import replay
+    from ..tracking.store import resolve
+
+    try:
+        if replay(resolve(application)):
+            click.echo("tracking: MLflow is catching up on writes a run left in the journal", err=True)
+    except Exception as exc:  # the command itself must still run; the next one tries again
+        click.secho(f"warning: the tracking journal could not be replayed: {exc}", fg="yellow", err=True)
 
 
 def guard(fn: Any) -> Any:
@@ -106,6 +122,23 @@ def progress_line(event: Any) -> None:
         click.echo(f"  {event.node}: {event.image} {event.status}", err=True)
     elif event.line.startswith("Step ") or event.line.startswith("ERROR"):
         click.echo(f"  {event.node}: {event.line[:160]}", err=True)
+
+
+def run_with_progress(total: int, quiet: bool, start: Callable[[Progress], Any]) -> None:
+    """Call ``start(on_event)`` (a run or a resume) with terminal progress over ``total`` steps, then
+    :func:`report` its result. The run's MLflow writes are journaled: the command exits without waiting for
+    MLflow, which a drainer process brings up to date."""
+    from ..tracking import detach
+
+    progress = Progress(total, quiet)
+    started = time.time()
+    detach()
+    try:
+        result = start(progress)
+    finally:
+        detach(False)  # the command's run only (a test or a script may invoke the command in its own process)
+        progress.close()
+    report(result, started)
 
 
 def write_or_echo(text: str, output: Path | None) -> None:

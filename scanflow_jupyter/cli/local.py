@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .common import APP_ARG, WORKFLOW_OPT, Progress, fail, guard, load, param_overrides, report
+from .common import APP_ARG, WORKFLOW_OPT, fail, guard, load, param_overrides, run_with_progress
 
 
 @click.command()
@@ -80,11 +80,10 @@ def run(
     application = load(app)
     overrides = param_overrides(params)
     application.validate()
-    total = len(application.workflow(workflow).leaves())
-    progress = Progress(total, quiet)
-    started = time.time()
-    try:
-        result = run_workflow(
+    run_with_progress(
+        len(application.workflow(workflow).leaves()),
+        quiet,
+        lambda progress: run_workflow(
             application,
             workflow,
             workers=workers,
@@ -93,10 +92,8 @@ def run(
             tracking=not no_tracking,
             check=False,
             on_event=progress,
-        )
-    finally:
-        progress.close()
-    report(result, started)
+        ),
+    )
 
 
 @click.command()
@@ -110,13 +107,11 @@ def resume(app: Path, run_id: str | None, workers: int | None, quiet: bool) -> N
     from ..engine import resume as resume_run
 
     application = load(app)
-    progress = Progress(sum(1 for _ in application.workflows[0].leaves()) if application.workflows else 0, quiet)
-    started = time.time()
-    try:
-        result = resume_run(application, run_id, workers=workers, check=False, on_event=progress)
-    finally:
-        progress.close()
-    report(result, started)
+    run_with_progress(
+        sum(1 for _ in application.workflows[0].leaves()) if application.workflows else 0,
+        quiet,
+        lambda progress: resume_run(application, run_id, workers=workers, check=False, on_event=progress),
+    )
 
 
 @click.command()

@@ -5,6 +5,10 @@ The launcher lets the engine start a step before MLflow has created the step's r
 the run exists, usually before this interpreter has finished starting), puts it in ``MLFLOW_RUN_ID`` and only
 then runs the step. So run creation overlaps the step's interpreter start-up instead of preceding it.
 
+A run tracked through the store's journal (``tracking/journal.py``) gets its run id before MLflow has the run: the
+drainer creates it a moment later. A step that imports MLflow (to log into its run) then waits, at that import,
+until the run is in the store; a step that does not never waits.
+
 A script runs as ``__main__`` with ``sys.argv`` and ``sys.path[0]`` as ``python PATH ...`` would set them. A
 function's arguments are converted with its annotations (int, float, bool, str); the working directory (the
 application folder) is on ``sys.path``. This file runs as a script, not with ``-m`` (runpy and pkgutil
@@ -17,6 +21,7 @@ import os
 import sys
 
 EXIT_NO_RUN = 70  # the engine could not create the step's MLflow run
+RUN_WAIT = 300.0  # seconds a step that imports MLflow waits for the drainer to create its run
 
 
 def _take_run_id() -> bool:
@@ -33,6 +38,55 @@ def _take_run_id() -> bool:
         return False
     os.environ["MLFLOW_RUN_ID"] = run_id
     return True
+
+
+class _AwaitRun:
+    """A finder that, the first time MLflow is imported, waits until the journal has created the step's run."""
+
+    def __init__(self, journal: str, run_id: str) -> None:
+        self.journal, self.run_id = journal, run_id
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.partition(".")[0] != "mlflow":
+            return None
+        sys.meta_path.remove(self)
+        import sqlite3
+        import time
+        from urllib.parse import quote
+
+        with open(self.journal + ".wanted", "ab"):  # the drainer, idle while the run is short, starts now
+            pass
+        uri = "file:" + quote(self.journal, safe="/") + "?mode=ro"
+        query = "SELECT 1 FROM writes WHERE done = 0 AND op = 'create_run' AND run_id = ? LIMIT 1"
+        deadline = time.monotonic() + RUN_WAIT
+        while time.monotonic() < deadline:
+            try:
+                conn = sqlite3.connect(uri, uri=True, timeout=10)
+                try:
+                    if conn.execute(query, (self.run_id,)).fetchone() is None:
+                        return None
+                finally:
+                    conn.close()
+            except sqlite3.Error:
+                return None  # no journal (compacted and gone): the run is in the store
+            time.sleep(0.02)
+        print(f"scanflow: MLflow has not got run {self.run_id} yet; logging to it may fail", file=sys.stderr)
+        return None
+
+
+def _await_run_on_mlflow_import() -> None:
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not run_id or not uri.startswith("sqlite:///"):
+        return
+    db = uri[len("sqlite:///") :].split("?", 1)[0]
+    if "%" in db:
+        from urllib.parse import unquote
+
+        db = unquote(db)
+    journal = db + ".journal"  # as tracking/journal.py names it
+    if os.path.exists(journal):
+        sys.meta_path.insert(0, _AwaitRun(journal, run_id))
 
 
 def _convert(value: str, annotation: object) -> object:
@@ -99,6 +153,7 @@ def main(argv: list[str]) -> int:
         return 2
     if not _take_run_id():
         return EXIT_NO_RUN
+    _await_run_on_mlflow_import()
     if argv[0] == "call":
         return call(argv[1], argv[2:])
     script(argv[1], argv[2:])

@@ -579,10 +579,14 @@ class WorkflowRun:
                 self.lock.release()
 
     def _open_recorder(self) -> None:
-        from ..tracking import RunRecorder, resolve
+        from ..tracking import open_recorder, resolve
         from ..tracking.store import redact
 
-        self.recorder = RunRecorder(resolve(self.app))
+        # Through the journal (drained into MLflow after the run) only for a new run of local steps: a resume reads
+        # the store first, and a container's step reaches the store by another URI.
+        self.recorder = open_recorder(
+            resolve(self.app), journal=not self.resumed and isinstance(self.backend, LocalBackend)
+        )
         # Shown (state.json, the graph's links), never used to connect: resume resolves the store again.
         self.state.tracking_uri = redact(self.recorder.config.uri)
         self.state.experiment_id = self.recorder.experiment_id
@@ -643,6 +647,12 @@ class WorkflowRun:
                     self._record_cached(address, rec, self.cache.get(rec.cache_key) if rec.cache_key else None)
         if running:
             self.recorder.mark_stale(sorted(running))
+        # A step whose end the dead driver tracked but never recorded in its state runs again: its run is closed
+        # as a killed attempt (the tracking journal can be ahead of the state file by a write).
+        again = {a for a, r in self.previous.items() if not NodeState(r.state).ok}
+        ended = sorted(r["run_id"] for r in steps if r["status"] == "FINISHED" and r["node"] in again)
+        if ended:
+            self.recorder.supersede(ended)
 
     def _finish(self, states: dict[str, NodeState]) -> RunResult:
         state = self.state

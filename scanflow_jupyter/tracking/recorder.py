@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TrackingError
+from .journal import replay, settle
 from .store import StoreConfig, check_reachable, prepare_sqlite, redact, tracking_env
 from .writer import URI_VARIABLE
 
@@ -227,6 +228,7 @@ def prewarm(config: StoreConfig) -> threading.Thread:
         try:
             check_reachable(config)
             prepare_sqlite(config)
+            replay(config)  # what a killed drainer left
             release_writer(writer_for(config.uri))
         except Exception:
             return
@@ -265,6 +267,7 @@ class RunRecorder:
             prepare_sqlite(config)
         except OSError as exc:
             raise TrackingError(redact(f"Cannot create the MLflow store {config.uri!r}: {exc}.")) from None
+        settle(config)  # what the journal holds first: this run reads the store (a resume) and writes after it
         self._closed = False
         self._writer = writer_for(config.uri)
         try:
@@ -415,6 +418,10 @@ class RunRecorder:
     def mark_stale(self, run_ids: list[str], status: str = "KILLED") -> None:
         """Runs left RUNNING by a killed process get ``status`` (others are left as they are)."""
         self._now("mark_stale", run_ids=run_ids, status=status)
+
+    def supersede(self, run_ids: list[str]) -> None:
+        """Runs of attempts that count for nothing (their steps run again) end KILLED, whatever status they have."""
+        self._now("supersede", run_ids=run_ids)
 
     def close(self) -> None:
         """Wait until every write of this run is done (the writer process stays, for the next run)."""

@@ -17,6 +17,7 @@ Run as ``python -m scanflow_jupyter.tracking.writer`` with the store's URI in th
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -270,6 +271,12 @@ class Writer:
                     self.client.set_terminated(run_id, status)
             except Exception:  # a run deleted by hand: nothing to mark
                 continue
+
+    def supersede(self, run_ids: list[str]) -> None:
+        """Runs of attempts that count for nothing (their steps run again) end KILLED, whatever they say."""
+        for run_id in run_ids:
+            with contextlib.suppress(Exception):  # a run deleted by hand: nothing to mark
+                self.client.set_terminated(run_id, "KILLED")
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)

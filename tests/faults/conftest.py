@@ -71,12 +71,22 @@ def spec(sleep: float = 0.2, **extra: dict[str, Any]) -> dict[str, Any]:
 def fault_app(tmp_path: Path, seed_store: Callable[[Path], None]) -> Callable[..., Path]:
     """Make a fresh application folder (``name``, under ``root`` or tmp_path) and return it."""
 
-    def make(name: str = "app", root: Path | None = None, **spec_args: Any) -> Path:
+    def make(name: str = "app", root: Path | None = None, journal: bool = False, **spec_args: Any) -> Path:
+        """``journal``: with the application's experiment made already, so a ``scanflow run`` takes the tracking
+        journal (without it, its first run is tracked through MLflow's client, which creates the experiment)."""
         folder = (root or tmp_path) / name
         (folder / "out").mkdir(parents=True)
         (folder / "step.py").write_text(FAULT_STEP)
         (folder / "scanflow.yaml").write_text(yaml.safe_dump(spec(**spec_args), sort_keys=False))
         seed_store(folder)
+        if journal:
+            from mlflow.tracking import MlflowClient
+
+            from scanflow_jupyter.tracking import resolve
+            from scanflow_jupyter.workflow import load
+
+            config = resolve(load(folder))
+            MlflowClient(config.uri).create_experiment(config.experiment, artifact_location=config.artifact_root)
         return folder
 
     return make
@@ -148,8 +158,18 @@ class MlflowRun:
     metrics: dict[str, float]
 
 
+def settled(folder: Path) -> None:
+    """Wait until the store's tracking journal is done in MLflow (what any later command would bring about)."""
+    from scanflow_jupyter.tracking.journal import settle
+    from scanflow_jupyter.tracking.store import StoreConfig, sqlite_uri
+
+    settle(StoreConfig(sqlite_uri(folder / ".scanflow" / "mlflow.db"), "faults", None), timeout=120)
+
+
 def mlflow_runs(folder: Path) -> list[MlflowRun]:
-    """Every run in the application's store, read straight from MLflow's tables (no MLflow import needed)."""
+    """Every run in the application's store, read straight from MLflow's tables (no MLflow import needed), once
+    its tracking journal is done."""
+    settled(folder)
     db = folder / ".scanflow" / "mlflow.db"
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         runs = conn.execute("SELECT run_uuid, name, status FROM runs WHERE lifecycle_stage = 'active'").fetchall()

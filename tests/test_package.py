@@ -282,6 +282,7 @@ def uri_resolutions(root: Path) -> list[str]:
 URI_READERS = {
     "checking/mlflow_model.py": "restores the variable after pointing MLflow at a given store, resolves nothing",
     "active/versions.py": "MLflow's current store as a labeling session's default (active/ is not this change's)",
+    "engine/launch.py": "inside the step: reads the URI the engine gave it, to find the journal its run waits on",
 }
 
 

@@ -107,7 +107,7 @@ def require_docker() -> None:
 def check_docker(nb: Any, run: int) -> None:
     steps = ("gather", "preprocess", "modeling/linear", "modeling/forest", "evaluate")
     first = _text(_cell(nb, "panel = %scanflow deploy"))
-    assert first.rstrip().endswith("nothing (no containers, images, volumes or networks)"), first
+    assert first.rstrip().endswith("application 'tabular' on Docker:\n  nothing"), first
     assert "image(s) ready" in _text(_cell(nb, "%scanflow deploy build"))
     assert all(f"{s}: scanflow/tabular-{s.replace('/', '-')}:" in _text(_cell(nb, 'print("\\n"')) for s in steps)
     ran = _text(_cell(nb, "result = %scanflow deploy run"))
@@ -123,11 +123,8 @@ def check_docker(nb: Any, run: int) -> None:
     assert "container scanflow-tabular-predictor (service predictor): running" in _text(
         _cell(nb, "%scanflow deploy status")
     )
-    assert (
-        _text(_cell(nb, "%scanflow deploy cleanup"))
-        .rstrip()
-        .endswith("nothing (no containers, images, volumes or networks)")
-    )
+    cleaned = _text(_cell(nb, "%scanflow deploy cleanup"))
+    assert cleaned.rstrip().endswith("application 'tabular' on Docker:\n  nothing"), cleaned
 
 
 @pytest.mark.slow
@@ -397,7 +394,7 @@ def check_digits_end_to_end(nb: Any, run: int) -> None:
     assert "in Docker, production is version 1" in docker
     assert "decided in its container: planner promote: no version of 'digits-classifier' holds" in docker
     assert re.search(r"predict in Docker: succeeded, accuracy [0-9.]+% on the clean test set with version 1", docker)
-    assert docker.rstrip().endswith("network scanflow-digits"), docker  # cleaned up: what it removed
+    assert "network scanflow-digits: removed" in docker, docker  # cleaned up: what it removed
 
 
 # What each notebook must show, on its first Run All (run 1) and on the second in the same folder (run 2).

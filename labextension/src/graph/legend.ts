@@ -17,5 +17,9 @@ export function renderLegend(doc: Document): HTMLElement {
     item.append(swatch, doc.createTextNode(state));
     legend.append(item);
   }
+  // Not a state: a checker step that succeeded and found drift keeps its colour and gets this outline.
+  const drift = el(doc, 'span', 'sf-legend-note sf-legend-drift');
+  drift.append(el(doc, 'span', 'sf-legend-outline'), doc.createTextNode('drift found'));
+  legend.append(drift);
   return legend;
 }

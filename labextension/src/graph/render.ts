@@ -8,7 +8,7 @@
 import type { Graphviz } from '@hpcc-js/wasm-graphviz';
 
 import { GraphIndex, GroupEntry, borderColour, buildDot, fillColour, rollUp } from './dot';
-import { GraphSpec, State, StateMap, stateOf } from './spec';
+import { GraphSpec, InfoMap, State, StateMap, stateOf } from './spec';
 
 /** What the renderer needs from Graphviz; a seam for tests. */
 export interface LayoutEngine {
@@ -183,6 +183,21 @@ export class Drawing {
       part.g.setAttribute('data-state', state);
       part.shape?.setAttribute('stroke', borderColour(state));
       setTitle(part.g, `${address} (${state}): click the name to collapse`);
+    }
+  }
+
+  /**
+   * Outline the checker steps whose verdict is drift (a step that succeeded and found drift keeps its state's
+   * colour; the outline and the tooltip say what it found). Call after {@link applyStates}.
+   */
+  markVerdicts(info: InfoMap | null | undefined): void {
+    for (const [address, part] of this.steps) {
+      const verdict = info?.[address]?.verdict;
+      const drift = typeof verdict === 'string' && verdict.startsWith('DRIFT');
+      part.g.classList.toggle('sf-graph-drift', drift);
+      if (drift) {
+        setTitle(part.g, `${address} (${part.g.getAttribute('data-state') ?? ''} · drift found)`);
+      }
     }
   }
 

@@ -168,6 +168,7 @@ export class GraphView extends DOMWidgetView {
         }
         // States may have changed while the layout ran.
         drawing.applyStates(this.states());
+        drawing.markVerdicts(this.info());
         drawing.setSelected(this.model.get('selected') as string);
         const { scrollLeft, scrollTop } = this.canvas;
         this.canvas.replaceChildren(drawing.svg);
@@ -199,12 +200,18 @@ export class GraphView extends DOMWidgetView {
   /** Only `states` changed: recolour in place, no new layout. */
   private onStates(): void {
     this.drawing?.applyStates(this.states());
+    this.drawing?.markVerdicts(this.info());
     this.updateDetails();
   }
 
   private onSelection(): void {
+    this.drawing?.markVerdicts(this.info());
     this.drawing?.setSelected(this.model.get('selected') as string);
     this.updateDetails();
+  }
+
+  private info(): InfoMap {
+    return (this.model.get('info') as InfoMap | null) ?? {};
   }
 
   /** A click or Enter/Space on the drawing; returns whether it hit something. */

@@ -208,6 +208,19 @@ describe('GraphView', () => {
     expect(model.get('selected')).toBe('');
   });
 
+  it('outlines a checker step that found drift on the canvas, and keys the outline (issue 19)', async () => {
+    await makeView({ states: { gather: 'succeeded', evaluate: 'succeeded' } });
+    expect(view.el.querySelectorAll('g.node.sf-graph-drift')).toHaveLength(0);
+    model.set('info', { gather: { verdict: 'DRIFT: p = 0.002' }, evaluate: { verdict: 'NO DRIFT: p = 0.41' } });
+    const marked = [...view.el.querySelectorAll('g.node.sf-graph-drift')];
+    expect(marked.map(g => g.getAttribute('data-address'))).toEqual(['gather']);
+    expect(marked[0].getAttribute('data-state')).toBe('succeeded'); // still its state's colour
+    expect(marked[0].querySelector('title')?.textContent).toBe('gather (succeeded · drift found)');
+    expect(q('.sf-graph-legend .sf-legend-drift').textContent).toBe('drift found');
+    model.set('info', { gather: { verdict: 'NO DRIFT: p = 0.5' } });
+    expect(view.el.querySelectorAll('g.node.sf-graph-drift')).toHaveLength(0);
+  });
+
   it('patches states in place, without a new layout', async () => {
     await makeView();
     const svg = q('.sf-graph-canvas svg');

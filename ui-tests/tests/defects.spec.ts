@@ -183,5 +183,9 @@ test('graph: a checker step that found drift says so in its details', async ({ p
   const details = graph.locator('.sf-graph-details');
   await expect(details.locator('.sf-graph-details-state')).toHaveText('succeeded · drift found');
   await expect(details.locator('.sf-graph-verdict-drift')).toContainText('DRIFT: p = 0.0004');
+  // On the canvas too: its state's colour, and the dashed outline the legend keys as "drift found".
+  await expect(node(graph, 'check')).toHaveClass(/sf-graph-drift/);
+  await expect(node(graph, 'gather')).not.toHaveClass(/sf-graph-drift/);
+  await expect(graph.locator('.sf-legend-drift')).toHaveText('drift found');
   await attachScreenshot(testInfo, 'graph-checker-drift-details', graph);
 });

@@ -106,8 +106,10 @@ export function barChart(doc: Document, title: string, series: Series[], width =
     const colour = PALETTE[series.indexOf(s) % PALETTE.length];
     const y = pad.t + i * (bar + 6);
     const v = values[i];
-    const label = add(root, 'text', { x: pad.l - 6, y: y + bar - 5, 'text-anchor': 'end', class: 'sf-runs-bar-label' }, shorten(s.label, 24));
+    // The full name in a tooltip, on a group: a <title> inside the <text> would join its text.
+    const label = add(root, 'g', {});
     add(label, 'title', {}, s.label);
+    add(label, 'text', { x: pad.l - 6, y: y + bar - 5, 'text-anchor': 'end', class: 'sf-runs-bar-label' }, shorten(s.label, 24));
     const rect = add(root, 'rect', {
       x: Math.min(x(0), x(v)),
       y,
@@ -183,13 +185,14 @@ export function lineChart(doc: Document, title: string, series: Series[], width 
   });
   // Equal curves are drawn over each other: say so on the chart, naming how many.
   groups.forEach((group, g) => {
-    const note = add(
-      root,
+    const note = add(root, 'g', {});
+    add(note, 'title', {}, group.map(i => series[i].label).join(', '));
+    add(
+      note,
       'text',
       { x: width - pad.r, y: 14 + g * 12, 'text-anchor': 'end', class: 'sf-runs-chart-same' },
       `${group.length} runs have the same history (drawn over each other)`
     );
-    add(note, 'title', {}, group.map(i => series[i].label).join(', '));
   });
   return root;
 }

@@ -80,7 +80,7 @@ export class ExperimentPicker {
   private drawList(): void {
     const doc = this.doc;
     const shown = this.experiments.filter(e => matches(e, this.search.value));
-    const items = shown.map(e => {
+    const items: HTMLElement[] = shown.map(e => {
       const on = this.chosen.includes(e.id);
       const label = el(doc, 'label', `sf-runs-experiment${on ? ' sf-chosen' : ''}`);
       label.setAttribute('role', 'option');

@@ -98,7 +98,8 @@ def mlflow_store(tracking_uri: str | None) -> str | None:
 
 def step_metrics(tracking_uri: str | None, run_id: str | None) -> dict[str, float]:
     """The latest value of each metric the step run ``run_id`` logged (the first :data:`MAX_STEP_METRICS` by
-    name, without the engine's ``scanflow.*`` ones), read from its store; {} when there is no run or the store cannot be read (the details show none)."""
+    name, without the engine's ``scanflow.*`` ones), read from its store; {} when there is no run or the store
+    cannot be read (the details show none)."""
     if not tracking_uri or not run_id:
         return {}
     try:

@@ -16,6 +16,7 @@ from IPython.core.error import UsageError
 
 from scanflow_jupyter.errors import RunQueryError, TrackingError
 from scanflow_jupyter.notebook import GraphView, RunBrowser
+from scanflow_jupyter.notebook.widgets import runs as runs_widget
 from scanflow_jupyter.notebook.widgets.runs import application_from_graph
 
 from ..tracking.runstores import (
@@ -407,7 +408,9 @@ def _runs_with_params(tmp_path: Path, mlflow_template: Path, params: list[dict[s
     return uri
 
 
-def test_a_numeric_param_sorts_as_numbers_across_pages(tmp_path: Path, mlflow_template: Path) -> None:
+def test_a_numeric_param_sorts_as_numbers_across_pages(
+    tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Issue 19: params sorted as strings, 10 below 8. MLflow (and the store's SQL path, checked against it) sorts
     # params as text; the browser sorts a param whose values are all numbers itself.
     iters = ["8", "10", "9", "100", "2"]
@@ -428,7 +431,10 @@ def test_a_numeric_param_sorts_as_numbers_across_pages(tmp_path: Path, mlflow_te
     assert [r["run_name"] for r in b.rows] == ["run-1", "run-3"]  # m10, m100
     text = RunBrowser(uri, experiments=["p"], order_by=["params.max_iter ASC"], page_size=5, numeric_params=False)
     assert [r["run_name"] for r in text.rows] == ["run-1", "run-3", "run-4", "run-0", "run-2"]  # MLflow's order
-    for browser in (b, text):
+    monkeypatch.setattr(runs_widget, "NUMERIC_SORT_MAX", 4)  # more runs match than the browser sorts itself
+    many = RunBrowser(uri, experiments=["p"], order_by=["params.max_iter ASC"], page_size=5)
+    assert [r["run_name"] for r in many.rows] == ["run-1", "run-3", "run-4", "run-0", "run-2"]
+    for browser in (b, text, many):
         browser.close()
 
 

@@ -161,7 +161,8 @@ export function lineChart(doc: Document, title: string, series: Series[], width 
   for (const s of new Set([lowest(steps), highest(steps)])) {
     add(root, 'text', { x: x(s), y: height - 8, 'text-anchor': 'middle', class: 'sf-runs-tick' }, String(s));
   }
-  add(root, 'text', { x: width - pad.r, y: height - 8, 'text-anchor': 'end', class: 'sf-runs-tick' }, 'step');
+  // In the middle, clear of the end ticks ("step9" once).
+  add(root, 'text', { x: (pad.l + width - pad.r) / 2, y: height - 8, 'text-anchor': 'middle', class: 'sf-runs-tick sf-runs-axis-name' }, 'step');
   const groups = identicalGroups(series);
   series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length];
@@ -211,7 +212,8 @@ export function parallelCoordinates(
 ): SVGSVGElement {
   const root = svg(doc, Math.max(width, axes.length * 110), height, 'sf-runs-parallel');
   const w = Math.max(width, axes.length * 110);
-  const pad = { l: 40, r: 40, t: 30, b: 20 };
+  // Room for the axis names, centred on the outer axes ("params.max_iter" was cut at the edge).
+  const pad = { l: 80, r: 80, t: 30, b: 20 };
   const xs = axes.map((_, i) => (axes.length > 1 ? pad.l + (i * (w - pad.l - pad.r)) / (axes.length - 1) : w / 2));
   const scales = axes.map((_, i) => {
     const col = runs.map(r => r.values[i]).filter((v): v is number => v !== null && isFinite(v));

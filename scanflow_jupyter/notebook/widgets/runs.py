@@ -428,6 +428,9 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
         if first.column.kind != "param":
             return None
         name = first.column.name
+        total = self._store.count(query)  # a SQL count, quick: no reading runs that would not be sorted here
+        if total is not None and total > NUMERIC_SORT_MAX:
+            return None
         wide = replace(query, columns=tuple(dict.fromkeys([*query.columns, name])), page_size=MAX_PAGE)
         rows: list[dict[str, Any]] = []
         token: str | None = None

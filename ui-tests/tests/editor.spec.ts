@@ -145,5 +145,7 @@ test('create, edit, save and run an application in the Scanflow Editor', async (
   const steprun = editor.locator('.sf-editor-steprun');
   await expect(steprun.locator('.sf-editor-record-state')).toHaveText('succeeded');
   await expect(steprun.locator('.sf-editor-logs')).toContainText('train: released');
+  // Its MLflow run (a SQLite store): a link that opens it in the run browser, as in the graph's details.
+  await expect(steprun.locator('.sf-editor-record-MLflow-run button.sf-graph-mlflow-open')).toHaveText(/^[0-9a-f]{32}$/);
   await attachScreenshot(testInfo, 'editor-step-logs', editor);
 });

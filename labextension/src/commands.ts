@@ -6,11 +6,13 @@ import { JupyterFrontEnd } from '@jupyterlab/application';
 import { InputDialog, showErrorMessage } from '@jupyterlab/apputils';
 
 import { EDITOR_FACTORY, ScanflowEditor } from './editor/document';
+import { openRunSource } from './graph/links';
 import { AppsAnswer, requestAPI } from './server/api';
 
 export const CommandIDs = {
   newApplication: 'scanflow:new-application',
   openRunBrowser: 'scanflow:open-run-browser',
+  openRun: 'scanflow:open-run',
   openEditor: 'scanflow:open-editor',
   showSidebar: 'scanflow:show-sidebar'
 } as const;
@@ -96,6 +98,20 @@ export async function openRunBrowser(app: JupyterFrontEnd, folder: string, name:
   }
   await panel.sessionContext.ready;
   await panel.console.inject('%load_ext scanflow_jupyter\n%scanflow load .\n%scanflow runs');
+}
+
+/** One MLflow run (`runId` of the store `store`) opened in a RunBrowser, in a main-area console. */
+export async function openRun(app: JupyterFrontEnd, store: string, runId: string): Promise<void> {
+  const panel = (await app.commands.execute('console:create', {
+    name: `Run ${runId.slice(0, 8)}`,
+    activate: true,
+    kernelPreference: { name: 'python3' }
+  })) as ConsoleLike | undefined;
+  if (!panel) {
+    return;
+  }
+  await panel.sessionContext.ready;
+  await panel.console.inject(openRunSource(store, runId));
 }
 
 /** The application folder a command without arguments acts on: the editor's, else the first listed. */

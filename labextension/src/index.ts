@@ -13,8 +13,10 @@ import {
   currentFolder,
   newApplication,
   openEditor,
+  openRun,
   openRunBrowser
 } from './commands';
+import { configureRunLinks } from './graph/links';
 import { EDITOR_FACTORY, SPEC_FILE_TYPE, ScanflowEditor, ScanflowEditorFactory } from './editor/document';
 import { RunControls } from './editor/toolbar';
 import { scanflowIcon } from './icons';
@@ -186,6 +188,19 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         }
       }
     });
+    app.commands.addCommand(CommandIDs.openRun, {
+      label: 'Open an MLflow run in the run browser',
+      execute: args => openRun(app, String(args.store ?? ''), String(args.run_id ?? ''))
+    });
+    // A step's MLflow run id in the graph opens here (a SQLite or file store), or in the configured MLflow UI.
+    configureRunLinks({ open: (store, runId) => void app.commands.execute(CommandIDs.openRun, { store, run_id: runId }) });
+    if (settings) {
+      void settings.load(SETTINGS_ID).then(s => {
+        const apply = (): void => configureRunLinks({ uiUrl: String(s.get('mlflowUiUrl').composite ?? '') });
+        apply();
+        s.changed.connect(apply);
+      });
+    }
     app.commands.addCommand(CommandIDs.openEditor, {
       label: 'Open in the Scanflow Editor',
       execute: args =>

@@ -134,6 +134,7 @@ def run_detail(root: Path, folder: Path, state: RunState) -> dict[str, Any]:
     data["app_path"] = relative_to_root(root, folder)
     data["mlflow_run_id"] = state.mlflow_run_id
     data["tracking_uri"] = state.tracking_uri
+    data["experiment_id"] = state.experiment_id
     nodes: dict[str, dict[str, Any]] = {}
     for address, record in state.nodes.items():
         fields = dict(vars(record))

@@ -15,11 +15,23 @@ from scanflow_jupyter import __version__
 from scanflow_jupyter.engine import global_bus
 from scanflow_jupyter.errors import RunNotFoundError, WorkflowValidationError
 from scanflow_jupyter.notebook import GraphView
-from scanflow_jupyter.notebook.widgets.graph import mlflow_url
+from scanflow_jupyter.notebook.widgets.graph import mlflow_store, mlflow_url
 
 from .conftest import step, wait_until
 
-INFO_KEYS = {"params", "state", "duration", "log_tail", "mlflow_run_id", "mlflow_url", "error", "verdict"}
+INFO_KEYS = {
+    "params",
+    "state",
+    "duration",
+    "log_tail",
+    "mlflow_run_id",
+    "mlflow_url",
+    "mlflow_store",
+    "mlflow_experiment_id",
+    "metrics",
+    "error",
+    "verdict",
+}
 
 
 @pytest.fixture
@@ -80,6 +92,9 @@ def test_state_follows_the_protocol(nested: Any) -> None:
         "log_tail": "",
         "mlflow_run_id": None,
         "mlflow_url": None,
+        "mlflow_store": None,
+        "mlflow_experiment_id": None,
+        "metrics": {},
         "error": None,
         "verdict": None,
     }
@@ -164,6 +179,40 @@ def test_tracked_run_gives_each_step_its_mlflow_run(make_app: Callable[..., Any]
     ids = {a: view.info[a]["mlflow_run_id"] for a in ("a", "b")}
     assert ids == {a: result.state.nodes[a].mlflow_run_id for a in ("a", "b")} and all(ids.values())
     assert view.info["a"]["mlflow_url"] is None  # a SQLite store has no web UI to link to
+    # ... so the details open the run in the run browser: the store and the experiment go with the id.
+    assert view.info["a"]["mlflow_store"] == f"sqlite:///{app.folder / '.scanflow' / 'mlflow.db'}"
+    assert view.info["a"]["mlflow_experiment_id"] == result.state.experiment_id
+
+
+METRIC_STEP = """
+import mlflow
+with mlflow.start_run():
+    mlflow.log_metric("train_accuracy", 0.25, step=0)
+    mlflow.log_metric("train_accuracy", 0.953, step=1)
+    mlflow.log_metric("n_train", 1257)
+"""
+
+
+def test_the_details_show_a_steps_metrics_last_values(make_app: Callable[..., Any]) -> None:
+    # Issue 19: the details panel showed no metrics.
+    app = make_app([step("a"), {"name": "train", "script": "train.py", "depends_on": ["a"]}], {"train.py": METRIC_STEP})
+    view = GraphView(app)
+    result = sf.run(app)
+    assert result.ok
+    assert view.info["train"]["metrics"] == {"n_train": 1257.0, "train_accuracy": 0.953}
+    assert view.info["a"]["metrics"] == {}
+    again = GraphView.from_run(app, result.run_id)
+    assert again.info["train"]["metrics"] == view.info["train"]["metrics"]
+    untracked = GraphView(app)
+    sf.run(app, tracking=False, force=True)
+    assert untracked.info["train"]["metrics"] == {} and untracked.info["train"]["state"] == "succeeded"
+
+
+def test_mlflow_store_only_for_stores_that_are_not_servers() -> None:
+    assert mlflow_store("sqlite:////tmp/m.db") == "sqlite:////tmp/m.db"
+    assert mlflow_store("file:///tmp/mlruns") == "file:///tmp/mlruns"
+    assert mlflow_store("http://mlflow:5000") is None
+    assert mlflow_store(None) is None
 
 
 def test_mlflow_url_only_for_a_server() -> None:

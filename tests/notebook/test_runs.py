@@ -16,6 +16,7 @@ from IPython.core.error import UsageError
 
 from scanflow_jupyter.errors import RunQueryError, TrackingError
 from scanflow_jupyter.notebook import GraphView, RunBrowser
+from scanflow_jupyter.notebook.widgets import runs as runs_widget
 from scanflow_jupyter.notebook.widgets.runs import application_from_graph
 
 from ..tracking.runstores import (
@@ -389,3 +390,82 @@ def test_the_widget_survives_its_server_going_away(tmp_path: Path, mlflow_templa
     finally:
         proxy.cut()
         server.stop(grace=0)
+
+
+def _runs_with_params(tmp_path: Path, mlflow_template: Path, params: list[dict[str, str]], loss: list[float]) -> str:
+    """A SQLite store with one run per entry of ``params``, each with a final ``loss`` (started in order)."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param
+
+    shutil.copy(mlflow_template, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    exp = client.create_experiment("p", artifact_location=(tmp_path / "art").as_uri())
+    for i, (values, value) in enumerate(zip(params, loss, strict=True)):
+        run = client.create_run(exp, run_name=f"run-{i}", start_time=1_700_000_000_000 + i * 1000).info.run_id
+        client.log_batch(run, params=[Param(k, v) for k, v in values.items()], metrics=[Metric("loss", value, 0, 0)])
+        client.set_terminated(run, "FINISHED")
+    return uri
+
+
+def test_a_numeric_param_sorts_as_numbers_across_pages(
+    tmp_path: Path, mlflow_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 19: params sorted as strings, 10 below 8. MLflow (and the store's SQL path, checked against it) sorts
+    # params as text; the browser sorts a param whose values are all numbers itself.
+    iters = ["8", "10", "9", "100", "2"]
+    uri = _runs_with_params(tmp_path, mlflow_template, [{"max_iter": v, "model": "m" + v} for v in iters], [0.1] * 5)
+    b = RunBrowser(uri, experiments=["p"], columns=["metrics.loss"], page_size=2, tree=False)
+    b.order_by = ["params.max_iter ASC"]
+    seen = [r["run_name"] for r in b.rows]
+    assert b.page["has_next"] and b.message == "1-2 of 5"
+    msg(b, event="next")
+    seen += [r["run_name"] for r in b.rows]
+    msg(b, event="next")
+    seen += [r["run_name"] for r in b.rows]
+    assert seen == ["run-4", "run-0", "run-2", "run-1", "run-3"]  # 2, 8, 9, 10, 100
+    assert not b.page["has_next"] and all(set(r["values"]) == {"metrics.loss"} for r in b.rows)
+    b.order_by = ["params.max_iter DESC"]
+    assert [r["run_name"] for r in b.rows] == ["run-3", "run-1"]  # 100, 10
+    b.order_by = ["params.model ASC"]  # text values: MLflow's text order stands
+    assert [r["run_name"] for r in b.rows] == ["run-1", "run-3"]  # m10, m100
+    text = RunBrowser(uri, experiments=["p"], order_by=["params.max_iter ASC"], page_size=5, numeric_params=False)
+    assert [r["run_name"] for r in text.rows] == ["run-1", "run-3", "run-4", "run-0", "run-2"]  # MLflow's order
+    monkeypatch.setattr(runs_widget, "NUMERIC_SORT_MAX", 4)  # more runs match than the browser sorts itself
+    many = RunBrowser(uri, experiments=["p"], order_by=["params.max_iter ASC"], page_size=5)
+    assert [r["run_name"] for r in many.rows] == ["run-1", "run-3", "run-4", "run-0", "run-2"]
+    for browser in (b, text, many):
+        browser.close()
+
+
+def test_parallel_coordinates_have_the_params_that_differ_and_say_why_when_there_are_none(
+    tmp_path: Path, mlflow_template: Path
+) -> None:
+    # Issue 19: parallel coordinates had no param axes, and the loss axis collapsed to 0.1695-0.1695.
+    uri = _runs_with_params(
+        tmp_path,
+        mlflow_template,
+        [
+            {"lr": "0.1", "model": "tree", "seed": "1"},
+            {"lr": "0.2", "model": "linear", "seed": "1"},
+            {"lr": "0.3", "model": "tree", "seed": "1"},
+        ],
+        [0.5, 0.4, 0.4],
+    )
+    b = RunBrowser(uri, experiments=["p"])
+    ids = [r["run_id"] for r in b.rows]
+    b.compare(ids)
+    parallel = b.compare_data["parallel"]
+    assert parallel["axes"] == ["params.lr", "params.model", "metrics.loss"]  # seed is the same for all: no axis
+    assert parallel["categories"] == {"params.model": ["linear", "tree"]}
+    by_run = {r["run_id"]: r["values"] for r in parallel["runs"]}
+    assert by_run[ids[0]] == [0.3, 1.0, 0.4] and parallel["note"] == ""  # newest first: run-2 (0.3, tree, 0.4)
+
+    (tmp_path / "same").mkdir()
+    same = _runs_with_params(tmp_path / "same", mlflow_template, [{"seed": "1"}] * 4, [0.1695] * 4)
+    s = RunBrowser(same, experiments=["p"])
+    s.compare([r["run_id"] for r in s.rows])
+    assert s.compare_data["parallel"]["axes"] == []
+    assert "the same params and the same metrics" in s.compare_data["parallel"]["note"]
+    for browser in (b, s):
+        browser.close()

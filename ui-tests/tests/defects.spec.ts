@@ -179,7 +179,16 @@ test('graph: a checker step that found drift says so in its details', async ({ p
   await page.notebook.run();
   const graph = codeCell(page, 'GraphView(app)').locator('.sf-graph');
   await expect(node(graph, 'check')).toHaveAttribute('data-state', 'succeeded', { timeout: 120_000 });
+  // Unselected first: the dashed drift outline is what a person sees on the canvas (the selection outline once
+  // hid it), and it stays dashed once the step is selected.
+  const outline = node(graph, 'check').locator(':scope > path, :scope > polygon').first();
+  await expect(node(graph, 'check')).toHaveClass(/sf-graph-drift/);
+  await expect(node(graph, 'check')).not.toHaveClass(/sf-selected/);
+  await expect(outline).toHaveCSS('stroke-dasharray', /^5(px)?,? 2(px)?$/);
+  await attachScreenshot(testInfo, 'graph-checker-drift-unselected', graph);
   await node(graph, 'check').click();
+  await expect(node(graph, 'check')).toHaveClass(/sf-selected/);
+  await expect(outline).toHaveCSS('stroke-dasharray', /^5(px)?,? 2(px)?$/);
   const details = graph.locator('.sf-graph-details');
   await expect(details.locator('.sf-graph-details-state')).toHaveText('succeeded · drift found');
   await expect(details.locator('.sf-graph-verdict-drift')).toContainText('DRIFT: p = 0.0004');
@@ -188,4 +197,129 @@ test('graph: a checker step that found drift says so in its details', async ({ p
   await expect(node(graph, 'gather')).not.toHaveClass(/sf-graph-drift/);
   await expect(graph.locator('.sf-legend-drift')).toHaveText('drift found');
   await attachScreenshot(testInfo, 'graph-checker-drift-details', graph);
+});
+
+const BROWSE = [
+  'import tempfile',
+  'from pathlib import Path',
+  'from mlflow.entities import Metric, Param',
+  'from mlflow.tracking import MlflowClient',
+  'from scanflow_jupyter.notebook import RunBrowser',
+  'folder = Path(tempfile.mkdtemp())',
+  'uri = f"sqlite:///{folder / \'mlflow.db\'}"',
+  'client = MlflowClient(uri)',
+  'for name in ["baseline", "digits-tuning", "digits-final", "tabular", "tabular-cv", "sweeps"]:',
+  '    client.create_experiment(name, artifact_location=(folder / name).as_uri())',
+  'exp = client.get_experiment_by_name("digits-tuning").experiment_id',
+  'for i, (it, model) in enumerate([("8", "tree"), ("10", "linear"), ("9", "tree"), ("12", "linear")]):',
+  '    run = client.create_run(exp, run_name=f"tune-{i}", start_time=1_764_645_761_000 + i * 1000).info.run_id',
+  '    loss = [Metric("loss", 1 / (1 + s), 0, s) for s in range(10)]  # the same curve in every run',
+  '    client.log_batch(run, params=[Param("max_iter", it), Param("model", model)],',
+  '                     metrics=[Metric("accuracy", 0.8 + int(it) / 100, 0, 0), *loss])',
+  '    client.set_terminated(run, "FINISHED")',
+  'b = RunBrowser(uri, experiments=["digits-tuning"], tree=False,',
+  '               columns=["params.max_iter", "params.model", "metrics.accuracy"])',
+  'b'
+].join('\n');
+
+test('run browser: an experiment picker, params sorted as numbers, charts a person can read', async ({ page, tmpPath }, testInfo) => {
+  test.setTimeout(240_000);
+  await openNotebook(page, `${tmpPath}/browse.ipynb`, [BROWSE]);
+  await page.notebook.run();
+  const browser = page.locator('.sf-runs');
+  const rows = browser.locator('.sf-runs-row');
+  await expect(rows).toHaveCount(4, { timeout: 120_000 });
+
+  // The experiments: the one shown named on the picker; opened, every experiment listed, the shown one ticked.
+  const picker = browser.locator('.sf-runs-experiments');
+  await expect(picker.locator('summary')).toHaveText('Experiment: digits-tuning (4 runs)');
+  await picker.locator('summary').click();
+  await expect(picker.locator('.sf-runs-experiment')).toHaveCount(7); // six made here and Default
+  await expect(picker.locator('.sf-runs-experiment.sf-chosen')).toHaveText(/digits-tuning/);
+  await attachScreenshot(testInfo, 'run-browser-experiment-picker', browser);
+  await picker.locator('.sf-runs-experiments-search').fill('tab');
+  await expect(picker.locator('.sf-runs-experiment-name')).toHaveText(['tabular', 'tabular-cv']);
+  await picker.locator('.sf-runs-experiment', { hasText: 'tabular-cv' }).locator('.sf-runs-experiment-only').click();
+  await expect(picker.locator('summary')).toHaveText('Experiment: tabular-cv (0 runs)');
+  await expect(browser.locator('.sf-runs-message')).toHaveText('No runs in these experiments yet.');
+  await picker.locator('.sf-runs-experiments-search').fill('');
+  await picker.locator('.sf-runs-experiment', { hasText: 'digits-tuning' }).locator('.sf-runs-experiment-only').click();
+  await expect(rows).toHaveCount(4);
+  await picker.locator('summary').click(); // closed
+
+  // A numeric param sorts as numbers: 8, 9, 10, 12 (MLflow's text order put 10 and 12 first).
+  await browser.locator('.sf-runs-th[data-column="params.max_iter"]').click();
+  await expect(browser.locator('.sf-runs-th[data-column="params.max_iter"]')).toHaveAttribute('data-sort', 'desc');
+  await expect(rows.locator('.sf-runs-cell[data-column="params.max_iter"]')).toHaveText(['12', '10', '9', '8']);
+  await browser.locator('.sf-runs-th[data-column="params.max_iter"]').click();
+  await expect(rows.locator('.sf-runs-cell[data-column="params.max_iter"]')).toHaveText(['8', '9', '10', '12']);
+  await attachScreenshot(testInfo, 'run-browser-numeric-sort', browser);
+
+  // Compare the four: accuracy (one step) as bars, four equal loss curves told apart, param axes.
+  for (let i = 0; i < 4; i++) {
+    await rows.nth(i).locator('.sf-runs-select').check();
+  }
+  await browser.locator('.sf-runs-compare').click();
+  const compare = browser.locator('.sf-runs-compare-view');
+  const accuracy = compare.locator('svg.sf-runs-chart[data-metric="accuracy"]');
+  await expect(accuracy).toHaveAttribute('data-kind', 'bars');
+  await expect(accuracy.locator('rect.sf-runs-bar')).toHaveCount(4);
+  const loss = compare.locator('svg.sf-runs-chart[data-metric="loss"]');
+  await expect(loss.locator('.sf-runs-chart-same')).toHaveText('4 runs have the same history (drawn over each other)');
+  const parallel = compare.locator('svg.sf-runs-parallel');
+  await expect(parallel.locator('.sf-runs-axis-label')).toHaveText(['params.max_iter', 'params.model', 'metrics.accuracy']);
+  await expect(parallel.locator('.sf-runs-category')).toHaveText(['linear', 'tree']);
+  await compare.locator('h4', { hasText: 'Charts' }).scrollIntoViewIfNeeded();
+  await attachScreenshot(testInfo, 'run-browser-compare-charts', browser);
+});
+
+const TRACKED = [
+  'import tempfile, textwrap',
+  'from pathlib import Path',
+  'import scanflow_jupyter as sf',
+  'from scanflow_jupyter.notebook import GraphView',
+  'folder = Path(tempfile.mkdtemp()) / "tracked"',
+  'folder.mkdir()',
+  '(folder / "train.py").write_text(textwrap.dedent("""',
+  '    import mlflow',
+  '    with mlflow.start_run():',
+  '        mlflow.log_metric("train_accuracy", 0.953333)',
+  '        mlflow.log_metric("n_train", 1257)',
+  '"""))',
+  '(folder / "scanflow.yaml").write_text(textwrap.dedent("""',
+  '    scanflow: 1',
+  '    name: tracked',
+  '    workflows:',
+  '    - name: main',
+  '      nodes:',
+  '      - {name: train, script: train.py}',
+  '"""))',
+  'app = sf.load(folder)',
+  'view = GraphView(app)',
+  'result = sf.run(app)',
+  'view'
+].join('\n');
+
+test("graph: a step's details show its metrics, and its MLflow run id opens the run", async ({ page, tmpPath }, testInfo) => {
+  test.setTimeout(240_000);
+  await openNotebook(page, `${tmpPath}/tracked.ipynb`, [TRACKED]);
+  await page.notebook.run();
+  const graph = codeCell(page, 'GraphView(app)').locator('.sf-graph');
+  await expect(node(graph, 'train')).toHaveAttribute('data-state', 'succeeded', { timeout: 120_000 });
+  await node(graph, 'train').click();
+  const details = graph.locator('.sf-graph-details');
+  await expect(details.locator('table.sf-graph-metrics tbody tr')).toHaveCount(2);
+  await expect(details.locator('tr[data-metric="train_accuracy"] .sf-graph-metric-value')).toHaveText('0.9533');
+  await expect(details.locator('tr[data-metric="n_train"] .sf-graph-metric-value')).toHaveText('1257');
+  // A SQLite store: the run id is a link that opens the run in the run browser.
+  const runId = details.locator('button.sf-graph-mlflow-open');
+  await expect(runId).toHaveText(/^[0-9a-f]{32}$/);
+  await attachScreenshot(testInfo, 'graph-details-metrics-and-run-link', graph);
+  const id = (await runId.textContent()) ?? '';
+  await runId.click();
+  const opened = page.locator('.jp-ConsolePanel .sf-runs-run-view');
+  await expect(opened.locator('.sf-runs-run-name')).toHaveText('train', { timeout: 120_000 });
+  await expect(page.locator('.jp-ConsolePanel .sf-runs')).toHaveAttribute('data-mode', 'run');
+  await expect(page.getByRole('tab', { name: `Run ${id.slice(0, 8)}` })).toBeVisible();
+  await attachScreenshot(testInfo, 'graph-run-opened-in-run-browser', page.locator('.jp-ConsolePanel').first());
 });

@@ -66,6 +66,10 @@ test('create, edit, save and run an application in the Scanflow Editor', async (
   await expect(node(editor, 'hello')).toBeVisible();
   await expect(editor.locator('.sf-editor-problems')).toHaveText('valid');
 
+  // The palette says what each kind is, on screen (issue 19: names only, the meaning in a tooltip).
+  await expect(editor.locator('.sf-composer-palette-script .sf-composer-palette-hint')).toHaveText(
+    'runs a Python script, steps/NAME.py (a stub is written on save)'
+  );
   // A step from the palette (named first), then a dependency drawn by dragging: train runs after hello.
   await editor.locator('.sf-composer-name').fill('train');
   await editor.locator('.sf-composer-palette-script').click();
@@ -79,6 +83,9 @@ test('create, edit, save and run an application in the Scanflow Editor', async (
   await node(editor, 'train').click();
   const inspector = editor.locator('.sf-composer-inspector');
   await expect(inspector.locator('.sf-composer-inspector-address')).toHaveText('train');
+  // The node's problem in words in the properties panel, not only a badge with a count.
+  await expect(inspector.locator('.sf-composer-problem')).toHaveCount(1);
+  await expect(inspector.locator('.sf-composer-problem')).toContainText('train.py');
   await inspector.locator('.sf-composer-param-new-name').fill('epochs');
   await inspector.locator('.sf-composer-param-new-type').selectOption('int');
   await inspector.locator('.sf-composer-param-new-value').fill('3');
@@ -138,5 +145,7 @@ test('create, edit, save and run an application in the Scanflow Editor', async (
   const steprun = editor.locator('.sf-editor-steprun');
   await expect(steprun.locator('.sf-editor-record-state')).toHaveText('succeeded');
   await expect(steprun.locator('.sf-editor-logs')).toContainText('train: released');
+  // Its MLflow run (a SQLite store): a link that opens it in the run browser, as in the graph's details.
+  await expect(steprun.locator('.sf-editor-record-MLflow-run button.sf-graph-mlflow-open')).toHaveText(/^[0-9a-f]{32}$/);
   await attachScreenshot(testInfo, 'editor-step-logs', editor);
 });

@@ -126,10 +126,16 @@ function Palette(props: {
           }}
         >
           <span className={`sf-composer-palette-icon sf-composer-palette-icon-${item.kind}`} aria-hidden="true" />
-          {item.label}
+          <span className="sf-composer-palette-text">
+            <span className="sf-composer-palette-label">{item.label}</span>
+            {/* What it is, on screen: a new user does not hover to learn what a "Function step" is. */}
+            <span className="sf-composer-palette-hint">{item.hint}</span>
+          </span>
         </button>
       ))}
-      <div className="sf-composer-hint">Type a name first, or get one chosen for you.</div>
+      <div className="sf-composer-hint">
+        Click to add, or drag onto the canvas. It takes the name typed in the name box above, else a free one.
+      </div>
     </div>
   );
 }
@@ -553,6 +559,7 @@ function Composer(props: ComposerProps): React.ReactElement {
           )}
         </div>
         <Inspector
+          problems={marks.problems ?? {}}
           selected={selectedNodes}
           siblings={holder ? holder.nodes : []}
           revision={revision}

@@ -31,6 +31,8 @@ export interface InspectorProps {
   send: (message: ComposerMessage) => void;
   /** More about the selected node, after its properties (the document editor's run and logs). */
   details?: (node: ComposerNode) => React.ReactNode;
+  /** Validation problems by node address: the selected node's are listed in words (the node only has a badge). */
+  problems?: { readonly [address: string]: string[] };
 }
 
 /** The properties a step's inspector edits, with their labels and hints. */
@@ -337,6 +339,7 @@ function Dependencies(props: {
 
 export function Inspector(props: InspectorProps): React.ReactElement {
   const { selected, siblings, revision, send, details } = props;
+  const problems = selected.length === 1 ? (props.problems?.[selected[0].address] ?? []) : [];
   if (selected.length === 0) {
     return (
       <div className="sf-composer-inspector sf-empty">
@@ -372,6 +375,20 @@ export function Inspector(props: InspectorProps): React.ReactElement {
         </div>
       ) : null}
       {node.kind === 'service' ? <div className="sf-composer-source">model: {node.modelUri ?? ''}</div> : null}
+      {problems.length ? (
+        <div className="sf-composer-problems" role="alert">
+          <div className="sf-composer-section-title">
+            {problems.length === 1 ? '1 problem' : `${problems.length} problems`} (fix before running)
+          </div>
+          <ul>
+            {problems.map((text, i) => (
+              <li key={i} className="sf-composer-problem">
+                {text}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
       {isGroup(node) ? (
         <div className="sf-composer-source">
           {node.nodes.length} node(s): {node.nodes.map(n => n.name).join(', ') || 'none yet'}

@@ -9,6 +9,8 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { ComposerApp } from '../composer/canvas';
 import { ComposerNode, unplacedProblems } from '../composer/spec';
 import { STATE_COLOURS } from '../graph/dot';
+import { mlflowRun } from '../graph/details';
+import { runLinks, uiRunUrl } from '../graph/links';
 import { STATES } from '../graph/spec';
 import { LogsAnswer, NodeRecord, query, requestAPI } from '../server/api';
 import { statusColour } from '../sidebar/sidebar';
@@ -35,6 +37,28 @@ function duration(record: NodeRecord): string {
   const end = record.finished ?? Date.now() / 1000;
   const s = Math.max(0, end - record.started);
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** A step's MLflow run id as the graph's details show it: a link to the run (graph/links.ts), else text. */
+function RunIdLink(props: { runId: string; trackingUri: string; experimentId: string }): React.ReactElement {
+  const box = React.useRef<HTMLSpanElement>(null);
+  React.useEffect(() => {
+    const node = box.current;
+    if (!node) {
+      return;
+    }
+    // A server's own run page, unless its URI carries a user (a link must not).
+    const http = /^https?:\/\//i.test(props.trackingUri);
+    const server = http && !props.trackingUri.includes('@');
+    const info = {
+      mlflow_url: server ? uiRunUrl(props.trackingUri, props.experimentId, props.runId) : null,
+      mlflow_store: http ? null : props.trackingUri,
+      mlflow_experiment_id: props.experimentId
+    };
+    node.replaceChildren(mlflowRun(node.ownerDocument, props.runId, info, runLinks()));
+  }, [props.runId, props.trackingUri, props.experimentId]);
+  // No React children: the effect owns the span's content.
+  return <span ref={box} className="sf-editor-mlflow" />;
 }
 
 /** A step's record in the run shown, and the tail of its logs (refreshed while it runs). */
@@ -78,9 +102,7 @@ export function StepRun(props: { run: RunView; appPath: string; node: ComposerNo
   if (record.cached_from) {
     rows.push(['reused from', record.cached_from]);
   }
-  if (record.mlflow_run_id) {
-    rows.push(['MLflow run', record.mlflow_run_id]);
-  }
+  const mlflowRunId = record.mlflow_run_id ? String(record.mlflow_run_id) : '';
   return (
     <div className="sf-composer-section sf-editor-steprun" data-address={node.address}>
       <div className="sf-composer-section-title">In run {run.runId}</div>
@@ -92,6 +114,14 @@ export function StepRun(props: { run: RunView; appPath: string; node: ComposerNo
               <td className={`sf-editor-record-value sf-editor-record-${k.replace(' ', '-')}`}>{v}</td>
             </tr>
           ))}
+          {mlflowRunId ? (
+            <tr key="mlflow">
+              <td className="sf-editor-record-key">MLflow run</td>
+              <td className="sf-editor-record-value sf-editor-record-MLflow-run">
+                <RunIdLink runId={mlflowRunId} trackingUri={run.detail?.tracking_uri ?? ''} experimentId={run.detail?.experiment_id ?? ''} />
+              </td>
+            </tr>
+          ) : null}
         </tbody>
       </table>
       {record.error ? <pre className="sf-editor-step-error">{record.error}</pre> : null}

@@ -5,6 +5,7 @@
  */
 import { el } from '../dom';
 import { STATE_COLOURS } from './dot';
+import { RunLinks, uiRunUrl } from './links';
 import { State, StepInfo, isState } from './spec';
 
 /** A duration in seconds as a person reads it: `0.4 s`, `12.3 s`, `2 min 05 s`, `1 h 02 min`. */
@@ -38,17 +39,63 @@ export function formatValue(value: unknown): string {
   }
 }
 
+/** A metric value as a person reads it: 0.9533, 1257, 3.2e-5 (never 0.95333333333 or 1257.0000). */
+export function formatMetric(value: unknown): string {
+  if (typeof value !== 'number') {
+    return formatValue(value);
+  }
+  if (!Number.isFinite(value) || Number.isInteger(value)) {
+    return String(value);
+  }
+  const abs = Math.abs(value);
+  if (abs >= 1e5 || abs < 1e-3) {
+    return value.toExponential(2);
+  }
+  return String(Number(value.toPrecision(4)));
+}
+
 /** The URL if it is an http(s) URL, else null: only those become links. */
 export function safeHttpUrl(url: unknown): string | null {
   return typeof url === 'string' && /^https?:\/\//i.test(url) ? url : null;
 }
 
 
+/**
+ * The run id as a way to the run: a link to the server's run page, to the configured MLflow UI, or a button that
+ * opens it in the run browser; plain text when none applies. The id is set as text, the URL as an attribute.
+ */
+export function mlflowRun(doc: Document, runId: string, info: StepInfo, links?: RunLinks): HTMLElement {
+  const store = typeof info.mlflow_store === 'string' ? info.mlflow_store : '';
+  const experiment = typeof info.mlflow_experiment_id === 'string' ? info.mlflow_experiment_id : '';
+  const url = safeHttpUrl(info.mlflow_url) ?? (links && store ? uiRunUrl(links.uiUrl, experiment, runId) : null);
+  if (url) {
+    const a = el(doc, 'a', 'sf-graph-mlflow sf-graph-mlflow-link', runId);
+    a.setAttribute('href', url);
+    a.setAttribute('target', '_blank');
+    a.setAttribute('rel', 'noopener noreferrer');
+    a.title = 'Open this run in the MLflow UI (a new tab)';
+    return a;
+  }
+  const open = links?.open;
+  if (open && store) {
+    const button = el(doc, 'button', 'sf-graph-mlflow sf-graph-mlflow-open', runId);
+    button.type = 'button';
+    button.title = 'Open this run in the run browser (its params, metrics and artifacts)';
+    button.addEventListener('click', () => open(store, runId));
+    return button;
+  }
+  const code = el(doc, 'code', 'sf-graph-mlflow', runId);
+  code.title = 'The step run in MLflow (set an MLflow UI in the Scanflow settings to link it)';
+  return code;
+}
+
 export interface DetailsOptions {
   /** Whether `address` is a step of the drawn workflow. */
   known: boolean;
   /** Called when the close button is pressed. */
   onClose?: () => void;
+  /** Where an MLflow run id leads when the store is not a server (graph/links.ts); none: the id is text. */
+  links?: RunLinks;
 }
 
 /**
@@ -120,19 +167,30 @@ export function renderDetails(
   }
   const runId = typeof info?.mlflow_run_id === 'string' ? info.mlflow_run_id : '';
   if (runId) {
-    const url = safeHttpUrl(info?.mlflow_url);
-    let value: HTMLElement;
-    if (url) {
-      value = el(doc, 'a', 'sf-graph-mlflow', runId);
-      value.setAttribute('href', url);
-      value.setAttribute('target', '_blank');
-      value.setAttribute('rel', 'noopener noreferrer');
-    } else {
-      value = el(doc, 'code', 'sf-graph-mlflow', runId);
-    }
-    field('MLflow run', value, 'sf-graph-mlflow-cell');
+    field('MLflow run', mlflowRun(doc, runId, info ?? {}, options.links), 'sf-graph-mlflow-cell');
   }
   container.appendChild(fields);
+
+  // The step's metrics (their last logged values, from its MLflow run): what a person opens a step for.
+  const metrics = info?.metrics;
+  const metricNames = metrics && typeof metrics === 'object' ? Object.keys(metrics).sort() : [];
+  if (metrics && metricNames.length > 0) {
+    const table = el(doc, 'table', 'sf-graph-metrics');
+    table.title = 'The last value the step logged for each metric (its MLflow run has the full history)';
+    const head = table.createTHead().insertRow();
+    head.appendChild(el(doc, 'th', undefined, 'Metric'));
+    head.appendChild(el(doc, 'th', undefined, 'Last value'));
+    const body = table.createTBody();
+    for (const name of metricNames) {
+      const row = body.insertRow();
+      row.dataset.metric = name;
+      row.appendChild(el(doc, 'td', 'sf-graph-metric-name', name));
+      const value = el(doc, 'td', 'sf-graph-metric-value', formatMetric(metrics[name]));
+      value.title = String(metrics[name]);
+      row.appendChild(value);
+    }
+    container.appendChild(table);
+  }
 
   const params = info?.params;
   const names = params && typeof params === 'object' ? Object.keys(params).sort() : [];

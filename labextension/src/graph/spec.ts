@@ -38,6 +38,11 @@ export interface StepInfo {
   log_tail?: string | null;
   mlflow_run_id?: string | null;
   mlflow_url?: string | null;
+  /** The tracking URI of a store that is not a server (SQLite, files), to open the run in the run browser. */
+  mlflow_store?: string | null;
+  mlflow_experiment_id?: string | null;
+  /** The last value of each metric the step's MLflow run logged (at most 12, by name). */
+  metrics?: { [name: string]: number } | null;
   error?: string | null;
   /** A checker step's drift verdict line ("DRIFT: p = ..." or "NO DRIFT: p = ..."). */
   verdict?: string | null;

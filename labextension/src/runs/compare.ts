@@ -116,13 +116,26 @@ export function renderCompare(root: HTMLElement, data: Comparison, callbacks: Co
     charts.append(lineChart(doc, key, series));
   }
   root.append(charts);
-  if (data.parallel.axes.length > 1) {
+  const parallel = data.parallel ?? { axes: [], runs: [] };
+  if (parallel.axes.length || parallel.note) {
+    root.append(el(doc, 'h4', '', 'Parallel coordinates'));
+  }
+  if (parallel.note) {
+    root.append(el(doc, 'p', 'sf-runs-note sf-runs-parallel-note', parallel.note));
+  }
+  if (parallel.axes.length === 1) {
     root.append(
-      el(doc, 'h4', '', 'Parallel coordinates'),
+      el(doc, 'p', 'sf-runs-note sf-runs-parallel-note', `Only ${parallel.axes[0]} differs between these runs: see the table above.`)
+    );
+  } else if (parallel.axes.length > 1) {
+    root.append(
       parallelCoordinates(
         doc,
-        data.parallel.axes,
-        data.parallel.runs.map(r => ({ label: names.get(r.run_id) ?? r.run_id, values: r.values }))
+        parallel.axes,
+        parallel.runs.map(r => ({ label: names.get(r.run_id) ?? r.run_id, values: r.values })),
+        640,
+        260,
+        parallel.categories ?? {}
       )
     );
   }

@@ -58,7 +58,14 @@ export interface Comparison {
   /** Why the params and metrics are empty (workflow runs), and their step runs to compare instead. */
   empty_note?: string;
   step_runs?: string[];
-  parallel: { axes: string[]; runs: Array<{ run_id: string; values: Array<number | null> }> };
+  parallel: {
+    axes: string[];
+    runs: Array<{ run_id: string; values: Array<number | null> }>;
+    /** Axis -> its category names, for params that are not numbers (values are indexes into them). */
+    categories?: Record<string, string[]>;
+    /** Why an axis kind is missing, or why there is nothing to draw. */
+    note?: string;
+  };
 }
 
 export interface Artifact {

@@ -53,6 +53,8 @@ export interface RunDetail extends RunSummary {
   app_path: string;
   mlflow_run_id: string | null;
   tracking_uri: string | null;
+  /** The MLflow experiment of the run's MLflow runs (for links to an MLflow UI). */
+  experiment_id?: string | null;
   nodes: { [address: string]: NodeRecord };
 }
 

@@ -7,6 +7,7 @@ import { DOMWidgetModel, DOMWidgetView, ISerializers } from '@jupyter-widgets/ba
 import type { ObjectHash } from 'backbone';
 
 import { renderDetails } from '../graph/details';
+import { runLinks } from '../graph/links';
 import { Drawing, Hit, LayoutEngine, RenderTimings, renderGraph } from '../graph/render';
 import { GraphSpec, InfoMap, StateMap, findNode, isGroup, readSpec, toState } from '../graph/spec';
 import { renderLegend } from '../graph/legend';
@@ -310,7 +311,8 @@ export class GraphView extends DOMWidgetView {
     const state = toState(this.states()[address] ?? info?.state);
     renderDetails(this.details, address, info, state, {
       known,
-      onClose: () => this.select('')
+      onClose: () => this.select(''),
+      links: runLinks()
     });
   }
 }

@@ -8,6 +8,7 @@ import type { ObjectHash } from 'backbone';
 
 import { el } from '../dom';
 import { renderCompare } from '../runs/compare';
+import { Experiment, ExperimentPicker } from '../runs/experiments';
 import { columnLabel, nextSort } from '../runs/format';
 import { renderArtifacts, renderPreview, renderRun } from '../runs/runview';
 import { RunTable, flatten } from '../runs/table';
@@ -87,7 +88,7 @@ export class RunBrowserView extends DOMWidgetView {
   private status!: HTMLSpanElement;
   private pageLabel!: HTMLSpanElement;
   private filterInput!: HTMLInputElement;
-  private experimentSelect!: HTMLSelectElement;
+  private experimentPicker!: ExperimentPicker;
   private workflowInput!: HTMLInputElement;
   private statusSelect!: HTMLSelectElement;
   private sinceInput!: HTMLInputElement;
@@ -108,13 +109,7 @@ export class RunBrowserView extends DOMWidgetView {
     this.el.dataset.lmSuppressShortcuts = 'true';
 
     const bar = el(doc, 'div', 'sf-runs-toolbar');
-    this.experimentSelect = el(doc, 'select', 'sf-runs-experiments');
-    this.experimentSelect.multiple = true;
-    this.experimentSelect.size = 2;
-    this.experimentSelect.title = 'Experiments (Ctrl-click for more)';
-    this.experimentSelect.addEventListener('change', () =>
-      this.save('experiment_ids', Array.from(this.experimentSelect.selectedOptions).map(o => o.value))
-    );
+    this.experimentPicker = new ExperimentPicker(doc, ids => this.save('experiment_ids', ids));
     this.filterInput = el(doc, 'input', 'sf-runs-filter');
     this.filterInput.placeholder = "metrics.acc > 0.9 AND params.model = 'tree' OR …";
     this.filterInput.setAttribute('aria-label', 'Filter');
@@ -127,7 +122,7 @@ export class RunBrowserView extends DOMWidgetView {
     apply.addEventListener('click', () => this.applyFilter());
     const refresh = this.button('sf-runs-refresh', 'Refresh', 'Reload from the store');
     refresh.addEventListener('click', () => this.send({ event: 'refresh' }));
-    bar.append(this.experimentSelect, this.filterInput, apply, refresh);
+    bar.append(this.experimentPicker.node, this.filterInput, apply, refresh);
 
     const quick = el(doc, 'div', 'sf-runs-quick');
     this.workflowInput = el(doc, 'input', 'sf-runs-quick-workflow');
@@ -280,15 +275,10 @@ export class RunBrowserView extends DOMWidgetView {
   }
 
   private drawExperiments(): void {
-    const doc = this.el.ownerDocument;
-    const chosen = new Set(this.model.get('experiment_ids') as string[]);
-    const options = (this.model.get('experiments') as Array<{ id: string; name: string; runs: number | null }>).map(e => {
-      const option = el(doc, 'option', '', e.runs === null ? e.name : `${e.name} (${e.runs})`);
-      option.value = e.id;
-      option.selected = chosen.has(e.id);
-      return option;
-    });
-    this.experimentSelect.replaceChildren(...options);
+    this.experimentPicker.update(
+      (this.model.get('experiments') ?? []) as Experiment[],
+      (this.model.get('experiment_ids') ?? []) as string[]
+    );
   }
 
   private drawFilter(): void {

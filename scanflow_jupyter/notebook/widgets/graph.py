@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 20
+MAX_STEP_METRICS = 12  # metrics a step's details show (the run browser has them all)
 RUN_STATUSES = ("", "running", "succeeded", "failed", "cancelled")
 
 
@@ -59,6 +60,9 @@ class StepInfo(TypedDict):
     log_tail: str
     mlflow_run_id: str | None
     mlflow_url: str | None
+    mlflow_store: str | None
+    mlflow_experiment_id: str | None
+    metrics: dict[str, float]
     error: str | None
     verdict: str | None
 
@@ -82,6 +86,32 @@ def mlflow_url(tracking_uri: str | None, experiment_id: str | None, run_id: str 
         return None
     base = redact(tracking_uri, keep_user=False)  # a link: no credentials (the browser asks for them)
     return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def mlflow_store(tracking_uri: str | None) -> str | None:
+    """The tracking URI of a store that is not an MLflow server (SQLite, files), redacted, for opening a step's run
+    in the run browser; None for a server (its runs link to its UI, :func:`mlflow_url`) or no store."""
+    if not tracking_uri or tracking_uri.startswith(("http://", "https://")):
+        return None
+    return redact(tracking_uri)
+
+
+def step_metrics(tracking_uri: str | None, run_id: str | None) -> dict[str, float]:
+    """The latest value of each metric the step run ``run_id`` logged (the first :data:`MAX_STEP_METRICS` by
+    name, without the engine's ``scanflow.*`` ones), read from its store; {} when there is no run or the store
+    cannot be read (the details show none)."""
+    if not tracking_uri or not run_id:
+        return {}
+    try:
+        from mlflow.tracking import MlflowClient
+
+        metrics = MlflowClient(tracking_uri).get_run(run_id).data.metrics
+    except Exception as exc:  # a store gone or unreachable: the rest of the details still show
+        log.debug("GraphView: no metrics of %s: %s", run_id, exc)
+        return {}
+    # The engine's own (scanflow.duration_s, scanflow.exit_code) say what the details show already, in words.
+    own = sorted(key for key in metrics if not key.startswith("scanflow."))
+    return {key: float(metrics[key]) for key in own[:MAX_STEP_METRICS]}
 
 
 def log_tail(state: RunState, address: str, lines: int = LOG_TAIL_LINES) -> str:
@@ -108,6 +138,9 @@ def _blank(params: Mapping[str, str | int | float | bool]) -> StepInfo:
         "log_tail": "",
         "mlflow_run_id": None,
         "mlflow_url": None,
+        "mlflow_store": None,
+        "mlflow_experiment_id": None,
+        "metrics": {},
         "error": None,
         "verdict": None,
     }
@@ -142,7 +175,8 @@ class GraphView(WorkflowWidget):
     spec = Dict(help="The workflow tree (see PROTOCOL.md).").tag(sync=True)
     states = Dict(help="Step address -> state; absent means pending.").tag(sync=True)
     info = Dict(
-        help="Step address -> params, state, duration, log_tail, mlflow_run_id, mlflow_url, error, verdict."
+        help="Step address -> params, state, duration, log_tail, mlflow_run_id, mlflow_url, mlflow_store, "
+        "mlflow_experiment_id, metrics, error, verdict."
     ).tag(sync=True)
     collapsed = List(Unicode(), help="Addresses of nested workflows drawn collapsed.").tag(sync=True)
     selected = Unicode("", help="Address of the step whose details are shown.").tag(sync=True)
@@ -404,7 +438,8 @@ class GraphView(WorkflowWidget):
             if state is not None:  # the step runs' MLflow ids of cached steps arrive late; take them all now
                 info = dict(self.info)
                 for address, entry in info.items():
-                    if entry.get("mlflow_run_id") is None and address in state.nodes:
+                    # Metrics too: a run tracked through the journal has them in MLflow once it has ended.
+                    if (entry.get("mlflow_run_id") is None or not entry.get("metrics")) and address in state.nodes:
                         fresh = dict(entry)
                         self._add_mlflow(fresh, state, address)
                         info[address] = fresh
@@ -451,8 +486,14 @@ class GraphView(WorkflowWidget):
         record = state.nodes.get(address)
         run_id = record.mlflow_run_id if record else None
         target: dict[str, Any] = entry  # type: ignore[assignment]  # a StepInfo or a copy of one
+        uri = self._tracking_uri(state)
         target["mlflow_run_id"] = run_id
-        target["mlflow_url"] = mlflow_url(self._tracking_uri(state), state.experiment_id, run_id)
+        target["mlflow_url"] = mlflow_url(uri, state.experiment_id, run_id)
+        target["mlflow_store"] = mlflow_store(uri) if run_id else None
+        target["mlflow_experiment_id"] = state.experiment_id if run_id else None
+        ended = (NodeState.SUCCEEDED.value, NodeState.FAILED.value, NodeState.CACHED.value)
+        done = record is not None and record.state in ended
+        target["metrics"] = step_metrics(uri, run_id) if done else {}
 
     def _tracking_uri(self, state: RunState | None) -> str | None:
         if state is not None and state.tracking_uri:

@@ -22,6 +22,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -29,10 +30,10 @@ import ipywidgets
 from traitlets import Bool, Dict, Instance, Int, List, Unicode, observe
 
 from ...errors import RunQueryError, ScanflowError, TrackingError
-from ...tracking.queries import MAX_PAGE, RunQuery, RunStore, rows_to_csv
+from ...tracking.queries import MAX_PAGE, RunPage, RunQuery, RunStore, rows_to_csv
 from ...tracking.store import redact, resolve_uri
 from ...workflow import Application, Executor, Workflow
-from .graph import MODULE_NAME, MODULE_VERSION, GraphView, mlflow_url
+from .graph import MODULE_NAME, MODULE_VERSION, GraphView, mlflow_store, mlflow_url, step_metrics
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ MAX_CHART_KEYS = 8
 CHART_POINTS = 500  # points of a history in a chart (downsampled: each bucket keeps its min and max)
 MAX_CHART_POINTS = 200_000  # points of one chart request, runs x keys x points, at full resolution too
 MAX_COMPARE_KEYS = 500
+# A sort by a param whose values are all numbers is done here, numerically, when at most this many runs match:
+# MLflow (and so the store) sorts params as text ("10" before "8"). Beyond it the store's text order stays.
+NUMERIC_SORT_MAX = 5000
 STEP_STATES = {"FINISHED": "succeeded", "FAILED": "failed", "KILLED": "cancelled", "RUNNING": "running"}
 QUERY_TRAITS = ("experiment_ids", "filter", "quick", "order_by", "columns", "page_size", "tree")
 
@@ -123,6 +127,9 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
     ui_url: the MLflow UI to link runs to (default: the tracking URI when it is an MLflow server).
     direct, sort_index: how a SQL store is read (see :class:`~scanflow_jupyter.tracking.RunStore`); with
         ``sort_index=False`` a SQLite store is left exactly as MLflow made it (sorted pages are then slower).
+    numeric_params: sort by a param numerically when every value it has is a number (MLflow and the store sort
+        params as text, so 10 comes before 8): the browser reads the matching runs (at most
+        :data:`NUMERIC_SORT_MAX`) and sorts them itself. False keeps MLflow's text order.
 
     A bad filter, column or sort given here raises ``RunQueryError``; the same mistake made in the view is
     shown in ``error`` and the last good page stays.
@@ -175,9 +182,12 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
         ui_url: str | None = None,
         direct: bool | None = None,
         sort_index: bool = True,
+        numeric_params: bool = True,
         **kwargs: Any,
     ) -> None:
         self._app = app
+        self._numeric_params = numeric_params
+        self._sorted_rows: list[dict[str, Any]] | None = None  # the runs sorted here (numeric_params), all pages
         self._loading = True  # observers wait until everything is set
         self._tokens: list[str | None] = [None]
         self._store = RunStore(uri or store_uri(app), direct=direct, sort_index=sort_index)
@@ -366,8 +376,12 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             if index == 0:
                 self._store.check_columns(query)
                 self._tokens = [None]
-            token = self._tokens[index]
-            page = self._store.search(query, token)
+            if index == 0:
+                self._sorted_rows = self._numeric_sort(query)
+            if self._sorted_rows is not None:
+                page = self._local_page(query, index)
+            else:
+                page = self._store.search(query, self._tokens[index])
             rows = page.rows
             if matched_children:
                 rows, children = self._under_parents(rows)
@@ -402,6 +416,52 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
                 log.info("RunBrowser: no count: %s", exc)
                 total = None
             self._show(rows, {**info, "total": total}, rows_changed=False, children=children, matched=len(page.rows))
+
+    def _numeric_sort(self, query: RunQuery) -> list[dict[str, Any]] | None:
+        """Every matching run, sorted here by the first sort key when it is a param whose values are all numbers
+        (``numeric_params``); None when the store's order stands (another sort, text values, too many runs)."""
+        from ...tracking.filters import SortKey
+
+        if not self._numeric_params or not query.order_by:
+            return None
+        first = SortKey.parse(query.order_by[0])
+        if first.column.kind != "param":
+            return None
+        name = first.column.name
+        total = self._store.count(query)  # a SQL count, quick: no reading runs that would not be sorted here
+        if total is not None and total > NUMERIC_SORT_MAX:
+            return None
+        wide = replace(query, columns=tuple(dict.fromkeys([*query.columns, name])), page_size=MAX_PAGE)
+        rows: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self._store.search(wide, token)
+            rows += page.rows
+            token = page.next_page_token
+            if token is None:
+                break
+            if len(rows) > NUMERIC_SORT_MAX:
+                return None
+        values = [r["values"].get(name) for r in rows]
+        present = [v for v in values if v not in (None, "")]
+        if not present or not all(_is_number(v) for v in present):
+            return None
+        # Runs without the param stay last, in either direction, as MLflow puts them; ties keep the store's order.
+        have = [r for r, v in zip(rows, values, strict=True) if v not in (None, "")]
+        missing = [r for r, v in zip(rows, values, strict=True) if v in (None, "")]
+        have.sort(key=lambda r: float(r["values"][name]), reverse=not first.ascending)
+        shown = {c.name for c in query.column_list()}
+        for r in have + missing:
+            if name not in shown:
+                r["values"] = {k: v for k, v in r["values"].items() if k in shown}
+        return have + missing
+
+    def _local_page(self, query: RunQuery, index: int) -> RunPage:
+        """Page ``index`` of the runs sorted here (the token only says whether more follow)."""
+        rows = self._sorted_rows or []
+        start = index * query.page_size
+        more = start + query.page_size < len(rows)
+        return RunPage(rows[start : start + query.page_size], "local" if more else None, "numeric", list(query.columns))
 
     def _under_parents(
         self, rows: list[dict[str, Any]]
@@ -564,19 +624,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
                 f"{len(keys)} keys): each history shows at most {points:,} points (the lowest and highest of each "
                 "stretch kept); chart fewer runs or keys for more."
             )
-        numeric_params = [
-            p["key"] for p in params if p["differs"] and all(_is_number(v) for v in p["values"] if v is not None)
-        ]
-        by_presence = sorted(metric_keys, key=lambda k: -sum(k in r.data.metrics for r in runs))
-        axes = [f"params.{k}" for k in numeric_params[:6]] + [f"metrics.{k}" for k in by_presence[:6]]
-        parallel = []
-        for r in runs:
-            values = []
-            for axis in axes:
-                kind, _, key = axis.partition(".")
-                raw = (r.data.params if kind == "params" else r.data.metrics).get(key)
-                values.append(float(raw) if _is_number(raw) and _finite(float(raw)) else None)  # type: ignore[arg-type]
-            parallel.append({"run_id": r.info.run_id, "values": values})
+        parallel = _parallel(runs, params, metrics)
         return {
             "runs": head,
             **self._empty_note(runs, n_params, n_metrics),
@@ -588,7 +636,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             "histories": histories,
             "full": full,
             "chart_note": " ".join(notes),
-            "parallel": {"axes": axes, "runs": parallel},
+            "parallel": parallel,
         }
 
     def _compare_name(self, run: Any, runs: list[Any]) -> str:
@@ -679,6 +727,9 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             entry["state"] = state
             entry["mlflow_run_id"] = row["run_id"]
             entry["mlflow_url"] = mlflow_url(self.ui_url, experiment, row["run_id"])
+            entry["mlflow_store"] = mlflow_store(self._store.uri)
+            entry["mlflow_experiment_id"] = experiment
+            entry["metrics"] = step_metrics(self._store.uri, row["run_id"])
             if row["start_time"] and row["end_time"]:
                 entry["duration"] = round((row["end_time"] - row["start_time"]) / 1000, 3)
         view.info = info
@@ -735,6 +786,54 @@ def _seconds(value: Any, what: str, end_of_day: bool = False) -> float | None:
     if end_of_day and len(str(value)) <= 10:
         when += timedelta(days=1) - timedelta(milliseconds=1)
     return when.timestamp()
+
+
+def _parallel(runs: list[Any], params: list[dict[str, Any]], metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parallel-coordinates data of a comparison: an axis per param that differs (numeric, or its values as
+    categories), then per metric (those that differ first); a note says why there is nothing to draw.
+
+    An axis where every run has the same value says nothing, and a chart of metrics only looked broken (no param
+    axes, one loss axis from 0.1695 to 0.1695; issue 19): params that differ come first, categorical ones too, and
+    metrics that are the same for every run are left out."""
+    differ = [p for p in params if p["differs"]]
+    numeric = {p["key"] for p in differ if all(_is_number(v) for v in p["values"] if v is not None)}
+    categories: dict[str, list[str]] = {}
+    for p in differ:
+        if p["key"] not in numeric:
+            categories[f"params.{p['key']}"] = sorted({str(v) for v in p["values"] if v is not None})
+    varied = [m for m in metrics if m["differs"]]
+    by_presence = sorted(varied, key=lambda m: -sum(v is not None for v in m["values"]))
+    # Numeric params first (the axes a person reads values on), then the categorical ones.
+    ordered = [p for p in differ if p["key"] in numeric] + [p for p in differ if p["key"] not in numeric]
+    axes = [f"params.{p['key']}" for p in ordered[:6]] + [f"metrics.{m['key']}" for m in by_presence[:6]]
+    out = []
+    for r in runs:
+        values: list[float | None] = []
+        for axis in axes:
+            kind, _, key = axis.partition(".")
+            raw = (r.data.params if kind == "params" else r.data.metrics).get(key)
+            if raw is None:
+                values.append(None)
+            elif axis in categories:
+                values.append(float(categories[axis].index(str(raw))))
+            else:
+                number = float(raw) if _is_number(raw) else float("nan")
+                values.append(number if _finite(number) else None)
+        out.append({"run_id": r.info.run_id, "values": values})
+    if not axes:
+        note = (
+            "Parallel coordinates: these runs have the same params and the same metrics, so there is no axis to draw."
+        )
+    elif not differ:
+        same = ", ".join(p["key"] for p in params[:6]) + (" …" if len(params) > 6 else "")
+        note = (
+            f"No param differs between these runs ({same}): the axes are the metrics that differ."
+            if params
+            else "These runs logged no params: the axes are the metrics that differ."
+        )
+    else:
+        note = ""
+    return {"axes": axes, "runs": out, "categories": categories, "note": note}
 
 
 def _is_number(value: Any) -> bool:

@@ -1,7 +1,8 @@
 // @vitest-environment jsdom
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { formatDuration, formatValue, renderDetails, safeHttpUrl } from '../details';
+import { formatDuration, formatMetric, formatValue, renderDetails, safeHttpUrl } from '../details';
+import { openRunSource, uiRunUrl } from '../links';
 import { StepInfo } from '../spec';
 
 const EVIL = '<img src=x onerror=alert(1)>';
@@ -119,6 +120,53 @@ describe('details panel', () => {
     expect(box.querySelector('pre')).toBeNull();
     expect(box.querySelector('.sf-graph-mlflow')).toBeNull();
     expect(box.querySelector('.sf-graph-duration')?.textContent).toBe('–');
+  });
+
+  it('opens a SQLite run in the run browser, or in a configured MLflow UI, and a server run on its server (issue 19)', () => {
+    const info: StepInfo = { mlflow_run_id: 'abc', mlflow_url: null, mlflow_store: 'sqlite:////app/mlflow.db', mlflow_experiment_id: '3' };
+    const opened: Array<[string, string]> = [];
+    const open = (store: string, runId: string): void => {
+      opened.push([store, runId]);
+    };
+    renderDetails(box, 'train', info, 'succeeded', { known: true, links: { uiUrl: '', open } });
+    const button = box.querySelector<HTMLButtonElement>('button.sf-graph-mlflow-open')!;
+    expect(button.textContent).toBe('abc');
+    expect(button.title).toContain('run browser');
+    button.click();
+    expect(opened).toEqual([['sqlite:////app/mlflow.db', 'abc']]);
+
+    renderDetails(box, 'train', info, 'succeeded', { known: true, links: { uiUrl: 'http://localhost:5000/', open } });
+    expect(box.querySelector('a.sf-graph-mlflow')?.getAttribute('href')).toBe('http://localhost:5000/#/experiments/3/runs/abc');
+    // A server's own page wins over the configured UI; a UI that is not http(s) is no link.
+    renderDetails(box, 'train', { ...info, mlflow_url: 'https://mlflow.example/#/experiments/3/runs/abc', mlflow_store: null }, 'succeeded', {
+      known: true,
+      links: { uiUrl: 'http://localhost:5000', open }
+    });
+    expect(box.querySelector('a.sf-graph-mlflow')?.getAttribute('href')).toBe('https://mlflow.example/#/experiments/3/runs/abc');
+    expect(uiRunUrl('javascript:alert(1)', '3', 'abc')).toBeNull();
+    // Outside JupyterLab (no opener), the id is text.
+    renderDetails(box, 'train', info, 'succeeded', { known: true, links: { uiUrl: '', open: null } });
+    expect(box.querySelector('.sf-graph-mlflow')?.tagName).toBe('CODE');
+  });
+
+  it('quotes the store and the run id as Python strings in the code that opens the run', () => {
+    const source = openRunSource('sqlite:////tmp/a "b"\\c.db', "x'); import os; ('");
+    expect(source).toContain('RunBrowser("sqlite:////tmp/a \\"b\\"\\\\c.db")');
+    expect(source).toContain('.open_run("x\'); import os; (\'")');
+  });
+
+  it("shows the step's metrics, their last values readable (issue 19)", () => {
+    renderDetails(box, 'train', { metrics: { train_accuracy: 0.953333333, n_train: 1257, loss: 0.000032 } }, 'succeeded', { known: true });
+    const rows = [...box.querySelectorAll('table.sf-graph-metrics tbody tr')].map(r => [...r.querySelectorAll('td')].map(td => td.textContent));
+    expect(rows).toEqual([
+      ['loss', '3.20e-5'],
+      ['n_train', '1257'],
+      ['train_accuracy', '0.9533']
+    ]);
+    expect(box.querySelector('table.sf-graph-metrics th:last-child')?.textContent).toBe('Last value');
+    expect(formatMetric(123456.7)).toBe('1.23e+5');
+    renderDetails(box, 'train', { metrics: {} }, 'succeeded', { known: true });
+    expect(box.querySelector('table.sf-graph-metrics')).toBeNull();
   });
 
   it('says when the selected address is not a step of the workflow', () => {

@@ -1,7 +1,8 @@
 // @vitest-environment jsdom
 import { describe, expect, it } from 'vitest';
 
-import { lineChart, parallelCoordinates } from '../charts';
+import { identicalGroups, lineChart, parallelCoordinates } from '../charts';
+import { ExperimentPicker, pickerSummary } from '../experiments';
 import { columnLabel, formatValue, middleEllipsis, nextSort } from '../format';
 import { renderPreview, renderRun } from '../runview';
 import { ROW_HEIGHT, RunTable, flatten, visibleRange } from '../table';
@@ -157,5 +158,88 @@ describe('charts', () => {
     ]);
     expect(par.querySelectorAll('polyline').length).toBe(1);
     expect(par.querySelectorAll('.sf-runs-axis-label')[0].textContent).toBe('params.lr');
+  });
+});
+
+describe('charts (issue 19)', () => {
+  it('draws a metric logged once per run as labelled bars, not dots on an axis reading the same step twice', () => {
+    const svg = lineChart(document, 'accuracy', [
+      { label: 'run a', steps: [0], values: [0.91] },
+      { label: 'run b', steps: [0], values: [0.87] }
+    ]);
+    expect(svg.dataset.kind).toBe('bars');
+    expect(svg.querySelectorAll('rect.sf-runs-bar').length).toBe(2);
+    expect([...svg.querySelectorAll('.sf-runs-bar-value')].map(t => t.textContent)).toEqual(['0.91', '0.87']);
+    expect([...svg.querySelectorAll('.sf-runs-bar-label')].map(t => t.textContent)).toEqual(['run a', 'run b']);
+    expect(svg.querySelector('circle')).toBeNull();
+    expect(svg.querySelector('.sf-runs-chart-title')?.textContent).toBe('accuracy (one value per run, step 0)');
+  });
+
+  it('tells equal curves apart: each its own dash, and a note on the chart', () => {
+    const same = { steps: [0, 1, 2], values: [1, 0.5, 0.25] };
+    const series = ['a', 'b', 'c', 'd'].map(label => ({ label, ...same }));
+    expect(identicalGroups(series)).toEqual([[0, 1, 2, 3]]);
+    const svg = lineChart(document, 'loss', series);
+    const dashes = [...svg.querySelectorAll('polyline')].map(p => p.getAttribute('stroke-dasharray'));
+    expect(new Set(dashes).size).toBe(4);
+    expect(svg.querySelector('.sf-runs-chart-same')?.textContent).toBe('4 runs have the same history (drawn over each other)');
+    // A flat metric: one tick, not the same value at both ends of the axis.
+    const flat = lineChart(document, 'x', [{ label: 'a', steps: [0, 1], values: [0.1695, 0.1695] }, { label: 'b', steps: [0, 1], values: [0.1695, 0.1695] }]);
+    expect([...flat.querySelectorAll('.sf-runs-tick')].filter(t => t.textContent === '0.1695').length).toBe(1);
+    const different = lineChart(document, 'y', [{ label: 'a', steps: [0, 1], values: [1, 2] }, { label: 'b', steps: [0, 1], values: [2, 1] }]);
+    expect(different.querySelector('.sf-runs-chart-same')).toBeNull();
+  });
+
+  it('draws a categorical param axis with its categories, and a flat axis once', () => {
+    const par = parallelCoordinates(
+      document,
+      ['params.model', 'metrics.loss'],
+      [
+        { label: 'a', values: [0, 0.1695] },
+        { label: 'b', values: [1, 0.1695] }
+      ],
+      640,
+      260,
+      { 'params.model': ['linear', 'tree'] }
+    );
+    expect([...par.querySelectorAll('.sf-runs-category')].map(t => t.textContent)).toEqual(['linear', 'tree']);
+    const ticks = [...par.querySelectorAll('.sf-runs-tick')].map(t => t.textContent);
+    expect(ticks).toContain('all 0.1695');
+    expect(par.querySelectorAll('polyline').length).toBe(2);
+  });
+});
+
+describe('experiment picker (issue 19)', () => {
+  const experiments = Array.from({ length: 12 }, (_, i) => ({ id: String(i), name: `exp-${i}`, runs: i }));
+
+  it('names the experiment shown, lists them all with their runs, and finds one by name', () => {
+    const chosen: string[][] = [];
+    const picker = new ExperimentPicker(document, ids => chosen.push(ids));
+    document.body.replaceChildren(picker.node);
+    picker.update(experiments, ['3']);
+    expect(picker.node.querySelector('summary')?.textContent).toBe('Experiment: exp-3 (3 runs)');
+    const items = picker.node.querySelectorAll<HTMLElement>('.sf-runs-experiment');
+    expect(items.length).toBe(12); // every experiment, not two rows of a listbox
+    expect([...picker.node.querySelectorAll('.sf-chosen')].map(e => (e as HTMLElement).dataset.id)).toEqual(['3']);
+    expect(picker.node.querySelector('.sf-chosen')?.getAttribute('aria-selected')).toBe('true');
+    const search = picker.node.querySelector<HTMLInputElement>('.sf-runs-experiments-search')!;
+    search.value = 'exp-1';
+    search.dispatchEvent(new Event('input'));
+    expect([...picker.node.querySelectorAll('.sf-runs-experiment-name')].map(e => e.textContent)).toEqual(['exp-1', 'exp-10', 'exp-11']);
+    const box = picker.node.querySelector<HTMLInputElement>('.sf-runs-experiment[data-id="10"] input')!;
+    box.checked = true;
+    box.dispatchEvent(new Event('change'));
+    picker.node.querySelector<HTMLButtonElement>('.sf-runs-experiment[data-id="11"] .sf-runs-experiment-only')!.click();
+    expect(chosen).toEqual([['3', '10'], ['11']]);
+    expect(pickerSummary(experiments, ['1', '2'])).toBe('Experiments: exp-1, exp-2');
+    expect(pickerSummary(experiments, ['1', '2', '5'])).toBe('Experiments: 3 of 12');
+    expect(pickerSummary(experiments, [])).toBe('Experiment: none chosen');
+  });
+
+  it('shows names as text', () => {
+    const picker = new ExperimentPicker(document, () => undefined);
+    picker.update([{ id: '1', name: '<img src=x onerror=alert(1)>', runs: null }], ['1']);
+    expect(picker.node.querySelector('img')).toBeNull();
+    expect(picker.node.querySelector('.sf-runs-experiment-name')?.textContent).toBe('<img src=x onerror=alert(1)>');
   });
 });

@@ -90,6 +90,19 @@ describe('ComposerModel', () => {
 });
 
 describe('ComposerView', () => {
+  it('says on the palette what each kind of node is, not only in a tooltip (issue 19)', async () => {
+    await makeView();
+    const hints = [...view.el.querySelectorAll('.sf-composer-palette-item')].map(item => [
+      item.querySelector('.sf-composer-palette-label')?.textContent,
+      item.querySelector('.sf-composer-palette-hint')?.textContent
+    ]);
+    expect(hints).toEqual([
+      ['Script step', 'runs a Python script, steps/NAME.py (a stub is written on save)'],
+      ['Function step', 'calls a Python function, module:function'],
+      ['Nested workflow', 'a box of steps that runs as one node']
+    ]);
+  });
+
   it('draws a node per step and group, with the DOM hooks of PROTOCOL.md', async () => {
     await makeView();
     expect(view.el.classList.contains('sf-composer')).toBe(true);

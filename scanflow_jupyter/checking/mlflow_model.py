@@ -56,6 +56,7 @@ _SETTINGS = (
     "neighbors",
     "input_neighbors",
     "input_variance",
+    "reconstruction_weight",
     "reconstruction_margin",
     "checks",
     "checks_alpha",
@@ -116,6 +117,8 @@ def save_detector_files(detector: AnyDetector, folder: str | Path) -> dict[str, 
     arrays: dict[str, Any] = {f"calibration_{k}": v for k, v in detector.calibration_scores.items()}
     if detector.input_space is not None:
         arrays.update(detector.input_space.to_arrays())
+    if detector.marginal is not None:
+        arrays.update(detector.marginal.to_arrays())
     if detector.integrity is not None:
         state["integrity"], integrity_arrays = detector.integrity.to_state()
         arrays.update({f"integrity/{k}": v for k, v in integrity_arrays.items()})
@@ -129,6 +132,7 @@ def detector_from_files(folder: str | Path, *, source: str | None = None) -> Any
     from .checks import IntegritySuite
     from .data import Scaler
     from .inputspace import InputSpace
+    from .marginal import MarginalTails
     from .networks import keras
 
     where = source or str(folder)
@@ -158,6 +162,7 @@ def detector_from_files(folder: str | Path, *, source: str | None = None) -> Any
             if k.startswith("calibration_")
         }
         detector.input_space = InputSpace.from_arrays(arrays)
+        detector.marginal = MarginalTails.from_arrays(arrays)
         if "integrity" in state:
             integrity = {k.removeprefix("integrity/"): arrays[k] for k in arrays.files if k.startswith("integrity/")}
             detector.integrity = IntegritySuite.from_state(state["integrity"], integrity)

@@ -55,6 +55,34 @@ def test_scores_shapes_and_novelty(fitted: AutoencoderDetector, digits: Digits) 
         scores.get("loss")
 
 
+def test_marginal_score_flags_noise_on_blank_pixels(fitted: AutoencoderDetector, digits: Digits) -> None:
+    x, y = digits
+    clean = x[y != 0][800:1000]
+    noisy = np.clip(clean + np.random.default_rng(0).normal(0.0, 0.1, clean.shape), 0.0, 1.0).astype(np.float32)
+    labels = np.r_[np.zeros(200), np.ones(200)]
+    clean_scores, noisy_scores = fitted.scores(clean), fitted.scores(noisy)
+    assert roc_auc_score(labels, np.r_[clean_scores.marginal, noisy_scores.marginal]) > 0.95
+    assert roc_auc_score(labels, np.r_[clean_scores.combined, noisy_scores.combined]) > 0.95
+    assert (noisy_scores.marginal >= 0).all() and "corruption" in fitted.standardization
+
+
+def test_a_detector_without_the_marginal_score_combines_as_before(fitted: AutoencoderDetector, digits: Digits) -> None:
+    x, _ = digits
+    marginal = fitted.marginal
+    try:
+        fitted.marginal = None  # as a detector saved before the marginal score loads
+        scores = fitted.scores(x[:50])
+        mean, std = fitted.standardization["reconstruction"]
+        z_rec = (np.log(scores.reconstruction + 1e-12) - mean) / std
+        mean, std = fitted.standardization["input"]
+        z_in = (np.log(scores.input + 1e-12) - mean) / std
+        assert np.allclose(scores.combined, np.maximum(z_rec - fitted.reconstruction_margin, z_in))
+        assert np.isnan(scores.marginal).all() and np.allclose(fitted.score(x[:50]), scores.combined)
+    finally:
+        fitted.marginal = marginal
+    assert not np.allclose(fitted.score(x[:50]), scores.combined)
+
+
 def test_threshold_false_alarms_on_unseen_inliers(fitted: AutoencoderDetector, digits: Digits) -> None:
     x, y = digits
     unseen = x[y != 0][800:]
@@ -225,6 +253,7 @@ def test_lower_false_alarm_rate_needs_more_samples(digits: Digits) -> None:
         ({"architecture": "lstm"}, "unknown architecture 'lstm'"),
         ({"false_alarm_rate": 1.0}, "strictly between 0 and 1"),
         ({"validation_fraction": 0.5, "calibration_fraction": 0.45}, "at least 10% of the data to train"),
+        ({"reconstruction_weight": 1.5}, r"reconstruction_weight must lie in \[0, 1\], got 1.5"),
     ],
 )
 def test_bad_settings(kwargs: dict[str, Any], message: str) -> None:

@@ -27,6 +27,9 @@ def test_log_register_and_load(fitted: AutoencoderDetector, digits: Digits, stor
     for kind, scores in fitted.calibration_scores.items():
         assert np.array_equal(loaded.calibration_scores[kind], scores)
     assert np.array_equal(loaded.score(x[:50]), fitted.score(x[:50]))
+    assert loaded.marginal is not None and fitted.marginal is not None
+    assert np.array_equal(loaded.marginal.upper, fitted.marginal.upper)
+    assert loaded.reconstruction_weight == fitted.reconstruction_weight
     assert loaded.check(x[:100]).p_value == fitted.check(x[:100]).p_value
 
     client = mlflow.MlflowClient()

@@ -51,7 +51,7 @@ RUN_ERROR = ""  # the key of a run's own error (not a step's) in RunResult.error
 WRITER_DRAIN_WAIT = 60.0  # seconds resume waits for a dead driver's tracking writer to finish what it was sent
 
 if TYPE_CHECKING:  # keeps MLflow out of import time
-    from ..tracking import RunRecorder
+    from ..tracking import Recorder
 
 
 @dataclass
@@ -125,7 +125,7 @@ class WorkflowRun:
         self.backend: Backend = backend or LocalBackend()
         self.bus = bus or EventBus()
         self.cache = Cache(scanflow_dir(self.folder) / "cache")
-        self.recorder: RunRecorder | None = None
+        self.recorder: Recorder | None = None
         self.tracking = tracking
         self.lock = lock
         self.resumed = previous is not None

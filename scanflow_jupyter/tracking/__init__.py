@@ -6,12 +6,14 @@ MLflow itself is imported only when a recorder is created, never at package impo
 from __future__ import annotations
 
 from .journaled import JournalRecorder, detach, open_recorder
+from .protocol import Recorder
 from .queries import RunPage, RunQuery, RunStore
 from .recorder import RunRecorder, prewarm
 from .store import StoreConfig, default_uri, redact, resolve, resolve_uri
 
 __all__ = [
     "JournalRecorder",
+    "Recorder",
     "RunPage",
     "RunQuery",
     "RunRecorder",

@@ -19,6 +19,8 @@ from typing import Any
 
 from ..errors import TrackingError
 from .journal import Journal, hold_writers, journal_path, journaled_experiment, start_drainer
+from .protocol import Recorder
+from .runtags import cached_tags, group_tags, step_tags
 from .store import StoreConfig
 
 JOURNAL_VARIABLE = "SCANFLOW_TRACKING_JOURNAL"  # "0": write through MLflow's client at once, as before
@@ -103,13 +105,7 @@ class JournalRecorder:
         for i in range(1, len(parts)):
             group = "/".join(parts[:i])
             if group not in groups:
-                group_tags = {
-                    "mlflow.parentRunId": owner,
-                    "scanflow.node": group,
-                    "scanflow.kind": "workflow",
-                    **tags,
-                }
-                groups[group], create = self._create(group, group_tags)
+                groups[group], create = self._create(group, group_tags(owner, group, tags))
                 writes.append(create)
             owner = groups[group]
         return owner
@@ -120,8 +116,7 @@ class JournalRecorder:
         writes: list[tuple[str, dict[str, Any]]] = []
         with self._lock:
             owner = self._ensure_groups(parent, address, tags, writes)
-            step_tags = {"mlflow.parentRunId": owner, "scanflow.node": address, "scanflow.kind": "step", **tags}
-            run_id, create = self._create(address, step_tags)
+            run_id, create = self._create(address, step_tags(owner, address, tags))
         self._append(*writes, create)
         groups.update(self._groups[parent])
         self._ensure_drainer()
@@ -151,16 +146,7 @@ class JournalRecorder:
         writes: list[tuple[str, dict[str, Any]]] = []
         with self._lock:
             owner = self._ensure_groups(parent, address, tags, writes)
-            cached_tags = {
-                "mlflow.parentRunId": owner,
-                "scanflow.node": address,
-                "scanflow.kind": "step",
-                "scanflow.state": "cached",
-                "scanflow.cached_from": source or "",
-                "scanflow.cached_from_run_id": source_run or "",
-                **tags,
-            }
-            run_id, create = self._create(address, cached_tags)
+            run_id, create = self._create(address, cached_tags(owner, address, tags, source, source_run))
         writes.append(create)
         if params:
             writes.append(("log_batch", {"run_id": run_id, "params": dict(params), "metrics": {}, "tags": {}}))
@@ -227,7 +213,7 @@ class JournalRecorder:
             os.close(self._writers)
 
 
-def open_recorder(config: StoreConfig, journal: bool = True) -> Any:
+def open_recorder(config: StoreConfig, journal: bool = True) -> Recorder:
     """The recorder of a run on ``config``'s store: through the journal when this process is detached
     (:func:`detach`), ``journal`` allows it, the store can take it (see :func:`.journal.journaled_experiment`) and
     :data:`JOURNAL_VARIABLE` is not ``0``; else the MLflow writer process (:class:`.recorder.RunRecorder`)."""

@@ -27,6 +27,8 @@ import threading
 import time
 from typing import Any
 
+from .runtags import cached_tags, group_tags, step_tags
+
 MAX_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch
 URI_VARIABLE = "SCANFLOW_WRITER_TRACKING_URI"  # the store's URI, from the recorder
 
@@ -143,7 +145,7 @@ class Writer:
                 run = self.client.create_run(
                     experiment_id,
                     run_name=group,
-                    tags={"mlflow.parentRunId": owner, "scanflow.node": group, "scanflow.kind": "workflow", **tags},
+                    tags=group_tags(owner, group, tags),
                 )
                 groups[group] = str(run.info.run_id)
             owner = groups[group]
@@ -164,7 +166,7 @@ class Writer:
             run = self.client.create_run(
                 experiment_id,
                 run_name=address,
-                tags={"mlflow.parentRunId": owner, "scanflow.node": address, "scanflow.kind": "step", **tags},
+                tags=step_tags(owner, address, tags),
             )
         self.artifact_uris[run.info.run_id] = run.info.artifact_uri
         return {"run_id": run.info.run_id, "groups": self.groups[parent]}
@@ -193,15 +195,7 @@ class Writer:
             run = self.client.create_run(
                 experiment_id,
                 run_name=address,
-                tags={
-                    "mlflow.parentRunId": owner,
-                    "scanflow.node": address,
-                    "scanflow.kind": "step",
-                    "scanflow.state": "cached",
-                    "scanflow.cached_from": source or "",
-                    "scanflow.cached_from_run_id": source_run or "",
-                    **tags,
-                },
+                tags=cached_tags(owner, address, tags, source, source_run),
             )
         run_id = run.info.run_id
         if params:

@@ -28,6 +28,8 @@ from scanflow_jupyter.errors import (
     WorkflowValidationError,
 )
 
+from ..conftest import EXAMPLES
+
 GATHER = """
 import json, math, os, sys
 from scanflow_jupyter import step
@@ -316,3 +318,18 @@ def test_a_step_on_a_backend_that_carries_no_values_is_told_so(monkeypatch: pyte
     monkeypatch.setenv(step_api.NODE_ENV, "train")
     with pytest.raises(StepValueError, match=r"Step 'train' runs where scanflow does not carry values"):
         step_api.output("n", 1)
+
+
+def test_the_values_example_runs_and_shows_its_values(tmp_path: Path, seed_store: Callable[[Path], None]) -> None:
+    folder = tmp_path / "values"
+    shutil.copytree(EXAMPLES / "values", folder, ignore=shutil.ignore_patterns("work", ".scanflow"))
+    seed_store(folder)
+    app = sf.load(folder)
+    result = sf.run(app)
+    assert result.ok
+    past = sf.latest_run(app)
+    assert past["gather"].outputs.value("n_rows") == 340
+    assert past["scale"].params["rows"] == "340"
+    summary = past["summary"].outputs
+    assert summary.value("label") == "run-of-340" and summary.value("wide") is True
+    assert summary.read == {"scale.spread": summary.value("spread")}

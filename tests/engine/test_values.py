@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 import scanflow_jupyter as sf
 from scanflow_jupyter import step as step_api
 from scanflow_jupyter.cli import main
-from scanflow_jupyter.engine import NodeState
+from scanflow_jupyter.engine import NodeState, list_runs
 from scanflow_jupyter.errors import (
     DuplicateOutputError,
     StepFailedError,
@@ -258,11 +258,12 @@ def test_an_input_no_upstream_step_gave_fails_the_step(values_app: Callable[...,
 
 def test_scanflow_show_prints_steps_parameters_and_values(values_app: Callable[..., Any]) -> None:
     app = values_app()
-    result = sf.run(app)
+    ran = CliRunner().invoke(main, ["run", str(app.folder), "-q"])  # tracked through the journal, as a command is
+    assert ran.exit_code == 0, ran.output
     shown = CliRunner().invoke(main, ["show", str(app.folder)])
     assert shown.exit_code == 0, shown.output
     text = shown.output
-    assert f"latest run: {result.run_id} (finished)" in text
+    assert f"latest run: {list_runs(app.folder)[0].run_id} (finished)" in text
     assert "step train  (train.py)" in text and "after:      gather" in text
     assert "param       rows = '${gather.n_rows}' (int)  -> 340" in text
     assert "input       gather.n_rows = 340" in text

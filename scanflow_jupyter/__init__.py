@@ -22,8 +22,10 @@ TYPE_CHECKING = False  # importing typing for it costs milliseconds on every `im
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
+    from . import step
     from .engine import RunResult, resume, run
     from .errors import ScanflowError, WorkflowValidationError
+    from .tracking.past import latest_run
     from .workflow import Application, Executor, Parameter, Resources, Service, Workflow, load
 
 _LAZY = {
@@ -34,6 +36,7 @@ _LAZY = {
     "Service": "workflow",
     "Workflow": "workflow",
     "load": "workflow",
+    "latest_run": "tracking.past",
     "run": "engine",
     "resume": "engine",
     "RunResult": "engine",
@@ -52,13 +55,17 @@ __all__ = [
     "Workflow",
     "WorkflowValidationError",
     "__version__",
+    "latest_run",
     "load",
     "resume",
     "run",
+    "step",
 ]
 
 
 def __getattr__(name: str) -> object:
+    if name == "step":  # a module: ``from scanflow_jupyter import step`` in a step's code
+        return importlib.import_module(".step", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'scanflow_jupyter' has no attribute {name!r}")

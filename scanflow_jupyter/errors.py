@@ -53,6 +53,12 @@ The tree::
     │   └── ActuatorError              an actuator failed after its retries (a workflow run that failed, ...)
     │       └── ModelVersionNotFoundError  a model version to promote that the registry does not hold
     ├── ParameterError                 a parameter override names an unknown parameter or has the wrong type
+    ├── StepValueError                 a small value passed between steps (``scanflow_jupyter.step``) it cannot carry
+    │   ├── ValueNotJSONError          a value that is not JSON (an object, NaN); points to file outputs
+    │   ├── ValueTooLargeError         a value over the size cap; points to file outputs
+    │   ├── DuplicateOutputError       a step gives the same output name twice
+    │   └── UnknownValueError          a value a step or a ``${step.name}`` parameter asks for that no upstream
+    │                                  step gave
     └── PathOutsideRootError           a path sent to the server extension lies outside the server's root folder
 
 Messages name the offender and say how to fix it.
@@ -76,6 +82,7 @@ __all__ = [
     "DockerInputError",
     "DockerNameError",
     "DriftDetectedError",
+    "DuplicateOutputError",
     "EmptyBatchError",
     "ImageBuildError",
     "IntegrityCheckFailedError",
@@ -108,8 +115,12 @@ __all__ = [
     "StateWriteError",
     "StepFailedError",
     "StepTimeoutError",
+    "StepValueError",
     "TrackerUnreachableError",
     "TrackingError",
+    "UnknownValueError",
+    "ValueNotJSONError",
+    "ValueTooLargeError",
     "WorkflowValidationError",
 ]
 
@@ -271,6 +282,31 @@ class TrackerUnreachableError(TrackingError):
 
 class ParameterError(ScanflowError):
     """A parameter override names an unknown parameter or gives a value of the wrong type."""
+
+
+class StepValueError(ScanflowError):
+    """A small value passed between steps (``step.output``, ``step.input``, ``${step.name}``) that cannot be carried.
+    ``name`` is the value's name (``n_rows``, or ``gather.n_rows`` for a reference)."""
+
+    def __init__(self, message: str, name: str = "") -> None:
+        self.name = name
+        super().__init__(message)
+
+
+class ValueNotJSONError(StepValueError):
+    """A value that JSON cannot hold (an object, bytes, NaN): pass it as a file output instead."""
+
+
+class ValueTooLargeError(StepValueError):
+    """A value over the size cap: pass it as a file output instead."""
+
+
+class DuplicateOutputError(StepValueError):
+    """A step gives the same output name twice."""
+
+
+class UnknownValueError(StepValueError):
+    """A value asked for (``step.input``, a ``${step.name}`` parameter) that no upstream step gave."""
 
 
 class CheckingError(ScanflowError):

@@ -24,6 +24,7 @@ PACKAGE = Path(scanflow_jupyter.__file__).parent
 # Each layer, and the layers above it that it must not import (DESIGN.md).
 LAYERS = [
     "errors",
+    "step",
     "workflow",
     "tracking",
     "engine",
@@ -50,9 +51,11 @@ importlib.import_module("scanflow_jupyter.{layer}")
 # Sibling layers on the same level do not import each other either.
 ABOVE = {
     "errors": LAYERS[1:],
-    "workflow": LAYERS[2:],
-    "tracking": LAYERS[3:],
-    "engine": LAYERS[4:],
+    # step (the values API a step's code imports) sits on errors only: a step pays next to nothing for it.
+    "step": LAYERS[2:],
+    "workflow": LAYERS[3:],
+    "tracking": LAYERS[4:],
+    "engine": LAYERS[5:],
     # checking sits beside deploy and below active/agents: it may use workflow, tracking and engine only.
     "checking": ["deploy", "active", "agents", "notebook", "cli", "server"],
     # deploy sits beside checking: workflow, tracking, engine and errors only (the whole Docker backend loads).
@@ -133,7 +136,7 @@ def test_layer_imports_point_down(layer: str) -> None:
         banned += ["IPython", "ipywidgets"]  # only notebook/ may import these
     if not layer.startswith("server.handlers"):
         banned += ["jupyter_server", "tornado"]  # only server/ imports them, and only when a server loads it
-    if layer in ("errors", "workflow", "engine"):
+    if layer in ("errors", "step", "workflow", "engine"):
         banned += ["mlflow"]  # MLflow is imported when a tracked run starts, not with the engine
     if layer.startswith("deploy"):
         banned += ["docker", "mlflow"]  # the docker SDK loads when an engine is first needed

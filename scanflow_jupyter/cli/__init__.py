@@ -4,7 +4,7 @@ Exit codes: 0 success; 1 a run failed (a step failed or timed out); 2 bad input 
 a bad option, an unknown run); 130 interrupted (Ctrl-C).
 
 One module per concept, each importing :mod:`.common` (the shared helpers): :mod:`.local` (validate, plot,
-run, resume, status, runs), :mod:`.export`, :mod:`.deploy` (its targets done by the backends' modules),
+run, resume, status, runs, show), :mod:`.export`, :mod:`.deploy` (its targets done by the backends' modules),
 :mod:`.docker` (``scanflow docker ...``), :mod:`.kubernetes` (``scanflow kubernetes ...``) and :mod:`.swarm`
 (``scanflow swarm ...``), which never import each other. This module only assembles the command group;
 ``python -m scanflow_jupyter.cli`` runs it.
@@ -32,6 +32,7 @@ for _command in (
     local.resume,
     local.status,
     local.runs,
+    local.show,
     export.export,
     docker.docker,
     deploy.deploy,

@@ -1,4 +1,5 @@
-"""The commands on this machine: ``scanflow validate``, ``plot``, ``run``, ``resume``, ``status`` and ``runs``."""
+"""The commands on this machine: ``scanflow validate``, ``plot``, ``run``, ``resume``, ``status``, ``runs`` and
+``show``."""
 
 from __future__ import annotations
 
@@ -175,3 +176,64 @@ def runs(app: Path, limit: int, as_json: bool) -> None:
         else:
             steps = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
             click.echo(f"{s.run_id}  {s.workflow:<14} {s.status:<11} {row['started']}  {row['seconds']:>7} s  {steps}")
+
+
+@click.command()
+@APP_ARG
+@WORKFLOW_OPT
+@click.option("--no-run", is_flag=True, help="Only the definition: do not read the latest run from MLflow.")
+@guard
+def show(app: Path, workflow: str | None, no_run: bool) -> None:
+    """Print the steps, their parameters, inputs and outputs, with the values of the latest tracked run."""
+    from ..errors import RunNotFoundError
+    from ..tracking import resolve
+    from ..tracking.past import PastRun, latest_run
+    from ..workflow import flatten
+    from ..workflow.refs import references_in
+
+    application = load(app)
+    wf = application.workflow(workflow)
+    graph = flatten(wf)
+    past: PastRun | None = None
+    if not no_run:
+        config = resolve(application)
+        if config.sqlite_path is None or config.sqlite_path.exists():  # never create a store to find it empty
+            try:
+                past = latest_run(application, wf.name, config=config)
+            except RunNotFoundError:
+                past = None
+    click.echo(f"{application.name} / workflow {wf.name}: {len(graph.nodes)} step(s)")
+    if past is not None:
+        click.echo(f"latest run: {past.run_id} ({past.status})")
+    for address in graph.order():
+        node = graph.nodes[address]
+        click.echo("")
+        source = getattr(node, "script", None) or getattr(node, "function", None) or getattr(node, "model_uri", "")
+        click.echo(f"step {address}  ({source})")
+        deps = sorted(graph.deps[address])
+        if deps:
+            click.echo(f"  after:      {', '.join(deps)}")
+        step_run = past.steps.get(address) if past is not None else None
+        for name, param in getattr(node, "parameters", {}).items():
+            refs = references_in(param.default)
+            line = f"  param       {name} = {param.default!r} ({param.type})"
+            if step_run is not None and name in step_run.params:
+                line += f"  -> {step_run.params[name]}" if refs else ""
+            click.echo(line)
+        for pattern in getattr(node, "inputs", []):
+            click.echo(f"  input file  {pattern}")
+        for pattern in getattr(node, "outputs", []):
+            click.echo(f"  output file {pattern}")
+        if step_run is None:
+            continue
+        click.echo(f"  state:      {step_run.state}")
+        outputs = step_run.outputs
+        for ref, value in outputs.read.items():
+            click.echo(f"  input       {ref} = {_short(value)}")
+        for name, value in outputs.items():
+            click.echo(f"  output      {name} = {_short(value)}")
+
+
+def _short(value: Any, limit: int = 100) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

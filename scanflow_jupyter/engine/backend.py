@@ -26,6 +26,8 @@ class Task:
     own); empty when the run is not tracked. A remote backend gives its own tracker instead, never these.
     ``run_id_fd``: the read end of the pipe the runner writes the step's MLflow run id to (the launcher waits for
     it). ``requirements``: an isolated step's requirement lines (it runs in a venv of its own), else None.
+    ``values``: the attempt's values folder on this machine (:mod:`.values`): the backend makes it the step's
+    ``SCANFLOW_VALUES_DIR`` (a remote backend copies ``inputs.json`` in and ``outputs.json`` back); None: no values.
     """
 
     run_id: str
@@ -41,6 +43,7 @@ class Task:
     tracking: dict[str, str] = field(default_factory=dict)
     run_id_fd: int | None = None
     requirements: tuple[str, ...] | None = None
+    values: Path | None = None
     on_message: Callable[[str], None] | None = None  # progress a backend reports (a venv being built)
     extra: dict[str, Any] = field(default_factory=dict)
 

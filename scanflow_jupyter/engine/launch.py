@@ -11,8 +11,9 @@ until the run is in the store; a step that does not never waits.
 
 A script runs as ``__main__`` with ``sys.argv`` and ``sys.path[0]`` as ``python PATH ...`` would set them. A
 function's arguments are converted with its annotations (int, float, bool, str); the working directory (the
-application folder) is on ``sys.path``. This file runs as a script, not with ``-m`` (runpy and pkgutil
-cost 8 ms at each start), and imports nothing but ``os`` and ``sys`` before the step's own code runs.
+application folder) is on ``sys.path``; what it returns is its output (``scanflow_jupyter.step``). This file runs
+as a script, not with ``-m`` (runpy and pkgutil cost 8 ms at each start), and imports nothing but ``os`` and ``sys``
+before the step's own code runs.
 """
 
 from __future__ import annotations
@@ -131,6 +132,27 @@ def call(target: str, rest: list[str]) -> int:
     result = func(**kwargs)
     if result is not None:
         print(repr(result))
+        if os.environ.get("SCANFLOW_VALUES_DIR"):
+            return _give(result)
+    return 0
+
+
+def _give(result: object) -> int:
+    """A function step's return value as its outputs (see ``scanflow_jupyter.step.returned``)."""
+    try:
+        from scanflow_jupyter import errors, step
+    except ImportError:
+        print(
+            "scanflow: the function returned a value, but scanflow-jupyter is not installed where the step runs, so "
+            "the value cannot be passed on; add scanflow-jupyter to the step's requirements, or return nothing",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        step.returned(result)
+    except errors.ScanflowError as exc:
+        print(f"scanflow: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..errors import BackendError
+from ..step import VALUES_ENV
 from .backend import Outcome, Task, tail
 from .launch import LAUNCHER
 from .state import scanflow_dir
@@ -68,6 +69,8 @@ class LocalBackend:
         if task.function:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(task.cwd), env.get("PYTHONPATH")]))
         env.update(task.tracking)
+        if task.values is not None:
+            env[VALUES_ENV] = str(task.values)
         if task.run_id_fd is not None:
             env["SCANFLOW_RUN_ID_FD"] = str(task.run_id_fd)
         return env

@@ -30,12 +30,15 @@ from ..errors import (
     StateWriteError,
     StepFailedError,
     StepTimeoutError,
+    StepValueError,
 )
 from ..tracking.quiet import QUIET_ENV
 from ..workflow import Application, Executor, FlatGraph, flatten
 from ..workflow.dot import group_state
 from ..workflow.params import ParamValue
+from ..workflow.refs import parameter_references
 from . import failpoints
+from . import values as dataflow
 from .backend import Backend, Outcome, Task, tail
 from .cache import Cache, node_key, output_digests
 from .driverlock import DriverLock
@@ -44,7 +47,7 @@ from .local import LocalBackend
 from .params_resolve import requirements_of, resolve_overrides, step_command, step_params
 from .procs import same_process, start_time, stop_process_group, wait_gone
 from .scheduler import Scheduler
-from .state import NodeRecord, RunState, new_run_id, scan_runs, scanflow_dir
+from .state import NodeRecord, RunState, new_run_id, runs_dir, scan_runs, scanflow_dir
 from .statefile import StateWriter
 
 RUN_ERROR = ""  # the key of a run's own error (not a step's) in RunResult.errors
@@ -139,6 +142,10 @@ class WorkflowRun:
         self._keys: dict[str, str] = {}
         self._outputs: dict[str, dict[str, str]] = {}
         self._finished_groups: set[str] = set()
+        self._values: dict[str, dataflow.StepValues] = {}  # what each step gave and read, by address
+        self._value_errors: dict[str, StepValueError] = {}  # a step's value that could not be resolved or kept
+        self._resolved: dict[str, dict[str, ParamValue]] = {}  # parameters with their ${...} references resolved
+        self._mlflow: Any = None  # a client of the store, once a value had to be read back from it
         self.scheduler: Scheduler | None = None
         self._done = threading.Event()
         self._cancel_requested = False
@@ -236,6 +243,8 @@ class WorkflowRun:
     def _error(self, address: str, outcome: Outcome) -> ScanflowError:
         run_id = self.state.run_id
         node = self.graph.nodes[address]
+        if address in self._value_errors and outcome.exit_code is None and not (outcome.timed_out or outcome.cancelled):
+            return self._value_errors[address]
         fix = f"Fix it, then 'scanflow resume {run_id}' re-runs it and what depends on it."
         if outcome.timed_out:
             limit = node.timeout if isinstance(node, Executor) else None
@@ -259,10 +268,15 @@ class WorkflowRun:
         if not isinstance(node, Executor):
             return None
         if address not in self._keys:
-            upstream = {
-                dep: {"key": self._keys.get(dep) or self._record(dep).cache_key, "outputs": self._outputs.get(dep, {})}
-                for dep in self.graph.deps[address]
-            }
+            upstream: dict[str, dict[str, Any]] = {}
+            for dep in self.graph.deps[address]:
+                upstream[dep] = {
+                    "key": self._keys.get(dep) or self._record(dep).cache_key,
+                    "outputs": self._outputs.get(dep, {}),
+                }
+                digest = self._values_of(dep).digest()
+                if digest:  # only then: the keys of steps that pass no values stay as they were
+                    upstream[dep]["values"] = digest
             argv = step_command(node, self._params(address))
             self._keys[address] = node_key(self.app, node, argv, upstream)
             self._record(address).cache_key = self._keys[address]
@@ -278,6 +292,8 @@ class WorkflowRun:
     def _reuse(self, address: str) -> bool:
         node = self.graph.nodes[address]
         key = self._key(address)
+        if address in self._value_errors:  # a ${...} parameter that cannot be resolved: the attempt reports it
+            return False
         if self.state.force or key is None or not isinstance(node, Executor) or not node.cache:
             return False
         hit = self.cache.get(key)
@@ -286,6 +302,8 @@ class WorkflowRun:
         outputs = output_digests(self.folder, node)
         if outputs != hit.get("outputs", {}):
             return False  # a declared output changed or vanished since: run again
+        if not self._restore_values(address, hit):
+            return False  # its values are lost: run it again rather than hand the next steps nothing
         self._outputs[address] = outputs
         rec = self._record(address)
         rec.cached_from = hit.get("run_id")
@@ -302,7 +320,7 @@ class WorkflowRun:
             self._tags(address),
             self.state.mlflow_groups,
             hit.get("mlflow_run_id") if hit else None,
-            self._params(address),
+            {**self._params(address), **dataflow.value_params(self._values.get(address, dataflow.StepValues()))},
             rec.cached_from,
         )
 
@@ -320,6 +338,7 @@ class WorkflowRun:
         if key is None or not isinstance(node, Executor):
             return
         self._outputs[address] = outputs = output_digests(self.folder, node)  # now: the next steps' keys use them
+        values = self._values.get(address, dataflow.StepValues())
         rec = self._record(address)
         finished = time.time()
 
@@ -330,6 +349,7 @@ class WorkflowRun:
                     "address": address,
                     "run_id": self.state.run_id,
                     "outputs": outputs,
+                    "values": values.digest(),
                     "mlflow_run_id": rec.mlflow_run_id,
                     "finished": finished,
                 },
@@ -340,9 +360,89 @@ class WorkflowRun:
 
     # -- running a step -------------------------------------------------------------------------
     def _params(self, address: str) -> dict[str, ParamValue]:
+        """The step's parameters, its ``${STEP.NAME}`` references resolved (the upstream steps are done when this is
+        first called for it). A reference that cannot be resolved is kept in ``_value_errors`` (the attempt fails with
+        it) and the parameters come back unresolved, for the records."""
         node = self.graph.nodes[address]
         assert isinstance(node, Executor)
-        return step_params(node, self.overrides.get(address, {}))
+        overrides = self.overrides.get(address, {})
+        if address in self._resolved:
+            return self._resolved[address]
+        if next(parameter_references(node), None) is None:
+            return step_params(node, overrides)
+        try:
+            resolved = dataflow.resolve_params(node, address, overrides, lambda: self._upstream_values(address))
+        except StepValueError as exc:
+            self._value_errors[address] = exc
+            return {n: overrides.get(n, p.default) for n, p in node.parameters.items() if p.default is not None}
+        self._resolved[address] = resolved
+        return resolved
+
+    # -- values between steps -------------------------------------------------------------------
+    def _upstream_values(self, address: str) -> dict[str, dict[str, Any]]:
+        """The outputs of every step upstream of ``address``, by address."""
+        return {
+            dep: self._values_of(dep).outputs
+            for dep in sorted(self.graph.upstream(address))
+            if isinstance(self.graph.nodes[dep], Executor)
+        }
+
+    def _values_of(self, address: str) -> dataflow.StepValues:
+        """What a finished step gave: kept in memory, else its record in this run's folder, else in the folder of the
+        run it was reused from, else in its MLflow run (a run folder that is gone)."""
+        with self._lock:
+            known = self._values.get(address)
+        if known is not None:
+            return known
+        rec = self._record(address)
+        found = dataflow.load(dataflow.values_dir(self.state.dir, address))
+        if found is None and rec.cached_from:
+            found = dataflow.load(dataflow.values_dir(runs_dir(self.folder) / rec.cached_from, address))
+        if found is None and rec.mlflow_run_id:
+            found = self._values_from_mlflow(rec.mlflow_run_id)
+        found = found or dataflow.StepValues()
+        with self._lock:
+            return self._values.setdefault(address, found)
+
+    def _values_from_mlflow(self, mlflow_run_id: str | None) -> dataflow.StepValues | None:
+        if mlflow_run_id is None or self.recorder is None:
+            return None
+        from ..tracking.values import client, read_values
+
+        if self._mlflow is None:
+            self._mlflow = client(self.recorder.config)
+        data = read_values(self._mlflow, mlflow_run_id)
+        return None if data is None else dataflow.StepValues.from_json(data)
+
+    def _restore_values(self, address: str, hit: Mapping[str, Any]) -> bool:
+        """A cache hit's values, from the run that made them (its folder, else its MLflow run), kept with this run;
+        False if they are lost (or not those the cache record names)."""
+        source = hit.get("run_id")
+        found = dataflow.load(dataflow.values_dir(runs_dir(self.folder) / source, address)) if source else None
+        if found is None:
+            found = self._values_from_mlflow(hit.get("mlflow_run_id"))
+        wanted = hit.get("values")
+        if found is None:
+            if wanted:
+                return False
+            found = dataflow.StepValues()
+        if wanted is not None and found.digest() != wanted:
+            return False
+        dataflow.save(dataflow.values_dir(self.state.dir, address), found)
+        with self._lock:
+            self._values[address] = found
+        return True
+
+    def _keep_values(self, address: str, folder: Path) -> StepValueError | None:
+        """After a successful attempt: check and keep what the step gave; the error if it cannot be kept."""
+        try:
+            found = dataflow.collect(folder, address)
+        except StepValueError as exc:
+            return exc
+        dataflow.save(folder, found)
+        with self._lock:
+            self._values[address] = found
+        return None
 
     def _tags(self, address: str) -> dict[str, str]:
         return {
@@ -372,6 +472,12 @@ class WorkflowRun:
         if not isinstance(node, Executor):
             return Outcome(None, error="services run with 'scanflow deploy', not in a batch run")
         rec = self._record(address)
+        self._value_errors.pop(address, None)
+        params = self._params(address)
+        if address in self._value_errors:
+            return Outcome(None, error=str(self._value_errors[address]))
+        values = dataflow.values_dir(self.state.dir, address)
+        dataflow.prepare(values, address, self._upstream_values(address))
         # The step's own environment; where it runs adds the rest (the local backend this machine's).
         env = {**node.env, "SCANFLOW_RUN_ID": self.state.run_id, "SCANFLOW_NODE": address}
         tracking: dict[str, str] = {}
@@ -392,7 +498,7 @@ class WorkflowRun:
         task = Task(
             self.state.run_id,
             address,
-            step_command(node, self._params(address)),
+            step_command(node, params),
             self.folder,
             env,
             logs / "stdout.txt",
@@ -403,6 +509,7 @@ class WorkflowRun:
             tracking=tracking,
             run_id_fd=pipe[0] if pipe else None,
             requirements=tuple(requirements_of(self.app, node)) if node.isolated else None,
+            values=values,
             on_message=lambda m: self._publish(Event("log", self.state.run_id, address, message=m)),
         )
         try:
@@ -436,6 +543,11 @@ class WorkflowRun:
         try:
             outcome = self.backend.wait(handle)
             failpoints.hit("step.done")
+            if outcome.ok:
+                error = self._keep_values(address, values)
+                if error is not None:
+                    self._value_errors[address] = error
+                    return Outcome(None, duration=outcome.duration, error=str(error))
             return outcome
         finally:
             with self._lock:
@@ -453,10 +565,17 @@ class WorkflowRun:
         if rec.exit_code is not None:
             metrics["scanflow.exit_code"] = float(rec.exit_code)
         logs = self.state.log_dir(address)
+        params: dict[str, Any] = self._params(address) if isinstance(node, Executor) else {}
+        artifacts: dict[str, list[Path]] = {}
+        folder = dataflow.values_dir(self.state.dir, address)
+        values = dataflow.load(folder) if state is NodeState.SUCCEEDED else None
+        if values is not None and (values.outputs or values.read):
+            params = {**params, **dataflow.value_params(values)}
+            artifacts["scanflow"] = [folder / dataflow.RECORD_FILE]
         self.recorder.finish_node(
             rec.mlflow_run_id,
             state.value,
-            self._params(address) if isinstance(node, Executor) else {},
+            params,
             metrics,
             {
                 "scanflow.state": state.value,
@@ -465,6 +584,7 @@ class WorkflowRun:
             },
             {"stdout": logs / "stdout.txt", "stderr": logs / "stderr.txt"},
             timestamp=rec.finished,
+            artifacts=artifacts,
         )
 
     def _close_tracking(self, address: str, state: NodeState, outcome: Outcome | None) -> None:

@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -172,8 +172,10 @@ class JournalRecorder:
         tags: Mapping[str, str],
         logs: Mapping[str, Path],
         timestamp: float | None = None,
+        artifacts: Mapping[str, Sequence[Path]] | None = None,
     ) -> None:
-        """Close a step's run: params, metrics at ``timestamp`` (default now), tags, logs, status."""
+        """Close a step's run: params, metrics at ``timestamp`` (default now), tags, logs, ``artifacts`` (more files,
+        by artifact folder), status."""
         now = time.time()
         batch = {
             "run_id": run_id,
@@ -186,6 +188,10 @@ class JournalRecorder:
         self._append(
             ("log_batch", batch),
             ("upload", {"run_id": run_id, "files": files, "folder": "logs"}),
+            *(
+                ("upload", {"run_id": run_id, "files": [str(p) for p in paths], "folder": folder})
+                for folder, paths in (artifacts or {}).items()
+            ),
             ("close_run", {"run_id": run_id, "state": state, "end_time": _ms(now)}),
         )
 

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -391,10 +391,12 @@ class RunRecorder:
         tags: Mapping[str, str],
         logs: Mapping[str, Path],
         timestamp: float | None = None,
+        artifacts: Mapping[str, Sequence[Path]] | None = None,
     ) -> None:
         """Close a step's run in the background: params (the script's own values win), metrics (at
         ``timestamp``, default now), tags, stdout/stderr as artifacts under ``logs/``, and the final status.
-        Three writes, so a step about to start waits for one of them at most."""
+        Three writes, so a step about to start waits for one of them at most; ``artifacts`` (more files, by
+        artifact folder: a step's values) one more each."""
         self._later(
             "log_batch",
             run_id=run_id,
@@ -405,6 +407,8 @@ class RunRecorder:
         )
         files = [str(p) for p in logs.values() if p.exists()]
         self._later("upload", run_id=run_id, files=files, folder="logs")
+        for folder, paths in (artifacts or {}).items():
+            self._later("upload", run_id=run_id, files=[str(p) for p in paths], folder=folder)
         self._later("terminate", run_id=run_id, state=state)
 
     def finish_group(self, parent: str, group: str, state: str) -> None:

@@ -42,6 +42,17 @@ class FlatGraph:
                     stack.append(child)
         return seen
 
+    def upstream(self, address: str) -> set[str]:
+        """Every step that ``address`` depends on, directly or not."""
+        seen: set[str] = set()
+        stack = list(self.deps.get(address, ()))
+        while stack:
+            dep = stack.pop()
+            if dep not in seen:
+                seen.add(dep)
+                stack.extend(self.deps.get(dep, ()))
+        return seen
+
     def groups_of(self, address: str) -> list[str]:
         """The nested workflows that hold ``address``, outermost first."""
         parts = address.split("/")

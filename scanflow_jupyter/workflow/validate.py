@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import Problem, WorkflowValidationError
 from .model import Application, Executor, Service, Workflow
 from .params import PARAM_NAME, coerce
+from .refs import REFERENCE_BODY, candidates, parameter_references, references_in
 
 Check = Callable[[Application, bool], Iterator[Problem]]
 _CHECKS: list[Check] = []
@@ -179,7 +180,7 @@ def _parameters(app: Application, _: bool) -> Iterator[Problem]:
                     f"parameter name {name!r} cannot be passed as '--{name}'; use letters, digits, '-', '_' or '.' "
                     "and start with a letter",
                 )
-            if param.default is not None:
+            if param.default is not None and not references_in(param.default):  # a reference: typed at run time
                 try:
                     coerce(param.default, param.type)
                 except ValueError as exc:
@@ -248,3 +249,39 @@ def _resources(app: Application, _: bool) -> Iterator[Problem]:
                     f"{address}.resources.{what}",
                     f"{exc}; Docker and Kubernetes need a quantity, so fix it in scanflow.yaml",
                 )
+
+
+@check
+def _value_references(app: Application, _: bool) -> Iterator[Problem]:
+    from .graph import flatten
+
+    for wf in app.workflows:
+        graph = flatten(wf)
+        for address, node in graph.nodes.items():
+            if not isinstance(node, Executor):
+                continue
+            upstream = graph.upstream(address)
+            for param, ref in parameter_references(node):
+                where = f"{wf.name}/{address}.{param}"
+                if not REFERENCE_BODY.match(ref):
+                    yield Problem(
+                        where,
+                        f"${{{ref}}} is not a value reference; write ${{STEP.NAME}}, such as ${{gather.n_rows}} (STEP "
+                        "a step upstream of this one, NAME what it gives with step.output)",
+                    )
+                    continue
+                step = ref.rpartition(".")[0]
+                found = next((c for c in candidates(ref, address) if c in graph.nodes), None)
+                if found is None:
+                    close = difflib.get_close_matches(step, list(graph.nodes), n=1)
+                    hint = f"did you mean {close[0]!r}?" if close else f"steps: {', '.join(graph.nodes)}"
+                    yield Problem(
+                        where, f"${{{ref}}} names step {step!r}, which is not in workflow {wf.name!r}; {hint}"
+                    )
+                elif found not in upstream:
+                    yield Problem(
+                        where,
+                        f"${{{ref}}} names step {found!r}, which is not upstream of {address!r}, so its value does "
+                        f"not exist yet when {address!r} runs; add {found.rpartition('/')[2]!r} to the "
+                        f"depends_on of {address!r} (or of a workflow around it)",
+                    )

@@ -138,21 +138,23 @@ def call(target: str, rest: list[str]) -> int:
 
 
 def _give(result: object) -> int:
-    """A function step's return value as its outputs (see ``scanflow_jupyter.step.returned``)."""
+    """A function step's return value as its outputs (see ``scanflow_jupyter.step.returned``). A value that cannot
+    be passed on (not JSON, too large, or no scanflow-jupyter where the step runs) is said on stderr and the step
+    still succeeds, as it did before values were carried: a function that returns a model keeps working, and a step
+    that reads the value is told it was not given."""
     try:
         from scanflow_jupyter import errors, step
     except ImportError:
         print(
-            "scanflow: the function returned a value, but scanflow-jupyter is not installed where the step runs, so "
-            "the value cannot be passed on; add scanflow-jupyter to the step's requirements, or return nothing",
+            "scanflow: the function's return value is not passed on to the steps after it: scanflow-jupyter is not "
+            "installed where the step runs; add it to the step's requirements to pass the value on",
             file=sys.stderr,
         )
-        return 1
+        return 0
     try:
         step.returned(result)
     except errors.ScanflowError as exc:
-        print(f"scanflow: {exc}", file=sys.stderr)
-        return 1
+        print(f"scanflow: the function's return value is not passed on to the steps after it: {exc}", file=sys.stderr)
     return 0
 
 

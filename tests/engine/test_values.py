@@ -72,6 +72,9 @@ def answer():
 
 def nothing():
     return None
+
+def model():
+    return object()  # a function that returns what is not JSON, as many did before values were carried
 """
 
 
@@ -150,6 +153,25 @@ def test_a_function_steps_return_value_is_its_output(values_app: Callable[..., A
     sf.run(app, tracking=False)
     out = trained(app)
     assert out["argv"][:2] == ["--rows", "5-42"] and out["n"] == 42
+
+
+def test_a_function_returning_what_is_not_json_still_succeeds_and_says_it_is_not_passed_on(
+    values_app: Callable[..., Any],
+) -> None:
+    app = values_app([{"name": "fit", "function": "tasks:model"}])
+    result = sf.run(app, tracking=False)
+    assert result.states == {"fit": NodeState.SUCCEEDED}
+    stderr = (result.state.log_dir("fit") / "stderr.txt").read_text()
+    assert "the function's return value is not passed on to the steps after it" in stderr
+    assert "Value 'result' is not JSON" in stderr
+    app = values_app(
+        [
+            {"name": "fit", "function": "tasks:model"},
+            {"name": "train", "script": "train.py", "depends_on": ["fit"], "parameters": {"read": "fit.result"}},
+        ]
+    )
+    with pytest.raises(StepFailedError, match=r"(?s)UnknownValueError: 'fit.result': step 'fit' gave no value"):
+        sf.run(app, tracking=False)
 
 
 def test_a_cache_hit_takes_its_values_back_from_mlflow(values_app: Callable[..., Any]) -> None:

@@ -36,7 +36,7 @@ from . import compose as compose_mod
 from .backend import DockerBackend
 from .client import LABEL_NODE, LABEL_ROLE, LOOPBACK, app_filter, check_object_name, check_publish, connect, labels
 from .dockerfile import DEFAULT_BASE_IMAGE, ImageOptions
-from .images import RUNTIME, ImageSpec, build, plan
+from .images import ImageSpec, build, plan
 
 if TYPE_CHECKING:
     import docker
@@ -325,7 +325,6 @@ class DockerApp:
             (uri, compose_mod.TRACKER_ENV["MLFLOW_TRACKING_URI"]),
             on_log,
             keep_containers,
-            sandbox_image=built[RUNTIME],
         )
         return twin, wf.name, backend
 

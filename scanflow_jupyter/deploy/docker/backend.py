@@ -15,9 +15,6 @@ the step's start-up. A container inherits no descriptors: here a starter thread 
 container with its stdin open, then reads the id from that pipe (the runner writes it right after ``submit``
 returns) and writes it to the container's stdin, where the launcher reads it. So here too the run is created
 while the container starts.
-
-A step's container joins the network namespace of a sandbox (:mod:`.sandbox`), an idle container already on the
-application's network, instead of having one set up for it: the network is most of a container's start-up.
 """
 
 from __future__ import annotations
@@ -39,8 +36,6 @@ from ..attempt import OnLog as OnLog  # where app.py looks for it
 from ..container import APP_DIR, LAUNCHER_PATH
 from ..container import INLINE_LAUNCHER as INLINE_LAUNCHER  # the container contract, also importable here
 from .client import LABEL_APP, LABEL_MANAGED, LABEL_ROLE, LABEL_RUN, labels, object_name
-from .sandbox import ROLE as SANDBOX
-from .sandbox import Sandboxes
 
 if TYPE_CHECKING:
     import docker
@@ -53,7 +48,6 @@ LABEL_ATTEMPT = "scanflow.attempt"  # the attempt's own id (engine attempt numbe
 class DockerHandle(Attempt):
     container: str | None = None  # its id, once created
     stream: Any = None  # its attached output stream
-    sandbox: str | None = None  # the network sandbox it borrowed (see .sandbox), until it exited
 
 
 class DockerBackend(AttemptBackend):
@@ -70,8 +64,6 @@ class DockerBackend(AttemptBackend):
     tracking_uri: ``(as seen from this machine, as seen from the network)``; a tracked step gets the second
         as its ``MLFLOW_TRACKING_URI``, and so does an untracked one whose node sets none.
     keep: keep exited containers (for debugging); by default they are removed once their logs are read.
-    sandbox_image: an image on the engine for the network sandboxes steps join (:mod:`.sandbox`; the shared
-        runtime); without one, each step's container is put on ``network`` itself.
     """
 
     name = "docker"
@@ -87,7 +79,6 @@ class DockerBackend(AttemptBackend):
         tracking_uri: tuple[str, str] | None = None,
         on_log: OnLog | None = None,
         keep: bool = False,
-        sandbox_image: str | None = None,
     ) -> None:
         self.client = client
         self.app = app
@@ -98,7 +89,6 @@ class DockerBackend(AttemptBackend):
         self.tracking_uri = tracking_uri
         self.on_log = on_log
         self.keep = keep
-        self.sandboxes = Sandboxes(client, app, network, sandbox_image) if sandbox_image else None
         self._removals: list[threading.Thread] = []
         self._removals_lock = threading.Lock()
 
@@ -169,14 +159,10 @@ class DockerBackend(AttemptBackend):
             env = self.environment(task, None)
             if fd is not None:  # the launcher reads the run id from its stdin, which gets it once it exists
                 env["SCANFLOW_RUN_ID_FD"] = "0"
-            network = self.network
-            if self.sandboxes is not None:  # its network is a sandbox's, set up already
-                handle.sandbox = self.sandboxes.acquire(task.run_id)
-                network = f"container:{handle.sandbox}"
             # The low-level API: one request to create, one to start (the high-level one inspects in between).
             host_config = api.create_host_config(
                 binds={vol: {"bind": path, "mode": "rw"} for vol, path in self.volumes.items()},
-                network_mode=network,
+                network_mode=self.network,
                 **self._limits(task.address),
             )
             created = api.create_container(
@@ -296,11 +282,7 @@ class DockerBackend(AttemptBackend):
                 self.client.api.stop(handle.container, timeout=STOP_GRACE)
 
     def _remove(self, handle: DockerHandle) -> None:
-        """Give back its sandbox, and remove the exited container in the background: the next step need not wait
-        for it."""
-        sandbox, handle.sandbox = handle.sandbox, None
-        if sandbox is not None and self.sandboxes is not None:
-            self.sandboxes.release(sandbox)
+        """Remove the exited container in the background: the next step need not wait for it."""
         if handle.container is None or self.keep:
             return
 
@@ -316,8 +298,7 @@ class DockerBackend(AttemptBackend):
     def recover(self, run_id: str) -> list[str]:
         """Before a run resumes: stop and remove every step container of run ``run_id`` still there (found by
         label: a killed driver left them running, or exited but not removed), so that a step never has two
-        containers at once (two writers on one data volume), then the run's network sandboxes. Returns the
-        steps' names.
+        containers at once (two writers on one data volume). Returns their names.
 
         They are stopped, not adopted: the killed driver's log follower died with it (the output since is not
         in the run's files), its MLflow run was closed KILLED by the resume, and a step is re-run from its
@@ -330,22 +311,15 @@ class DockerBackend(AttemptBackend):
                 api.stop(container["Id"], timeout=STOP_GRACE)
             with contextlib.suppress(Exception):
                 api.remove_container(container["Id"], force=True)
-        sandboxes = [w if not w.startswith(LABEL_ROLE) else f"{LABEL_ROLE}={SANDBOX}" for w in wanted]
-        for container in api.containers(all=True, filters={"label": sandboxes}):
-            with contextlib.suppress(Exception):
-                api.remove_container(container["Id"], force=True)
         return sorted(str(c["Names"][0]).lstrip("/") for c in found if c.get("Names"))
 
     def drain(self, timeout: float = 60.0) -> None:
-        """Wait for the background removals of exited containers, then remove the run's network sandboxes (call
-        after a run)."""
+        """Wait for the background removals of exited containers (call after a run)."""
         with self._removals_lock:
             pending = list(self._removals)
         deadline = time.monotonic() + timeout
         for thread in pending:
             thread.join(max(0.0, deadline - time.monotonic()))
-        if self.sandboxes is not None:
-            self.sandboxes.close()
 
 
 def _memory(text: str) -> str:

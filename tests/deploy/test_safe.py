@@ -5,6 +5,7 @@ and where services are published. No Docker engine needed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -199,7 +200,8 @@ def test_a_pip_index_with_credentials_is_in_no_dockerfile(tmp_path: Path) -> Non
         assert "hunter" not in dockerfile and "PIP_INDEX_URL" not in dockerfile
         assert all(b"hunter" not in data for data, _mode in spec.context.files.values())
         assert "hunter" not in repr(spec)
-        assert spec.build_args == {"FTP_PROXY": f"[global]\nindex-url = {secret}\nextra-index-url = {extra}\n"}
+        settings = f"[global]\nindex-url = {secret}\nextra-index-url = {extra}\n"
+        assert spec.build_args == {"FTP_PROXY": json.dumps({"pip.conf": settings}), "ftp_proxy": ""}
     # A new password is not a new image; other pip settings still are.
     again = plan(app, ImageOptions(pip_index_url=secret.replace("hunter2", "rotated")), "sha256:base", "3.17.2")
     assert [s.tag for s in again] == [s.tag for s in plan(app, ImageOptions(), "sha256:base", "3.17.2")]
@@ -212,10 +214,26 @@ def test_an_executors_own_dockerfile_gets_no_index_settings(tmp_path: Path) -> N
     app = load(folder)
     app.workflow().find("gather").dockerfile = "Dockerfile.gather"  # type: ignore[union-attr]
     specs = {s.node: s for s in plan(app, ImageOptions(pip_index_url="https://a:b@x.example/simple"), "id", "3")}
-    assert specs["gather"].build_args == {} and specs["preprocess"].build_args["FTP_PROXY"].startswith("[global]")
-    # Without index settings the argument is still given, empty: an FTP proxy the docker SDK would take from
-    # ~/.docker/config.json in its place is never read as pip's settings.
-    assert {s.node: s.build_args for s in plan(app, ImageOptions(), "id", "3")}["preprocess"] == {"FTP_PROXY": ""}
+    assert specs["gather"].build_args == {} and "[global]" in specs["preprocess"].build_args["FTP_PROXY"]
+    # Without index settings the arguments are still given, empty: an FTP proxy the docker SDK would take from
+    # ~/.docker/config.json in their place is never read as pip's settings.
+    empty = {"FTP_PROXY": "", "ftp_proxy": ""}
+    assert {s.node: s.build_args for s in plan(app, ImageOptions(), "id", "3")}["preprocess"] == empty
+
+
+def test_a_ca_bundle_rides_in_build_arguments_cut_to_fit(tmp_path: Path) -> None:
+    cert = "-----BEGIN CERTIFICATE-----\n" + "QUJD" * 16 + "\n-----END CERTIFICATE-----\n"
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(cert * 1800)  # 214 KB, as a machine's whole bundle (220 KB)
+    args = ImageOptions(ca_bundle=bundle, pip_index_url="https://x.example/simple").build_args()
+    assert [len(v) for v in args.values()] == [120_000, len("".join(args.values())) - 120_000]
+    payload = json.loads("".join(args.values()))
+    assert payload["ca"] == cert * 1800 and "cert = /tmp/scanflow-ca.crt" in payload["pip.conf"]
+    text = runtime_dockerfile(ImageOptions(ca_bundle=bundle), "3")
+    assert "COPY" not in text and "CERT" not in text and "QUJD" not in text  # no file, no variable, no content
+    bundle.write_text(cert * 2200)
+    with pytest.raises(DockerInputError, match=r"CA bundle '.*bundle.pem' is too large to pass to a build"):
+        ImageOptions(ca_bundle=bundle).build_args()
 
 
 def test_a_pip_index_url_with_a_newline_is_refused() -> None:

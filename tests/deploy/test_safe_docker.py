@@ -137,8 +137,15 @@ def layer_files(image: Any, tmp_path: Path) -> Iterator[tuple[str, bytes]]:
 
 
 @pytest.mark.timeout(900)
-def test_a_pip_index_password_leaves_no_trace_in_layers_or_history(engine: Any, tmp_path: Path) -> None:
+def test_a_pip_index_password_and_the_ca_bundle_leave_no_trace_in_layers_or_history(
+    engine: Any, tmp_path: Path
+) -> None:
     password = f"pw-{uuid.uuid4().hex}"
+    # This machine's bundle (pip needs its roots to reach the index), with a line of its own: PEM readers skip it.
+    marker = f"ca-{uuid.uuid4().hex}"
+    machine = Path(os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt")
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(machine.read_text() + f"# {marker}\n")
     folder = tmp_path / "secretive"
     folder.mkdir()
     spec = {"scanflow": 1, "name": "sf-secret", "requirements": "requirements.txt"}
@@ -147,7 +154,7 @@ def test_a_pip_index_password_leaves_no_trace_in_layers_or_history(engine: Any, 
     (folder / "step.py").write_text("print('a')\n")
     (folder / "requirements.txt").write_text("iniconfig\n")  # small, and not among MLflow's own
     index = f"https://scanflow:{password}@pypi.org/simple"
-    deployment = DockerApp(load(folder), base_image=BASE_IMAGE, pip_index_url=index, client=engine)
+    deployment = DockerApp(load(folder), base_image=BASE_IMAGE, pip_index_url=index, ca_bundle=bundle, client=engine)
     events: list[Any] = []
     try:
         image_name = deployment.build(on_event=events.append, tracker=False)["a"]
@@ -159,17 +166,22 @@ def test_a_pip_index_password_leaves_no_trace_in_layers_or_history(engine: Any, 
         assert history.returncode == 0, history.stderr
         assert "pip install -r /opt/scanflow/requirements.txt" in history.stdout  # the RUN line is there...
         assert password not in history.stdout and "PIP_INDEX_URL" not in history.stdout  # ...not the index
+        assert marker not in history.stdout and "extra-ca" not in history.stdout and "PIP_CERT" not in history.stdout
 
         image = engine.images.get(image_name)
         files = dict(layer_files(image, tmp_path))
         layers = [name for name in files if name.endswith(":")]
         assert len(layers) == len(set(image.attrs["RootFS"]["Layers"]))  # every layer was read (same ones once)
         assert any(name.endswith("/iniconfig/__init__.py") for name in files)  # what pip installed is in one
-        assert [name for name, data in files.items() if password.encode() in data] == []
-        assert not any(name.endswith("scanflow-pip.conf") for name in files)
+        assert [name for name, data in files.items() if password.encode() in data or marker.encode() in data] == []
+        # No bundle file in any layer, the shared runtime's included (built with this machine's bundle, PIP_CERT).
+        assert not any(name.endswith(("scanflow-pip.conf", "scanflow-ca.crt", "extra-ca.crt")) for name in files)
+        env = image.attrs["Config"]["Env"]
+        assert not [v for v in env if v.startswith(("PIP_CERT=", "SSL_CERT_FILE=", "REQUESTS_CA_BUNDLE="))], env
         # Nor in any image the engine holds: the intermediate ones of the build, their configs and histories.
         for each in engine.images.list(all=True):
-            assert password not in json.dumps(each.attrs) + json.dumps(each.history())
+            text = json.dumps(each.attrs) + json.dumps(each.history())
+            assert password not in text and marker not in text
     finally:
         deployment.cleanup()
 

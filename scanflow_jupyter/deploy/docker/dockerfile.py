@@ -3,7 +3,7 @@
 A shared runtime image (the base image, a venv, a non-root user, pip's settings and MLflow) is built once;
 every other image starts from it. Every image is built from a context assembled here in memory: the
 generated (or the executor's own) Dockerfile, the application's code (copied, never bind-mounted), its
-requirements, the step launcher and an optional extra CA bundle. The tag is a digest of the whole context
+requirements and the step launcher. The tag is a digest of the whole context
 plus the id of the base image, so the same inputs give the same tag, and changed code, requirements or base
 image give a new one.
 
@@ -11,13 +11,16 @@ The application folder is read with Docker's own ``.dockerignore`` rules (the do
 :data:`DEFAULT_IGNORED` (secrets, run state, caches; a ``!pattern`` in ``.dockerignore`` brings one back). A
 symlink that leads out of the folder is refused: its target would be copied into the image.
 
-Pip's index settings may hold credentials (``https://user:token@index/simple``), so they never go into a
-Dockerfile, a layer or ``docker history``. The docker SDK drives Docker's classic builder, which has no
+Pip's index settings may hold credentials (``https://user:token@index/simple``), and an extra CA bundle is a
+file of this machine (often its whole bundle, with a proxy's own root), so neither goes into a Dockerfile, a
+layer, the image's config or ``docker history``. The docker SDK drives Docker's classic builder, which has no
 BuildKit secret mounts (``RUN --mount=type=secret``); but it keeps its predefined proxy build arguments out
 of ``docker history`` and out of the image's config, unless a Dockerfile declares them with ``ARG``. So the
-settings ride, as the text of a ``pip.conf``, in :data:`PIP_SETTINGS_ARG` (``FTP_PROXY``: pip never uses an
-FTP proxy), and each ``RUN`` that calls pip (:func:`pip_install`) writes them to a file under ``/tmp``, points
-``PIP_CONFIG_FILE`` at it and removes it in the same ``RUN``: no layer holds it (a failed ``RUN`` commits none).
+settings (the text of a ``pip.conf``) and the bundle ride, as one JSON text, in :data:`BUILD_SECRET_ARGS`
+(``FTP_PROXY`` and ``ftp_proxy``: pip never uses an FTP proxy; two, because one variable holds at most 128 KiB
+and a machine's bundle is about 220 KB), and each ``RUN`` that calls pip (:func:`pip_install`) writes them to
+files under ``/tmp``, points ``PIP_CONFIG_FILE`` at them and removes them in the same ``RUN``: no layer holds
+them (a failed ``RUN`` commits none).
 
 Example
 -------
@@ -47,7 +50,6 @@ from ..container import USER as USER
 
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 VENV = "/opt/venv"
-CA_PATH = "/opt/scanflow/extra-ca.crt"
 # Not copied into an image unless the application's .dockerignore brings them back ('!.env'): secrets, run state,
 # stores, caches, VCS and editor leftovers. Docker's patterns: '**/x' is x at any depth.
 DEFAULT_IGNORED = (
@@ -66,9 +68,18 @@ DEFAULT_IGNORED = (
     "**/.pytest_cache",
     "**/.mypy_cache",
 )
-# The build argument that carries pip's settings into a build (see the module's docstring), and their file there.
-PIP_SETTINGS_ARG = "FTP_PROXY"
+# The build arguments that carry pip's settings and the CA bundle into a build (see the module's docstring), the
+# most each carries (a variable is at most 128 KiB, name included), and their files there.
+BUILD_SECRET_ARGS = ("FTP_PROXY", "ftp_proxy")
+BUILD_SECRET_CHUNK = 120_000
 PIP_SETTINGS_FILE = "/tmp/scanflow-pip.conf"
+CA_FILE = "/tmp/scanflow-ca.crt"
+# Writes the files from the arguments (python3: the base has it; a shell would need the JSON parsed).
+_UNPACK = (
+    f"import json, os; t = ''.join(os.environ.get(a, '') for a in {BUILD_SECRET_ARGS!r}); "
+    "d = json.loads(t) if t else {}; "
+    f"[open(p, 'w').write(d[k]) for k, p in (('pip.conf', {PIP_SETTINGS_FILE!r}), ('ca', {CA_FILE!r})) if d.get(k)]"
+)
 
 # An image reference: [registry[:port]/]path[:tag][@digest] (Docker's grammar, without IPv6 registries).
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -109,8 +120,8 @@ class ImageOptions:
     ----------
     base_image: the image every generated Dockerfile starts from (pinned by the engine's image id in the
         tag). Default: the application's ``base_image``, else ``python:3.11-slim``.
-    ca_bundle: an extra CA bundle (PEM) copied into images and given to pip (``PIP_CERT``), requests and
-        SSL (corporate proxies; on machines whose HTTPS goes through a proxy, the machine's bundle).
+    ca_bundle: an extra CA bundle (PEM) for pip inside builds (corporate proxies; on machines whose HTTPS goes
+        through a proxy, the machine's bundle). Passed as a build argument, never copied into an image.
     pip_index_url, pip_extra_index_urls, pip_trusted_hosts: pip's index settings inside the build.
     data_dirs: folders of the application (relative) that steps share through named volumes; they are
         left out of images and created writable for the non-root user.
@@ -141,13 +152,9 @@ class ImageOptions:
                 )
 
     def pip_env(self) -> dict[str, str]:
-        """The pip settings written into the runtime image: the CA bundle's path and the trusted hosts (no
-        index URL: it may hold credentials, see :meth:`build_args`)."""
+        """The pip settings written into the runtime image: the trusted hosts (no index URL: it may hold
+        credentials; no CA bundle: it is this machine's file; see :meth:`build_args`)."""
         env: dict[str, str] = {}
-        if self.ca_bundle is not None:
-            env["PIP_CERT"] = CA_PATH
-            env["REQUESTS_CA_BUNDLE"] = CA_PATH
-            env["SSL_CERT_FILE"] = CA_PATH
         if self.pip_trusted_hosts:
             env["PIP_TRUSTED_HOST"] = " ".join(self.pip_trusted_hosts)
         return env
@@ -159,13 +166,35 @@ class ImageOptions:
             lines.append(f"index-url = {self.pip_index_url}")
         if self.pip_extra_index_urls:
             lines.append(f"extra-index-url = {' '.join(self.pip_extra_index_urls)}")
+        if self.ca_bundle is not None:
+            lines.append(f"cert = {CA_FILE}")
         return "[global]\n" + "\n".join(lines) + "\n" if lines else ""
 
     def build_args(self) -> dict[str, str]:
-        """The build arguments of a generated image's build: the index settings in :data:`PIP_SETTINGS_ARG`,
-        empty without any (so an FTP proxy of ``~/.docker/config.json``, which the docker SDK passes as that
-        argument when none is given, is never read as pip's settings)."""
-        return {PIP_SETTINGS_ARG: self.pip_settings()}
+        """The build arguments of a generated image's build: the index settings and the CA bundle, as one JSON
+        text cut across :data:`BUILD_SECRET_ARGS`; each given, empty when not needed (so an FTP proxy of
+        ``~/.docker/config.json``, which the docker SDK passes as these arguments when none is given, is never
+        read as pip's settings).
+
+        Raises
+        ------
+        DockerInputError
+            When the CA bundle is too large for the arguments (about 240 KB).
+        BackendError
+            When the CA bundle cannot be read or holds no certificate.
+        """
+        payload = {"pip.conf": self.pip_settings()}
+        if self.ca_bundle is not None:
+            payload["ca"] = read_ca_bundle(self.ca_bundle).decode("utf-8", "replace")
+        text = json.dumps(payload) if any(payload.values()) else ""
+        size, n = BUILD_SECRET_CHUNK, len(BUILD_SECRET_ARGS)
+        if len(text) > size * n:
+            raise DockerInputError(
+                f"The CA bundle {str(self.ca_bundle)!r} is too large to pass to a build ({len(text)} characters "
+                f"with pip's settings; at most {size * n}). Pass a bundle with only the extra certificates "
+                "(ca_bundle=, SCANFLOW_CA_BUNDLE or --ca-bundle)."
+            )
+        return {arg: text[i * size : (i + 1) * size] for i, arg in enumerate(BUILD_SECRET_ARGS)}
 
 
 def _redacted(url: str) -> str:
@@ -176,11 +205,13 @@ def _redacted(url: str) -> str:
 
 
 def pip_install(args: str) -> str:
-    """A ``RUN`` line running ``pip install ARGS`` with the build's index settings, which no layer keeps."""
-    arg, conf = PIP_SETTINGS_ARG, PIP_SETTINGS_FILE
+    """A ``RUN`` line running ``pip install ARGS`` with the build's index settings and CA bundle, which no layer
+    keeps."""
+    conf, names = PIP_SETTINGS_FILE, " ".join(BUILD_SECRET_ARGS)
     return (
-        f'RUN if [ -n "${{{arg}:-}}" ]; then printf \'%s\\n\' "${arg}" >{conf} \\\n'
-        f"    && export PIP_CONFIG_FILE={conf}; fi && unset {arg} && pip install {args} && rm -f {conf}"
+        f"RUN python3 -c {json.dumps(_UNPACK)} \\\n"
+        f"    && if [ -f {conf} ]; then export PIP_CONFIG_FILE={conf}; fi && unset {names} \\\n"
+        f"    && pip install {args} && rm -f {conf} {CA_FILE}"
     )
 
 
@@ -214,8 +245,6 @@ def runtime_dockerfile(options: ImageOptions, mlflow_version: str) -> str:
         f"    && (getent passwd {USER} >/dev/null || useradd --create-home --uid {UID} --shell /bin/sh {USER})",
         f"ENV PATH={VENV}/bin:$PATH",
     ]
-    if options.ca_bundle is not None:
-        lines.append(f"COPY extra-ca.crt {CA_PATH}")
     pip_env = options.pip_env()
     if pip_env:
         lines.append(_env_line(pip_env))

@@ -28,7 +28,6 @@ from .dockerfile import (
     BuildContext,
     ImageOptions,
     dockerignore,
-    read_ca_bundle,
     runtime_dockerfile,
     service_dockerfile,
     step_dockerfile,
@@ -96,9 +95,7 @@ def _requirements(ctx: BuildContext, requirements: list[str]) -> None:
 def runtime_spec(options: ImageOptions, base_id: str, mlflow_version: str) -> ImageSpec:
     """The runtime image every other image starts from; shared by every application (no application label,
     so an application's clean-up keeps it)."""
-    ctx = BuildContext()
-    if options.ca_bundle is not None:
-        ctx.add("extra-ca.crt", read_ca_bundle(options.ca_bundle))
+    ctx = BuildContext()  # no CA bundle: it rides in the build arguments
     ctx.add("Dockerfile", runtime_dockerfile(options, mlflow_version).encode())
     spec = ImageSpec("runtime", RUNTIME, "scanflow/runtime", ctx)
     spec.tag = ctx.digest(base_id, options.base_image)[:16]

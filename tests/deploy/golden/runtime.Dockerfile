@@ -8,9 +8,6 @@ ENV PYTHONDONTWRITEBYTECODE="1" \
 RUN python3 -m venv /opt/venv \
     && (getent passwd scanflow >/dev/null || useradd --create-home --uid 10001 --shell /bin/sh scanflow)
 ENV PATH=/opt/venv/bin:$PATH
-COPY extra-ca.crt /opt/scanflow/extra-ca.crt
-ENV PIP_CERT="/opt/scanflow/extra-ca.crt" \
-    REQUESTS_CA_BUNDLE="/opt/scanflow/extra-ca.crt" \
-    SSL_CERT_FILE="/opt/scanflow/extra-ca.crt"
-RUN if [ -n "${FTP_PROXY:-}" ]; then printf '%s\n' "$FTP_PROXY" >/tmp/scanflow-pip.conf \
-    && export PIP_CONFIG_FILE=/tmp/scanflow-pip.conf; fi && unset FTP_PROXY && pip install mlflow==3.17.2 && rm -f /tmp/scanflow-pip.conf
+RUN python3 -c "import json, os; t = ''.join(os.environ.get(a, '') for a in ('FTP_PROXY', 'ftp_proxy')); d = json.loads(t) if t else {}; [open(p, 'w').write(d[k]) for k, p in (('pip.conf', '/tmp/scanflow-pip.conf'), ('ca', '/tmp/scanflow-ca.crt')) if d.get(k)]" \
+    && if [ -f /tmp/scanflow-pip.conf ]; then export PIP_CONFIG_FILE=/tmp/scanflow-pip.conf; fi && unset FTP_PROXY ftp_proxy \
+    && pip install mlflow==3.17.2 && rm -f /tmp/scanflow-pip.conf /tmp/scanflow-ca.crt

@@ -4,7 +4,7 @@ here imports MLflow."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
@@ -53,6 +53,7 @@ class Recorder(Protocol):
         tags: Mapping[str, str],
         logs: Mapping[str, Path],
         timestamp: float | None = None,
+        artifacts: Mapping[str, Sequence[Path]] | None = None,
     ) -> None: ...
 
     def finish_group(self, parent: str, group: str, state: str) -> None: ...

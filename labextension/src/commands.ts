@@ -87,23 +87,26 @@ interface ConsoleLike {
  * in the application folder.
  */
 export async function openRunBrowser(app: JupyterFrontEnd, folder: string, name: string): Promise<void> {
-  const panel = (await app.commands.execute('console:create', {
-    basePath: folder,
-    name: `Runs: ${name}`,
-    activate: true,
-    kernelPreference: { name: 'python3' }
-  })) as ConsoleLike | undefined;
-  if (!panel) {
-    return;
-  }
-  await panel.sessionContext.ready;
-  await panel.console.inject('%load_ext scanflow_jupyter\n%scanflow load .\n%scanflow runs');
+  await injectInConsole(
+    app,
+    { basePath: folder, name: `Runs: ${name}` },
+    '%load_ext scanflow_jupyter\n%scanflow load .\n%scanflow runs'
+  );
 }
 
 /** One MLflow run (`runId` of the store `store`) opened in a RunBrowser, in a main-area console. */
 export async function openRun(app: JupyterFrontEnd, store: string, runId: string): Promise<void> {
+  await injectInConsole(app, { name: `Run ${runId.slice(0, 8)}` }, openRunSource(store, runId));
+}
+
+/** A new main-area Python console (named, in `basePath` if given) that runs `source` once its kernel is ready. */
+async function injectInConsole(
+  app: JupyterFrontEnd,
+  where: { basePath?: string; name: string },
+  source: string
+): Promise<void> {
   const panel = (await app.commands.execute('console:create', {
-    name: `Run ${runId.slice(0, 8)}`,
+    ...where,
     activate: true,
     kernelPreference: { name: 'python3' }
   })) as ConsoleLike | undefined;
@@ -111,7 +114,7 @@ export async function openRun(app: JupyterFrontEnd, store: string, runId: string
     return;
   }
   await panel.sessionContext.ready;
-  await panel.console.inject(openRunSource(store, runId));
+  await panel.console.inject(source);
 }
 
 /** The application folder a command without arguments acts on: the editor's, else the first listed. */

@@ -188,6 +188,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
         self._app = app
         self._numeric_params = numeric_params
         self._sorted_rows: list[dict[str, Any]] | None = None  # the runs sorted here (numeric_params), all pages
+        self._sort_note = ""  # why a param sorts as text although numeric_params is on (too many runs)
         self._loading = True  # observers wait until everything is set
         self._tokens: list[str | None] = [None]
         self._store = RunStore(uri or store_uri(app), direct=direct, sort_index=sort_index)
@@ -377,6 +378,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
                 self._store.check_columns(query)
                 self._tokens = [None]
             if index == 0:
+                self._sort_note = ""
                 self._sorted_rows = self._numeric_sort(query)
             if self._sorted_rows is not None:
                 page = self._local_page(query, index)
@@ -428,8 +430,13 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
         if first.column.kind != "param":
             return None
         name = first.column.name
+        too_many = (
+            f" Sorted by {name} as text (MLflow's order): more than {NUMERIC_SORT_MAX:,} runs match; "
+            "narrow the filter to sort it by number."
+        )
         total = self._store.count(query)  # a SQL count, quick: no reading runs that would not be sorted here
         if total is not None and total > NUMERIC_SORT_MAX:
+            self._sort_note = too_many
             return None
         wide = replace(query, columns=tuple(dict.fromkeys([*query.columns, name])), page_size=MAX_PAGE)
         rows: list[dict[str, Any]] = []
@@ -441,6 +448,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             if token is None:
                 break
             if len(rows) > NUMERIC_SORT_MAX:
+                self._sort_note = too_many
                 return None
         values = [r["values"].get(name) for r in rows]
         present = [v for v in values if v not in (None, "")]
@@ -514,7 +522,7 @@ class RunBrowser(ipywidgets.DOMWidget):  # type: ignore[misc]  # DOMWidget is un
             shown = f"{start + 1}-{start + (matched or len(rows))}" if rows else "no runs"
             under = f" ({kids} child runs shown under their parents)" if kids else ""
             self.message = (
-                f"{shown}" + (f" of {total}" if total is not None else "") + under
+                f"{shown}" + (f" of {total}" if total is not None else "") + under + self._sort_note
                 if rows
                 else ("No runs match." if self.filter or self.quick else "No runs in these experiments yet.")
             )

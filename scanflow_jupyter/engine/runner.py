@@ -143,7 +143,8 @@ class WorkflowRun:
         self._outputs: dict[str, dict[str, str]] = {}
         self._finished_groups: set[str] = set()
         self._values: dict[str, dataflow.StepValues] = {}  # what each step gave and read, by address
-        self._value_errors: dict[str, StepValueError] = {}  # a step's value that could not be resolved or kept
+        # A step's value that could not be resolved or kept (a full disk among them): its attempt reports it.
+        self._value_errors: dict[str, StepValueError | StateWriteError] = {}
         self._resolved: dict[str, dict[str, ParamValue]] = {}  # parameters with their ${...} references resolved
         self._mlflow: Any = None  # a client of the store, once a value had to be read back from it
         self.scheduler: Scheduler | None = None
@@ -428,18 +429,21 @@ class WorkflowRun:
             found = dataflow.StepValues()
         if wanted is not None and found.digest() != wanted:
             return False
-        dataflow.save(dataflow.values_dir(self.state.dir, address), found)
+        try:
+            dataflow.save(dataflow.values_dir(self.state.dir, address), found)
+        except StateWriteError:
+            return False  # run it again: its attempt says what the disk refused
         with self._lock:
             self._values[address] = found
         return True
 
-    def _keep_values(self, address: str, folder: Path) -> StepValueError | None:
+    def _keep_values(self, address: str, folder: Path) -> StepValueError | StateWriteError | None:
         """After a successful attempt: check and keep what the step gave; the error if it cannot be kept."""
         try:
             found = dataflow.collect(folder, address)
-        except StepValueError as exc:
+            dataflow.save(folder, found)
+        except (StepValueError, StateWriteError) as exc:
             return exc
-        dataflow.save(folder, found)
         with self._lock:
             self._values[address] = found
         return None
@@ -477,7 +481,10 @@ class WorkflowRun:
         if address in self._value_errors:
             return Outcome(None, error=str(self._value_errors[address]))
         values = dataflow.values_dir(self.state.dir, address)
-        dataflow.prepare(values, address, self._upstream_values(address))
+        try:
+            dataflow.prepare(values, address, self._upstream_values(address))
+        except StateWriteError as exc:
+            return Outcome(None, error=str(exc))
         # The step's own environment; where it runs adds the rest (the local backend this machine's).
         env = {**node.env, "SCANFLOW_RUN_ID": self.state.run_id, "SCANFLOW_NODE": address}
         tracking: dict[str, str] = {}

@@ -28,6 +28,7 @@ from ..errors import StepValueError, ValueNotJSONError
 from ..workflow import Executor
 from ..workflow.params import ParamValue, coerce
 from ..workflow.refs import references_in, substitute
+from .statefile import write_error
 
 RECORD_FILE = "values.json"
 PARAM_PREFIX = "output."  # the MLflow params of a step's scalar values
@@ -61,9 +62,17 @@ def values_dir(run_dir: Path, address: str) -> Path:
 
 
 def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (a temporary file renamed over it; not fsynced: a record lost
+    with the machine is read back from MLflow). ``StateWriteError`` names the file and the space left, and no
+    temporary file stays (a full disk)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True, allow_nan=False))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, sort_keys=True, allow_nan=False))
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise write_error(path, exc, "the values of a step to") from exc
 
 
 def prepare(folder: Path, address: str, upstream: Mapping[str, Mapping[str, Any]]) -> None:

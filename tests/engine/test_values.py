@@ -356,3 +356,14 @@ def test_the_values_example_runs_and_shows_its_values(tmp_path: Path, seed_store
     summary = past["summary"].outputs
     assert summary.value("label") == "run-of-340" and summary.value("wide") is True
     assert summary.read == {"scale.spread": summary.value("spread")}
+
+
+def test_a_values_record_that_cannot_be_written_is_named_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    from scanflow_jupyter.engine import values as dataflow
+    from scanflow_jupyter.errors import StateWriteError
+
+    folder = tmp_path / "values" / "fill"
+    (folder / dataflow.RECORD_FILE).mkdir(parents=True)  # the rename over it fails, as a full disk's write would
+    with pytest.raises(StateWriteError, match=r"Could not write the values of a step to .*values.json: .*free on"):
+        dataflow.save(folder, dataflow.StepValues({"n": 1}))
+    assert not list(tmp_path.rglob("*.tmp"))

@@ -397,13 +397,18 @@ class WorkflowRun:
             return known
         rec = self._record(address)
         found = dataflow.load(dataflow.values_dir(self.state.dir, address))
-        if found is None and rec.cached_from:
-            found = dataflow.load(dataflow.values_dir(runs_dir(self.folder) / rec.cached_from, address))
-        if found is None and rec.mlflow_run_id:
-            found = self._values_from_mlflow(rec.mlflow_run_id)
+        if found is None:
+            found = self._values_kept_by(rec.cached_from, address, rec.mlflow_run_id)
         found = found or dataflow.StepValues()
         with self._lock:
             return self._values.setdefault(address, found)
+
+    def _values_kept_by(
+        self, run_id: str | None, address: str, mlflow_run_id: str | None
+    ) -> dataflow.StepValues | None:
+        """The values of step ``address`` kept by scanflow run ``run_id`` (its folder), else by its MLflow run."""
+        found = dataflow.load(dataflow.values_dir(runs_dir(self.folder) / run_id, address)) if run_id else None
+        return found if found is not None else self._values_from_mlflow(mlflow_run_id)
 
     def _values_from_mlflow(self, mlflow_run_id: str | None) -> dataflow.StepValues | None:
         if mlflow_run_id is None or self.recorder is None:
@@ -418,10 +423,7 @@ class WorkflowRun:
     def _restore_values(self, address: str, hit: Mapping[str, Any]) -> bool:
         """A cache hit's values, from the run that made them (its folder, else its MLflow run), kept with this run;
         False if they are lost (or not those the cache record names)."""
-        source = hit.get("run_id")
-        found = dataflow.load(dataflow.values_dir(runs_dir(self.folder) / source, address)) if source else None
-        if found is None:
-            found = self._values_from_mlflow(hit.get("mlflow_run_id"))
+        found = self._values_kept_by(hit.get("run_id"), address, hit.get("mlflow_run_id"))
         wanted = hit.get("values")
         if found is None:
             if wanted:

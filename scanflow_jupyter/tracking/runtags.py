@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+CACHED_FROM = "scanflow.cached_from"  # on a cached step's run: the MLflow run whose result it stands for
+
 
 def group_tags(owner: str, group: str, tags: Mapping[str, str]) -> dict[str, str]:
     """The run of nested workflow ``group`` under run ``owner``, with the run's own ``tags``."""
@@ -26,7 +28,7 @@ def cached_tags(
         "scanflow.node": address,
         "scanflow.kind": "step",
         "scanflow.state": "cached",
-        "scanflow.cached_from": source or "",
+        CACHED_FROM: source or "",
         "scanflow.cached_from_run_id": source_run or "",
         **tags,
     }

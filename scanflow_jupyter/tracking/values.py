@@ -12,10 +12,10 @@ import tempfile
 from typing import Any
 
 from .journal import settle
+from .runtags import CACHED_FROM
 from .store import StoreConfig
 
 ARTIFACT = "scanflow/values.json"
-CACHED_FROM = "scanflow.cached_from"
 MAX_HOPS = 20  # a cached run of a cached run...: a chain this long is a loop
 
 
